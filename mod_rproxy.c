@@ -1,0 +1,71 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+ *
+ * mod_rproxy.c - the module record: hooks and directives, nothing else.
+ * The work is done in src/ (one file per concern) and balancers/ (one file
+ * per algorithm).
+ */
+
+#define RP_MODULE_FILE
+#include "src/rproxy_private.h"
+
+#include "ap_provider.h"
+
+extern const rproxy_balancer_t rp_lb_round_robin;
+
+static const command_rec rproxy_cmds[] = {
+    AP_INIT_RAW_ARGS("<RProxyPool", rp_cmd_pool_section, NULL, RSRC_CONF,
+        "<RProxyPool NAME> ... </RProxyPool>: a named group of backends"),
+    AP_INIT_RAW_ARGS("RProxyMember", rp_cmd_member, NULL, RSRC_CONF,
+        "URL [weight=N] [backup] [drain] [disabled] [max_conns=N] "
+        "[route=ID]"),
+    AP_INIT_RAW_ARGS("RProxyBalancer", rp_cmd_balancer, NULL, RSRC_CONF,
+        "NAME [ARGS]: the pool's load-balancing algorithm"),
+    AP_INIT_RAW_ARGS("RProxyTimeouts", rp_cmd_timeouts, NULL, RSRC_CONF,
+        "connect=T header=T idle=T"),
+    AP_INIT_RAW_ARGS("RProxyKeepalive", rp_cmd_keepalive, NULL, RSRC_CONF,
+        "idle=N idle_timeout=T: pooled backend connections"),
+    AP_INIT_RAW_ARGS("RProxyPass", rp_cmd_pass, NULL, RSRC_CONF | ACCESS_CONF,
+        "PATH TARGET [key=value ...], or TARGET inside <Location>/<If>"),
+    AP_INIT_RAW_ARGS("RProxyPassMatch", rp_cmd_pass_match, NULL, RSRC_CONF,
+        "REGEX TARGET [key=value ...], $1... substituted into TARGET"),
+    AP_INIT_FLAG("RProxyPreserveHost", ap_set_flag_slot,
+        (void *)APR_OFFSETOF(rp_dir_conf, preserve_host),
+        RSRC_CONF | ACCESS_CONF,
+        "On: send the client's Host to the backend (default Off)"),
+    AP_INIT_TAKE1("RProxyForwarded", rp_cmd_forwarded, NULL,
+        RSRC_CONF | ACCESS_CONF, "x-forwarded | rfc7239 | both | none"),
+    AP_INIT_ITERATE("RProxyHideHeader", rp_cmd_hide_header, NULL,
+        RSRC_CONF | ACCESS_CONF, "response headers the client never sees"),
+    { NULL }
+};
+
+static void
+rproxy_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    rp_conn_child_init(pchild, s);
+}
+
+static void
+rproxy_register_hooks(apr_pool_t *p)
+{
+    ap_register_provider(p, RPROXY_BALANCER_GROUP, "round_robin",
+                         RPROXY_BALANCER_VERSION, &rp_lb_round_robin);
+    ap_hook_pre_config(rp_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(rp_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(rproxy_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_translate_name(rp_translate_name, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_map_to_storage(rp_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_fixups(rp_fixups, NULL, NULL, APR_HOOK_LAST);
+    ap_hook_handler(rp_handler, NULL, NULL, APR_HOOK_FIRST);
+}
+
+AP_DECLARE_MODULE(rproxy) = {
+    STANDARD20_MODULE_STUFF,
+    rp_create_dir_conf,
+    rp_merge_dir_conf,
+    rp_create_server_conf,
+    rp_merge_server_conf,
+    rproxy_cmds,
+    rproxy_register_hooks,
+    AP_MODULE_FLAG_NONE
+};

@@ -1,0 +1,461 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+ *
+ * rproxy_client.c - the HTTP/1.1 client side of a request: writing the
+ * request to a member's connection, reading the response head, relaying the
+ * response body.
+ *
+ * The response is read with httpd's own machinery: lines come through the
+ * backend conn_rec's input filters (core, and mod_ssl for https members),
+ * the header block is parsed by ap_get_mime_headers_core() with the core's
+ * strict rules, and the body is decoded by the HTTP_IN filter on a fake
+ * request_rec marked PROXYREQ_RESPONSE, which knows Content-Length,
+ * chunked and read-until-close. Only the status line is parsed here, and
+ * strictly (RFC 9112 section 4).
+ *
+ * Bodies move in bounded pieces in both directions. Buckets never cross
+ * from one connection's allocator to the other: data is handed over as
+ * transient buckets, which the receiving side copies if it must keep them.
+ */
+
+#include "rproxy_private.h"
+
+#include "http_protocol.h"
+#include "http_core.h"
+#include "apr_lib.h"
+#include "apr_poll.h"
+
+/* How much of a request body is read before the request is sent, and kept
+ * so that the request can be sent again if a pooled connection turns out
+ * to be dead. */
+#define RP_PREFETCH_MAX     (64 * 1024)
+/* The size of one read when a body is streamed. */
+#define RP_IOBUFSIZE        (64 * 1024)
+/* How long to wait for a backend's "100 Continue" before sending the body
+ * anyway (RFC 9110 section 10.1.1: a client must not wait indefinitely). */
+#define RP_CONTINUE_WAIT    apr_time_from_msec(1000)
+/* Longest status line accepted from a backend. */
+#define RP_STATUS_LINE_MAX  8192
+
+void
+rp_client_transfer(apr_bucket_brigade *to, apr_bucket_brigade *from)
+{
+    apr_bucket_alloc_t *ba = to->bucket_alloc;
+    apr_bucket *b;
+
+    for (b = APR_BRIGADE_FIRST(from); b != APR_BRIGADE_SENTINEL(from);
+         b = APR_BUCKET_NEXT(b)) {
+        const char *data;
+        apr_size_t len;
+
+        if (APR_BUCKET_IS_EOS(b)) {
+            APR_BRIGADE_INSERT_TAIL(to, apr_bucket_eos_create(ba));
+        }
+        else if (APR_BUCKET_IS_FLUSH(b)) {
+            APR_BRIGADE_INSERT_TAIL(to, apr_bucket_flush_create(ba));
+        }
+        else if (!APR_BUCKET_IS_METADATA(b)
+                 && apr_bucket_read(b, &data, &len, APR_BLOCK_READ)
+                    == APR_SUCCESS && len) {
+            APR_BRIGADE_INSERT_TAIL(to, apr_bucket_transient_create(data, len,
+                                                                    ba));
+        }
+    }
+}
+
+apr_status_t
+rp_client_prefetch(rp_exchange_t *ex)
+{
+    request_rec *r = ex->r;
+    apr_bucket_brigade *bb = apr_brigade_create(r->pool,
+                                                r->connection->bucket_alloc);
+    apr_off_t have = 0;
+    apr_status_t rv;
+
+    ex->prefetch = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    while (have < RP_PREFETCH_MAX && !ex->prefetch_all) {
+        rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
+                            APR_BLOCK_READ, RP_PREFETCH_MAX - have);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        while (!APR_BRIGADE_EMPTY(bb)) {
+            apr_bucket *b = APR_BRIGADE_FIRST(bb);
+
+            if (APR_BUCKET_IS_EOS(b)) {
+                ex->prefetch_all = 1;
+                apr_bucket_delete(b);
+                continue;
+            }
+            apr_bucket_setaside(b, r->pool);
+            APR_BUCKET_REMOVE(b);
+            APR_BRIGADE_INSERT_TAIL(ex->prefetch, b);
+        }
+        apr_brigade_length(ex->prefetch, 1, &have);
+    }
+    return APR_SUCCESS;
+}
+
+/* Appends one chunk (or, for a sized body, the bare data) of `data` to the
+ * backend brigade. */
+static void
+frame_body(rp_exchange_t *ex, apr_bucket_brigade *data)
+{
+    apr_bucket_alloc_t *ba = ex->bin->bucket_alloc;
+    apr_off_t len = 0;
+
+    apr_brigade_length(data, 1, &len);
+    if (len && ex->chunked) {
+        char *hdr = apr_psprintf(ex->r->pool, "%" APR_UINT64_T_HEX_FMT "\r\n",
+                                 (apr_uint64_t)len);
+        APR_BRIGADE_INSERT_TAIL(ex->bin, apr_bucket_immortal_create(
+                                    hdr, strlen(hdr), ba));
+    }
+    rp_client_transfer(ex->bin, data);
+    if (len && ex->chunked) {
+        APR_BRIGADE_INSERT_TAIL(ex->bin,
+                                apr_bucket_immortal_create("\r\n", 2, ba));
+    }
+}
+
+static void
+frame_end(rp_exchange_t *ex)
+{
+    apr_bucket_alloc_t *ba = ex->bin->bucket_alloc;
+
+    if (ex->chunked) {
+        APR_BRIGADE_INSERT_TAIL(ex->bin,
+                                apr_bucket_immortal_create("0\r\n\r\n", 5, ba));
+    }
+    APR_BRIGADE_INSERT_TAIL(ex->bin, apr_bucket_flush_create(ba));
+}
+
+static apr_status_t
+pass_backend(rp_exchange_t *ex)
+{
+    apr_status_t rv = ap_pass_brigade(ex->bc->c->output_filters, ex->bin);
+
+    apr_brigade_cleanup(ex->bin);
+    return rv;
+}
+
+static int
+add_header_line(void *vbuf, const char *key, const char *val)
+{
+    struct iovec **vec = vbuf;
+
+    (*vec)[0].iov_base = (void *)key;
+    (*vec)[0].iov_len = strlen(key);
+    (*vec)[1].iov_base = ": ";
+    (*vec)[1].iov_len = 2;
+    (*vec)[2].iov_base = (void *)val;
+    (*vec)[2].iov_len = strlen(val);
+    (*vec)[3].iov_base = "\r\n";
+    (*vec)[3].iov_len = 2;
+    *vec += 4;
+    return 1;
+}
+
+apr_status_t
+rp_client_send_head(rp_exchange_t *ex)
+{
+    request_rec *r = ex->r;
+    const apr_array_header_t *h = apr_table_elts(ex->headers);
+    struct iovec *vec = apr_palloc(r->pool, (h->nelts * 4 + 2)
+                                   * sizeof(*vec));
+    struct iovec *end = vec;
+    apr_size_t len;
+    char *head;
+
+    end->iov_base = apr_pstrcat(r->pool, r->method, " ", ex->match->path,
+                                " HTTP/1.1\r\n", NULL);
+    end->iov_len = strlen(end->iov_base);
+    end++;
+    apr_table_do(add_header_line, &end, ex->headers, NULL);
+    end->iov_base = "\r\n";
+    end->iov_len = 2;
+    end++;
+    head = apr_pstrcatv(r->pool, vec, end - vec, &len);
+    APR_BRIGADE_INSERT_TAIL(ex->bin, apr_bucket_transient_create(
+                                head, len, ex->bin->bucket_alloc));
+    if (ex->prefetch) {
+        frame_body(ex, ex->prefetch);
+        if (ex->prefetch_all) {
+            frame_end(ex);
+        }
+    }
+    if (!ex->prefetch_all) {
+        APR_BRIGADE_INSERT_TAIL(ex->bin,
+                                apr_bucket_flush_create(ex->bin->bucket_alloc));
+    }
+    return pass_backend(ex);
+}
+
+/* Streams the part of the request body not yet sent. When reading from
+ * the client fails, the HTTP status it deserves is left in the note
+ * "rproxy-client-error". */
+apr_status_t
+rp_client_send_body(rp_exchange_t *ex)
+{
+    request_rec *r = ex->r;
+    apr_bucket_brigade *bb;
+    apr_status_t rv;
+    int eos = 0;
+
+    if (!ex->has_body || ex->prefetch_all) {
+        return APR_SUCCESS;
+    }
+    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    while (!eos) {
+        rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
+                            APR_BLOCK_READ, RP_IOBUFSIZE);
+        ex->body_streamed = 1;
+        if (rv != APR_SUCCESS) {
+            apr_table_setn(r->notes, "rproxy-client-error",
+                           apr_itoa(r->pool, ap_map_http_request_error(
+                                        rv, HTTP_BAD_REQUEST)));
+            return rv;
+        }
+        eos = !APR_BRIGADE_EMPTY(bb)
+              && APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(bb));
+        frame_body(ex, bb);
+        if (eos) {
+            frame_end(ex);
+        }
+        rv = pass_backend(ex);
+        apr_brigade_cleanup(bb);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t
+rp_client_wait_continue(rp_exchange_t *ex, int *ready)
+{
+    apr_pollfd_t pfd;
+    apr_int32_t n = 0;
+    apr_status_t rv;
+
+    memset(&pfd, 0, sizeof(pfd));
+    pfd.p = ex->r->pool;
+    pfd.desc_type = APR_POLL_SOCKET;
+    pfd.desc.s = ex->bc->sock;
+    pfd.reqevents = APR_POLLIN;
+    rv = apr_poll(&pfd, 1, &n, RP_CONTINUE_WAIT);
+    *ready = n > 0;
+    return APR_STATUS_IS_TIMEUP(rv) ? APR_SUCCESS : rv;
+}
+
+/* RFC 9112 section 4: HTTP-version SP 3DIGIT SP [ reason-phrase ]. */
+static int
+parse_status_line(rp_exchange_t *ex, const char *line, apr_size_t len)
+{
+    const char *c;
+
+    if (len < 12 || strncmp(line, "HTTP/1.", 7)
+        || (line[7] != '0' && line[7] != '1') || line[8] != ' '
+        || !apr_isdigit(line[9]) || !apr_isdigit(line[10])
+        || !apr_isdigit(line[11]) || (line[12] && line[12] != ' ')) {
+        return 0;
+    }
+    ex->minor = line[7] - '0';
+    ex->status = (line[9] - '0') * 100 + (line[10] - '0') * 10
+                 + (line[11] - '0');
+    if (ex->status < 100 || ex->status > 599) {
+        return 0;
+    }
+    ex->reason = NULL;
+    if (line[12]) {
+        for (c = line + 13; *c; c++) {
+            if ((apr_iscntrl(*c) && *c != '\t')) {
+                return 0;
+            }
+        }
+        ex->reason = line + 13;
+    }
+    return 1;
+}
+
+static request_rec *
+fake_request(rp_exchange_t *ex)
+{
+    request_rec *r = ex->r, *rp;
+    conn_rec *c = ex->bc->c;
+    apr_pool_t *p;
+
+    apr_pool_create(&p, r->pool);
+    apr_pool_tag(p, "rproxy_response");
+    rp = apr_pcalloc(p, sizeof(*rp));
+    rp->pool = p;
+    rp->status = HTTP_OK;
+    rp->headers_in = apr_table_make(p, 16);
+    rp->trailers_in = apr_table_make(p, 2);
+    rp->subprocess_env = apr_table_make(p, 2);
+    rp->headers_out = apr_table_make(p, 2);
+    rp->trailers_out = apr_table_make(p, 2);
+    rp->err_headers_out = apr_table_make(p, 2);
+    rp->notes = apr_table_make(p, 2);
+    rp->server = r->server;
+    rp->log = r->log;
+    rp->proxyreq = PROXYREQ_RESPONSE;
+    rp->request_time = r->request_time;
+    rp->connection = c;
+    rp->output_filters = rp->proto_output_filters = c->output_filters;
+    rp->input_filters = rp->proto_input_filters = c->input_filters;
+    rp->useragent_ip = c->client_ip;
+    rp->useragent_addr = c->client_addr;
+    rp->request_config = ap_create_request_config(p);
+    rp->per_dir_config = r->server->lookup_defaults;
+    return rp;
+}
+
+/* Does a comma-separated header value carry token? */
+static int
+has_token(request_rec *r, const char *value, const char *token)
+{
+    return value && ap_find_token(r->pool, value, token);
+}
+
+/* Framing and reuse, decided from the head just read. */
+static apr_status_t
+check_framing(rp_exchange_t *ex)
+{
+    apr_table_t *h = ex->rp->headers_in;
+    const char *te = apr_table_get(h, "Transfer-Encoding");
+    const char *cl = apr_table_get(h, "Content-Length");
+    const char *conn = apr_table_get(h, "Connection");
+    const char *ka = apr_table_get(h, "Keep-Alive");
+    apr_off_t len;
+
+    ex->keepalive = ex->minor == 1 ? !has_token(ex->r, conn, "close")
+                                   : has_token(ex->r, conn, "keep-alive");
+    if (te) {
+        /* RFC 9112 6.3: Transfer-Encoding overrides Content-Length, and
+         * such a message must not leave the connection reusable */
+        if (cl) {
+            apr_table_unset(h, "Content-Length");
+            ex->keepalive = 0;
+        }
+        if (!ap_is_chunked(ex->r->pool, te) || ex->minor == 0) {
+            ex->keepalive = 0;
+        }
+    }
+    else if (cl && !ap_parse_strict_length(&len, cl)) {
+        return APR_EINVAL;
+    }
+    else if (!cl && !ap_is_HTTP_INFO(ex->status) && ex->status != 204
+             && ex->status != 304 && !ex->r->header_only) {
+        ex->keepalive = 0;      /* the body ends when the backend closes */
+    }
+    ex->bc->backend_ka = 0;
+    if (ka && (ka = ap_strcasestr(ka, "timeout=")) != NULL) {
+        apr_int64_t secs = apr_atoi64(ka + 8);
+
+        if (secs > 0) {
+            ex->bc->backend_ka = apr_time_from_sec(secs);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* Reads one response head. *got_bytes tells whether anything at all came
+ * back, which decides whether a request may be sent again. */
+apr_status_t
+rp_client_read_head(rp_exchange_t *ex, int *got_bytes)
+{
+    char *line = NULL;
+    apr_size_t len = 0;
+    apr_status_t rv;
+
+    *got_bytes = 0;
+    if (!ex->rp) {
+        ex->rp = fake_request(ex);
+    }
+    apr_table_clear(ex->rp->headers_in);
+    apr_socket_timeout_set(ex->bc->sock, ex->m->pool->to.header);
+    rv = ap_rgetline(&line, RP_STATUS_LINE_MAX, &len, ex->rp, 0, ex->bin);
+    apr_brigade_cleanup(ex->bin);
+    if (rv != APR_SUCCESS) {
+        *got_bytes = len > 0;
+        return rv;
+    }
+    *got_bytes = 1;
+    if (!parse_status_line(ex, line, len)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, ex->r, RPLOGNO(00030)
+                      RP_MEMBER_FMT "malformed status line: %.80s",
+                      RP_MEMBER_ARGS(ex->m), ap_escape_logitem(ex->r->pool,
+                                                               line));
+        return APR_EINVAL;
+    }
+    ex->rp->status = HTTP_OK;
+    ap_get_mime_headers_core(ex->rp, ex->bin);
+    apr_brigade_cleanup(ex->bin);
+    if (ex->rp->status == HTTP_REQUEST_TIME_OUT) {
+        return APR_TIMEUP;
+    }
+    if (ex->rp->status != HTTP_OK || check_framing(ex) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, ex->r, RPLOGNO(00031)
+                      RP_MEMBER_FMT "malformed response header block",
+                      RP_MEMBER_ARGS(ex->m));
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t
+pass_client(rp_exchange_t *ex, int flush)
+{
+    apr_status_t rv;
+
+    if (flush) {
+        APR_BRIGADE_INSERT_TAIL(ex->bout, apr_bucket_flush_create(
+                                    ex->bout->bucket_alloc));
+    }
+    rv = ap_pass_brigade(ex->r->output_filters, ex->bout);
+    apr_brigade_cleanup(ex->bout);
+    return rv;
+}
+
+/* Relays the response body to the client. Returns an error only for a
+ * backend failure; a client that went away ends the relay quietly with
+ * *complete == 0. */
+apr_status_t
+rp_client_relay_body(rp_exchange_t *ex, int *complete)
+{
+    request_rec *rp = ex->rp;
+    apr_status_t rv;
+    int eos = 0;
+
+    *complete = 0;
+    apr_socket_timeout_set(ex->bc->sock, ex->m->pool->to.idle);
+    ap_add_input_filter("HTTP_IN", NULL, rp, rp->connection);
+    while (!eos) {
+        rv = ap_get_brigade(rp->input_filters, ex->bin, AP_MODE_READBYTES,
+                            APR_NONBLOCK_READ, RP_IOBUFSIZE);
+        if (APR_STATUS_IS_EAGAIN(rv)
+            || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(ex->bin))) {
+            /* nothing ready: push what we have to the client, then wait */
+            if (pass_client(ex, 1) != APR_SUCCESS) {
+                return APR_SUCCESS;
+            }
+            rv = ap_get_brigade(rp->input_filters, ex->bin,
+                                AP_MODE_READBYTES, APR_BLOCK_READ,
+                                RP_IOBUFSIZE);
+        }
+        if (rv != APR_SUCCESS) {
+            apr_brigade_cleanup(ex->bin);
+            return rv;
+        }
+        eos = !APR_BRIGADE_EMPTY(ex->bin)
+              && APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(ex->bin));
+        rp_client_transfer(ex->bout, ex->bin);
+        rv = pass_client(ex, 0);
+        apr_brigade_cleanup(ex->bin);
+        if (rv != APR_SUCCESS || ex->r->connection->aborted) {
+            return APR_SUCCESS;
+        }
+    }
+    *complete = 1;
+    return APR_SUCCESS;
+}

@@ -1,0 +1,856 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+ *
+ * rproxy_config.c - configuration records, directive parsing and the
+ * startup checks that need the whole configuration (pool names used
+ * before they are defined, balancer instances, address resolution).
+ *
+ * Errors found while parsing are returned to httpd, which prints them with
+ * the file and the line. Errors found in check_config (a route naming a pool
+ * that never appears) carry the file and line saved when the directive was
+ * read, and stop httpd the same way, before it forks.
+ */
+
+#include "rproxy_private.h"
+
+#include "ap_provider.h"
+#include "http_core.h"
+#include "http_ssl.h"
+#include "apr_hash.h"
+#include "apr_lib.h"
+
+rp_globals_t rp_globals;
+
+/* The <RProxyPool> being read; configuration parsing is single-threaded. */
+static rproxy_pool_t *current_pool;
+
+static void
+timeouts_unset(rp_timeouts_t *to)
+{
+    to->connect = to->header = to->idle = RP_UNSET;
+    to->ka_idle = RP_UNSET;
+    to->ka_idle_timeout = RP_UNSET;
+}
+
+static void
+timeouts_merge(rp_timeouts_t *n, const rp_timeouts_t *b,
+               const rp_timeouts_t *a)
+{
+    RP_MERGE(n, b, a, connect);
+    RP_MERGE(n, b, a, header);
+    RP_MERGE(n, b, a, idle);
+    RP_MERGE(n, b, a, ka_idle);
+    RP_MERGE(n, b, a, ka_idle_timeout);
+}
+
+void *
+rp_create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    rp_server_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    (void)s;
+    conf->pools = apr_array_make(p, 4, sizeof(rproxy_pool_t *));
+    conf->pool_by_name = apr_hash_make(p);
+    conf->prefix_routes = apr_array_make(p, 4, sizeof(rp_route_t *));
+    conf->regex_routes = apr_array_make(p, 2, sizeof(rp_route_t *));
+    timeouts_unset(&conf->to);
+    return conf;
+}
+
+void *
+rp_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    rp_server_conf *base = basev, *add = addv;
+    rp_server_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->pools = add->pools;
+    conf->pool_by_name = apr_hash_overlay(p, add->pool_by_name,
+                                          base->pool_by_name);
+    conf->prefix_routes = apr_array_append(p, add->prefix_routes,
+                                           base->prefix_routes);
+    conf->regex_routes = apr_array_append(p, add->regex_routes,
+                                          base->regex_routes);
+    timeouts_merge(&conf->to, &base->to, &add->to);
+    return conf;
+}
+
+void *
+rp_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    rp_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    (void)dir;
+    conf->preserve_host = RP_UNSET;
+    conf->forwarded = RP_FWD_UNSET;
+    conf->hide = apr_array_make(p, 2, sizeof(const char *));
+    return conf;
+}
+
+void *
+rp_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    rp_dir_conf *base = basev, *add = addv;
+    rp_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    RP_MERGE_PTR(conf, base, add, route);
+    RP_MERGE(conf, base, add, preserve_host);
+    RP_MERGE(conf, base, add, forwarded);
+    conf->hide = apr_array_append(p, base->hide, add->hide);
+    return conf;
+}
+
+rp_server_conf *
+rp_server_config(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &rproxy_module);
+}
+
+rp_dir_conf *
+rp_dir_config(const request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &rproxy_module);
+}
+
+int
+rp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    (void)plog;
+    (void)ptemp;
+    rp_globals.routes = apr_array_make(pconf, 8, sizeof(rp_route_t *));
+    rp_globals.pools = apr_array_make(pconf, 8, sizeof(rproxy_pool_t *));
+    current_pool = NULL;
+    return OK;
+}
+
+/* "5", "5s", "250ms", "2m", "1h" -> microseconds. */
+const char *
+rp_parse_interval(const char *v, apr_interval_time_t *out)
+{
+    char *end;
+    apr_int64_t n;
+
+    if (!v || !apr_isdigit(*v)) {
+        return "expects a duration such as 500ms, 5s, 2m or 1h";
+    }
+    n = apr_strtoi64(v, &end, 10);
+    if (n < 0 || n > 86400000) {
+        return "duration out of range";
+    }
+    if (!*end || !strcasecmp(end, "s")) {
+        *out = apr_time_from_sec(n);
+    }
+    else if (!strcasecmp(end, "ms")) {
+        *out = apr_time_from_msec(n);
+    }
+    else if (!strcasecmp(end, "m") && n <= 1440) {
+        *out = apr_time_from_sec(n * 60);
+    }
+    else if (!strcasecmp(end, "h") && n <= 24) {
+        *out = apr_time_from_sec(n * 3600);
+    }
+    else {
+        return "expects a duration such as 500ms, 5s, 2m or 1h";
+    }
+    return NULL;
+}
+
+static const char *
+parse_int(const char *v, int min, int max, int *out)
+{
+    char *end;
+    apr_int64_t n;
+
+    if (!v || !apr_isdigit(*v)) {
+        return "not a number";
+    }
+    n = apr_strtoi64(v, &end, 10);
+    if (*end || n < min || n > max) {
+        return "out of range";
+    }
+    *out = (int)n;
+    return NULL;
+}
+
+/* Splits "key=value"; returns the value or NULL when there is no '='. */
+static const char *
+split_kv(apr_pool_t *p, const char *word, const char **key)
+{
+    const char *eq = strchr(word, '=');
+
+    if (!eq) {
+        *key = word;
+        return NULL;
+    }
+    *key = apr_pstrmemdup(p, word, eq - word);
+    return eq + 1;
+}
+
+static int
+valid_name(const char *name)
+{
+    const char *c;
+
+    if (!*name) {
+        return 0;
+    }
+    for (c = name; *c; c++) {
+        if (!apr_isalnum(*c) && *c != '_' && *c != '-' && *c != '.') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static rproxy_pool_t *
+pool_new(cmd_parms *cmd, const char *name, int implicit)
+{
+    rp_server_conf *sconf = rp_server_config(cmd->server);
+    rproxy_pool_t *pool = apr_pcalloc(cmd->pool, sizeof(*pool));
+
+    pool->name = name;
+    pool->members = apr_array_make(cmd->pool, 4, sizeof(rproxy_member_t *));
+    pool->lb_name = "round_robin";
+    pool->s = cmd->server;
+    pool->file = cmd->directive->filename;
+    pool->line = cmd->directive->line_num;
+    pool->implicit = implicit;
+    timeouts_unset(&pool->to);
+    APR_ARRAY_PUSH(sconf->pools, rproxy_pool_t *) = pool;
+    APR_ARRAY_PUSH(rp_globals.pools, rproxy_pool_t *) = pool;
+    apr_hash_set(sconf->pool_by_name, name, APR_HASH_KEY_STRING, pool);
+    return pool;
+}
+
+const char *
+rp_cmd_pool_section(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    const char *endp = ap_strrchr_c(arg, '>');
+    rp_server_conf *sconf = rp_server_config(cmd->server);
+    rproxy_pool_t *pool;
+    char *name;
+
+    if (err) {
+        return err;
+    }
+    if (current_pool) {
+        return "<RProxyPool> sections cannot be nested";
+    }
+    if (!endp) {
+        return "<RProxyPool> directive missing closing '>'";
+    }
+    name = apr_pstrmemdup(cmd->pool, arg, endp - arg);
+    ap_str_tolower(name);
+    if (!valid_name(name)) {
+        return apr_psprintf(cmd->pool, "<RProxyPool %s>: a pool name uses "
+                            "letters, digits, '_', '-' and '.' only", name);
+    }
+    pool = apr_hash_get(sconf->pool_by_name, name, APR_HASH_KEY_STRING);
+    if (pool && pool->s == cmd->server) {
+        return apr_psprintf(cmd->pool, "<RProxyPool %s>: already defined "
+                            "at %s:%d", name, pool->file, pool->line);
+    }
+    pool = pool_new(cmd, name, 0);
+    current_pool = pool;
+    err = ap_walk_config(cmd->directive->first_child, cmd, d);
+    current_pool = NULL;
+    if (err) {
+        return err;
+    }
+    if (pool->members->nelts == 0) {
+        return apr_psprintf(cmd->pool, "<RProxyPool %s>: no RProxyMember "
+                            "in the pool", name);
+    }
+    return NULL;
+}
+
+/* Fills m's address fields from an http:// or https:// URL. */
+static const char *
+parse_member_url(apr_pool_t *p, const char *url, rproxy_member_t *m)
+{
+    apr_uri_t uri;
+
+    if (apr_uri_parse(p, url, &uri) != APR_SUCCESS || !uri.scheme
+        || !uri.hostname || !*uri.hostname) {
+        return "expects a URL such as http://10.0.0.1:8080";
+    }
+    ap_str_tolower(uri.scheme);
+    if (strcmp(uri.scheme, "http") && strcmp(uri.scheme, "https")) {
+        return "URL scheme must be http or https";
+    }
+    if (uri.user || uri.password || uri.query || uri.fragment) {
+        return "URL must not carry user info, a query or a fragment";
+    }
+    m->scheme = uri.scheme;
+    m->is_tls = !strcmp(uri.scheme, "https");
+    m->host = uri.hostname;
+    m->port = uri.port ? uri.port : (m->is_tls ? 443 : 80);
+    m->hostport = apr_psprintf(p, ap_strchr_c(m->host, ':') ? "[%s]:%u"
+                               : "%s:%u", m->host, m->port);
+    m->base_path = "";
+    if (uri.path && strcmp(uri.path, "/")) {
+        apr_size_t len = strlen(uri.path);
+        m->base_path = apr_pstrmemdup(p, uri.path,
+                                      uri.path[len - 1] == '/' ? len - 1
+                                      : len);
+    }
+    m->name = apr_psprintf(p, "%s://%s%s", m->scheme, m->hostport,
+                           m->base_path);
+    return NULL;
+}
+
+static const char *
+member_option(apr_pool_t *p, rproxy_member_t *m, const char *word)
+{
+    const char *key;
+    const char *val = split_kv(p, word, &key);
+    const char *err = NULL;
+
+    if (!val && !strcasecmp(key, "backup")) {
+        m->backup = 1;
+    }
+    else if (!val && !strcasecmp(key, "drain")) {
+        m->drain = 1;
+    }
+    else if (!val && !strcasecmp(key, "disabled")) {
+        m->disabled = 1;
+    }
+    else if (val && !strcasecmp(key, "weight")) {
+        err = parse_int(val, 1, 1000, &m->weight);
+    }
+    else if (val && !strcasecmp(key, "max_conns")) {
+        err = parse_int(val, 0, 1000000, &m->max_conns);
+    }
+    else if (val && !strcasecmp(key, "route") && valid_name(val)) {
+        m->route = val;
+    }
+    else {
+        return apr_psprintf(p, "unknown option '%s' (valid: weight=1..1000, "
+                            "backup, drain, disabled, max_conns=N, "
+                            "route=ID)", word);
+    }
+    return err ? apr_psprintf(p, "'%s': %s", word, err) : NULL;
+}
+
+static rproxy_member_t *
+member_add(apr_pool_t *p, rproxy_pool_t *pool)
+{
+    rproxy_member_t *m = apr_pcalloc(p, sizeof(*m));
+
+    m->pool = pool;
+    m->index = pool->members->nelts;
+    m->weight = 1;
+    APR_ARRAY_PUSH(pool->members, rproxy_member_t *) = m;
+    return m;
+}
+
+const char *
+rp_cmd_member(cmd_parms *cmd, void *d, const char *args)
+{
+    rproxy_member_t *m;
+    const char *word, *err;
+    int i;
+
+    (void)d;
+    if (!current_pool) {
+        return "RProxyMember is only valid inside <RProxyPool>";
+    }
+    word = ap_getword_conf(cmd->temp_pool, &args);
+    if (!*word) {
+        return "RProxyMember: expects URL [weight=N] [backup] [drain] "
+               "[disabled] [max_conns=N] [route=ID]";
+    }
+    m = member_add(cmd->pool, current_pool);
+    if ((err = parse_member_url(cmd->pool, word, m))) {
+        return apr_psprintf(cmd->pool, "RProxyMember %s: %s", word, err);
+    }
+    for (i = 0; i < m->index; i++) {
+        rproxy_member_t *o = APR_ARRAY_IDX(current_pool->members, i,
+                                           rproxy_member_t *);
+        if (!strcmp(o->name, m->name)) {
+            return apr_psprintf(cmd->pool, "RProxyMember %s: listed twice "
+                                "in pool %s", word, current_pool->name);
+        }
+    }
+    while (*(word = ap_getword_conf(cmd->pool, &args))) {
+        if ((err = member_option(cmd->pool, m, word))) {
+            return apr_psprintf(cmd->pool, "RProxyMember %s: %s", m->name,
+                                err);
+        }
+    }
+    if (!m->route) {
+        m->route = apr_psprintf(cmd->pool, "m%d", m->index);
+    }
+    return NULL;
+}
+
+const char *
+rp_cmd_balancer(cmd_parms *cmd, void *d, const char *args)
+{
+    const rproxy_balancer_t *lb;
+    const char *name, *err;
+
+    (void)d;
+    if (!current_pool) {
+        return "RProxyBalancer is only valid inside <RProxyPool>";
+    }
+    name = ap_getword_conf(cmd->pool, &args);
+    if ((err = rp_balancer_lookup(cmd->temp_pool, name, &lb))) {
+        return apr_pstrcat(cmd->pool, "RProxyBalancer: ", err, NULL);
+    }
+    while (apr_isspace(*args)) {
+        args++;
+    }
+    current_pool->lb_name = name;
+    current_pool->lb_args = *args ? apr_pstrdup(cmd->pool, args) : NULL;
+    current_pool->lb = lb;
+    if ((lb->flags & RPROXY_LB_NEEDS_ARGS) && !current_pool->lb_args) {
+        return apr_psprintf(cmd->pool, "RProxyBalancer %s: needs an "
+                            "argument", name);
+    }
+    return NULL;
+}
+
+/* Settings that go to the current pool inside <RProxyPool>, else to the
+ * server. */
+static rp_timeouts_t *
+timeouts_target(cmd_parms *cmd)
+{
+    return current_pool ? &current_pool->to
+                        : &rp_server_config(cmd->server)->to;
+}
+
+const char *
+rp_cmd_timeouts(cmd_parms *cmd, void *d, const char *args)
+{
+    rp_timeouts_t *to = timeouts_target(cmd);
+    const char *word, *key, *val, *err;
+
+    (void)d;
+    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
+        apr_interval_time_t *slot = NULL;
+
+        val = split_kv(cmd->temp_pool, word, &key);
+        if (!strcasecmp(key, "connect")) {
+            slot = &to->connect;
+        }
+        else if (!strcasecmp(key, "header")) {
+            slot = &to->header;
+        }
+        else if (!strcasecmp(key, "idle")) {
+            slot = &to->idle;
+        }
+        if (!slot || !val) {
+            return apr_psprintf(cmd->pool, "RProxyTimeouts: unknown option "
+                                "'%s' (valid: connect=T header=T idle=T)",
+                                word);
+        }
+        if ((err = rp_parse_interval(val, slot)) || *slot == 0) {
+            return apr_psprintf(cmd->pool, "RProxyTimeouts %s: %s", word,
+                                err ? err : "must be more than 0");
+        }
+    }
+    return NULL;
+}
+
+const char *
+rp_cmd_keepalive(cmd_parms *cmd, void *d, const char *args)
+{
+    rp_timeouts_t *to = timeouts_target(cmd);
+    const char *word, *key, *val, *err;
+
+    (void)d;
+    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
+        val = split_kv(cmd->temp_pool, word, &key);
+        if (val && !strcasecmp(key, "idle")) {
+            err = parse_int(val, 0, 100000, &to->ka_idle);
+        }
+        else if (val && !strcasecmp(key, "idle_timeout")) {
+            err = rp_parse_interval(val, &to->ka_idle_timeout);
+        }
+        else {
+            return apr_psprintf(cmd->pool, "RProxyKeepalive: unknown option "
+                                "'%s' (valid: idle=N idle_timeout=T)", word);
+        }
+        if (err) {
+            return apr_psprintf(cmd->pool, "RProxyKeepalive %s: %s", word,
+                                err);
+        }
+    }
+    return NULL;
+}
+
+/* The pool for a URL target: one per origin and server, shared by every
+ * route that names it, so the routes share its connections. */
+static const char *
+implicit_pool(cmd_parms *cmd, const char *url, rp_route_t *route)
+{
+    rp_server_conf *sconf = rp_server_config(cmd->server);
+    rproxy_member_t probe, *m;
+    rproxy_pool_t *pool;
+    const char *err;
+
+    memset(&probe, 0, sizeof(probe));
+    if ((err = parse_member_url(cmd->pool, url, &probe))) {
+        return err;
+    }
+    /* the URL's own path is the route's target path, kept as written */
+    {
+        apr_uri_t uri;
+
+        apr_uri_parse(cmd->temp_pool, url, &uri);
+        route->target_path = uri.path && *uri.path
+                             ? apr_pstrdup(cmd->pool, uri.path) : NULL;
+    }
+    route->pool_name = apr_psprintf(cmd->pool, "%s://%s", probe.scheme,
+                                    probe.hostport);
+    pool = apr_hash_get(sconf->pool_by_name, route->pool_name,
+                        APR_HASH_KEY_STRING);
+    if (!pool || pool->s != cmd->server) {
+        pool = pool_new(cmd, route->pool_name, 1);
+        m = member_add(cmd->pool, pool);
+        *m = probe;
+        m->pool = pool;
+        m->weight = 1;
+        m->base_path = "";
+        m->name = route->pool_name;
+        m->route = "m0";
+        APR_ARRAY_IDX(pool->members, 0, rproxy_member_t *) = m;
+    }
+    route->pool = pool;
+    return NULL;
+}
+
+static const char *
+route_option(cmd_parms *cmd, rp_route_t *route, const char *word)
+{
+    const char *key;
+    const char *val = split_kv(cmd->pool, word, &key);
+    int *flag = NULL;
+
+    if (val && !strcasecmp(key, "redirects")) {
+        flag = &route->rewrite_redirects;
+    }
+    else if (val && !strcasecmp(key, "cookies")) {
+        flag = &route->rewrite_cookies;
+    }
+    else if (val && !strcasecmp(key, "upgrade")) {
+        char *list = apr_pstrdup(cmd->pool, val), *tok, *last;
+
+        apr_array_clear(route->upgrades);
+        if (!strcasecmp(list, "none")) {
+            return NULL;
+        }
+        for (tok = apr_strtok(list, ",", &last); tok;
+             tok = apr_strtok(NULL, ",", &last)) {
+            ap_str_tolower(tok);
+            if (!strcmp(tok, "h2c")) {
+                return "upgrade=h2c is never tunnelled (HTTP/2 cleartext "
+                       "upgrade cannot be proxied as an opaque stream)";
+            }
+            APR_ARRAY_PUSH(route->upgrades, const char *) = tok;
+        }
+        return NULL;
+    }
+    if (flag && (!strcasecmp(val, "on") || !strcasecmp(val, "off"))) {
+        *flag = !strcasecmp(val, "on");
+        return NULL;
+    }
+    return apr_psprintf(cmd->pool, "unknown option '%s' (valid: "
+                        "redirects=on|off, cookies=on|off, "
+                        "upgrade=PROTO[,PROTO...]|none)", word);
+}
+
+/* Parses "TARGET [key=value ...]" into a new route. */
+static const char *
+route_parse(cmd_parms *cmd, const char *target, const char *args,
+            rp_route_t **out)
+{
+    rp_route_t *route = apr_pcalloc(cmd->pool, sizeof(*route));
+    const char *word, *err = NULL;
+
+    route->rewrite_redirects = 1;
+    route->rewrite_cookies = 1;
+    route->upgrades = apr_array_make(cmd->pool, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(route->upgrades, const char *) = "websocket";
+    route->s = cmd->server;
+    route->file = cmd->directive->filename;
+    route->line = cmd->directive->line_num;
+    if (!strcmp(target, "!")) {
+        route->excluded = 1;
+    }
+    else if (ap_strstr_c(target, "://")) {
+        err = implicit_pool(cmd, target, route);
+    }
+    else {
+        const char *slash = ap_strchr_c(target, '/');
+        char *name = slash ? apr_pstrmemdup(cmd->pool, target, slash - target)
+                           : apr_pstrdup(cmd->pool, target);
+
+        ap_str_tolower(name);
+        if (!valid_name(name)) {
+            err = "expects a pool name, a URL (http://host:port/prefix) "
+                  "or '!'";
+        }
+        route->pool_name = name;
+        route->target_path = slash ? apr_pstrdup(cmd->pool, slash) : NULL;
+    }
+    if (err) {
+        return apr_psprintf(cmd->pool, "TARGET '%s': %s", target, err);
+    }
+    while (*(word = ap_getword_conf(cmd->pool, &args))) {
+        if ((err = route_option(cmd, route, word))) {
+            return err;
+        }
+    }
+    APR_ARRAY_PUSH(rp_globals.routes, rp_route_t *) = route;
+    *out = route;
+    return NULL;
+}
+
+/* RProxyPass is a per-directory directive inside <Location>,
+ * <LocationMatch> and <If>, and a server one elsewhere. */
+static const char *
+check_section(cmd_parms *cmd)
+{
+    const ap_directive_t *dir;
+
+    for (dir = cmd->directive->parent; dir; dir = dir->parent) {
+        if (!strncasecmp(dir->directive, "<Directory", 10)
+            || !strncasecmp(dir->directive, "<Files", 6)
+            || !strncasecmp(dir->directive, "<Proxy", 6)) {
+            return "is valid in <Location>, <LocationMatch> and <If>, "
+                   "not in <Directory>, <Files> or <Proxy>";
+        }
+    }
+    return NULL;
+}
+
+/* The path of the nearest enclosing plain <Location PATH> (an <If> inside
+ * it included): the prefix a section route replaces. NULL for
+ * <LocationMatch>, <Location ~ RE> and sections outside any <Location>. */
+static const char *
+location_prefix(cmd_parms *cmd)
+{
+    const ap_directive_t *dir;
+
+    for (dir = cmd->directive->parent; dir; dir = dir->parent) {
+        if (!strcasecmp(dir->directive, "<Location")) {
+            const char *args = dir->args;
+            char *path = ap_getword_conf(cmd->pool, &args);
+            apr_size_t len = strlen(path);
+
+            if (len && path[len - 1] == '>') {
+                path[--len] = '\0';
+            }
+            return *path == '/' ? path : NULL;
+        }
+        if (!strcasecmp(dir->directive, "<LocationMatch")) {
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+const char *
+rp_cmd_pass(cmd_parms *cmd, void *d, const char *args)
+{
+    rp_dir_conf *dconf = d;
+    const char *first = ap_getword_conf(cmd->pool, &args);
+    const char *err, *target;
+    rp_route_t *route;
+
+    if (!*first) {
+        return "RProxyPass: expects PATH TARGET (or TARGET inside "
+               "<Location>)";
+    }
+    if (cmd->path) {
+        if ((err = check_section(cmd))) {
+            return apr_pstrcat(cmd->pool, "RProxyPass ", err, NULL);
+        }
+        if ((err = route_parse(cmd, first, args, &route))) {
+            return apr_pstrcat(cmd->pool, "RProxyPass: ", err, NULL);
+        }
+        route->path = cmd->path;
+        route->prefix = location_prefix(cmd);
+        dconf->route = route;
+        return NULL;
+    }
+    if (*first != '/') {
+        return apr_psprintf(cmd->pool, "RProxyPass: PATH '%s' must start "
+                            "with '/' (TARGET alone is only valid inside "
+                            "<Location>)", first);
+    }
+    target = ap_getword_conf(cmd->pool, &args);
+    if (!*target) {
+        return apr_psprintf(cmd->pool, "RProxyPass %s: expects a TARGET "
+                            "after the PATH", first);
+    }
+    if ((err = route_parse(cmd, target, args, &route))) {
+        return apr_pstrcat(cmd->pool, "RProxyPass ", first, ": ", err, NULL);
+    }
+    route->path = route->prefix = first;
+    APR_ARRAY_PUSH(rp_server_config(cmd->server)->prefix_routes,
+                   rp_route_t *) = route;
+    return NULL;
+}
+
+const char *
+rp_cmd_pass_match(cmd_parms *cmd, void *d, const char *args)
+{
+    const char *re = ap_getword_conf(cmd->pool, &args);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    const char *target;
+    rp_route_t *route;
+
+    (void)d;
+    if (err) {
+        return err;
+    }
+    if (!*re) {
+        return "RProxyPassMatch: expects REGEX TARGET";
+    }
+    target = ap_getword_conf(cmd->pool, &args);
+    if (!*target) {
+        return "RProxyPassMatch: expects REGEX TARGET";
+    }
+    if ((err = route_parse(cmd, target, args, &route))) {
+        return apr_pstrcat(cmd->pool, "RProxyPassMatch ", re, ": ", err,
+                           NULL);
+    }
+    route->path = re;
+    route->regex = ap_pregcomp(cmd->pool, re, AP_REG_EXTENDED);
+    if (!route->regex) {
+        return apr_psprintf(cmd->pool, "RProxyPassMatch: '%s' is not a "
+                            "valid regular expression", re);
+    }
+    APR_ARRAY_PUSH(rp_server_config(cmd->server)->regex_routes,
+                   rp_route_t *) = route;
+    return NULL;
+}
+
+const char *
+rp_cmd_forwarded(cmd_parms *cmd, void *d, const char *arg)
+{
+    rp_dir_conf *dconf = d;
+
+    if (!strcasecmp(arg, "x-forwarded")) {
+        dconf->forwarded = RP_FWD_XFF;
+    }
+    else if (!strcasecmp(arg, "rfc7239")) {
+        dconf->forwarded = RP_FWD_RFC7239;
+    }
+    else if (!strcasecmp(arg, "both")) {
+        dconf->forwarded = RP_FWD_BOTH;
+    }
+    else if (!strcasecmp(arg, "none")) {
+        dconf->forwarded = RP_FWD_NONE;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "RProxyForwarded: unknown value '%s' "
+                            "(valid: x-forwarded, rfc7239, both, none)", arg);
+    }
+    return NULL;
+}
+
+const char *
+rp_cmd_hide_header(cmd_parms *cmd, void *d, const char *arg)
+{
+    rp_dir_conf *dconf = d;
+
+    if (!*arg || ap_strchr_c(arg, ':')) {
+        return apr_psprintf(cmd->pool, "RProxyHideHeader: '%s' is not a "
+                            "header name", arg);
+    }
+    APR_ARRAY_PUSH(dconf->hide, const char *) = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+/* --- startup checks ---------------------------------------------------- */
+
+static apr_status_t
+resolve_pool(apr_pool_t *pconf, server_rec *s, rproxy_pool_t *pool)
+{
+    rp_server_conf *sconf = rp_server_config(pool->s);
+    const char *err;
+    int i;
+
+    /* pool settings, then the defining server's, then the defaults */
+    timeouts_merge(&pool->to, &sconf->to, &pool->to);
+#define RP_DEFAULT(f, v) if (pool->to.f == RP_UNSET) pool->to.f = (v)
+    RP_DEFAULT(connect, RP_DEFAULT_CONNECT_TIMEOUT);
+    RP_DEFAULT(header, RP_DEFAULT_HEADER_TIMEOUT);
+    RP_DEFAULT(idle, RP_DEFAULT_IDLE_TIMEOUT);
+    RP_DEFAULT(ka_idle, RP_DEFAULT_KA_IDLE);
+    RP_DEFAULT(ka_idle_timeout, RP_DEFAULT_KA_IDLE_TIMEOUT);
+#undef RP_DEFAULT
+
+    for (i = 0; i < pool->members->nelts; i++) {
+        rproxy_member_t *m = APR_ARRAY_IDX(pool->members, i,
+                                           rproxy_member_t *);
+        apr_status_t rv = apr_sockaddr_info_get(&m->addr, m->host,
+                                                APR_UNSPEC, m->port, 0,
+                                                pconf);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, RPLOGNO(00001)
+                         RP_MEMBER_FMT "cannot resolve %s (%s:%d)",
+                         RP_MEMBER_ARGS(m), m->host, pool->file, pool->line);
+            return rv;
+        }
+        if (m->is_tls && !ap_ssl_has_outgoing_handlers()) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00002)
+                         RP_MEMBER_FMT "https:// members need mod_ssl "
+                         "loaded and SSLProxyEngine on (%s:%d)",
+                         RP_MEMBER_ARGS(m), pool->file, pool->line);
+            return APR_EINVAL;
+        }
+    }
+    if (!pool->lb && (err = rp_balancer_lookup(pconf, pool->lb_name,
+                                               &pool->lb))) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00003)
+                     "pool %s: %s (%s:%d)", pool->name, err, pool->file,
+                     pool->line);
+        return APR_EINVAL;
+    }
+    if ((err = pool->lb->create(&pool->lb_state, pconf, pool,
+                                pool->lb_args))) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00004)
+                     "pool %s: RProxyBalancer %s: %s (%s:%d)", pool->name,
+                     pool->lb_name, err, pool->file, pool->line);
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
+int
+rp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                server_rec *s)
+{
+    int i;
+
+    (void)plog;
+    (void)ptemp;
+    for (i = 0; i < rp_globals.routes->nelts; i++) {
+        rp_route_t *route = APR_ARRAY_IDX(rp_globals.routes, i, rp_route_t *);
+
+        if (route->excluded || route->pool) {
+            continue;
+        }
+        route->pool = apr_hash_get(rp_server_config(route->s)->pool_by_name,
+                                   route->pool_name, APR_HASH_KEY_STRING);
+        if (!route->pool) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00005)
+                         "RProxyPass %s: no <RProxyPool %s> is defined for "
+                         "this server (%s:%d)", route->path, route->pool_name,
+                         route->file, route->line);
+            return !OK;
+        }
+    }
+    for (i = 0; i < rp_globals.pools->nelts; i++) {
+        rproxy_pool_t *pool = APR_ARRAY_IDX(rp_globals.pools, i,
+                                            rproxy_pool_t *);
+        if (resolve_pool(pconf, s, pool) != APR_SUCCESS) {
+            return !OK;
+        }
+    }
+    return OK;
+}

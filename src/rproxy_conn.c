@@ -1,0 +1,244 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+ *
+ * rproxy_conn.c - connections to members: opening them as httpd conn_recs
+ * (so the core's filters and mod_ssl's outgoing TLS apply), and keeping
+ * idle ones for reuse.
+ *
+ * Each member has, per child process, a LIFO of idle connections shared by
+ * the child's threads: the most recently used connection is the one least
+ * likely to have been closed by the backend. A connection leaves the list
+ * when it is taken, when it has been idle past the pool's idle_timeout or
+ * past the backend's own advertised Keep-Alive timeout (minus a margin), or
+ * when the list is full. Before a pooled connection is handed out it is
+ * probed with a non-blocking read: a backend that closed it, or sent
+ * anything unasked, loses it here rather than in the middle of a request.
+ *
+ * Every connection lives in its own pool with its own allocator, so it can
+ * move between threads and outlive the request that opened it.
+ */
+
+#include "rproxy_private.h"
+
+#include "http_connection.h"
+#include "http_ssl.h"
+#include "apr_atomic.h"
+
+struct rp_connpool_t {
+    apr_thread_mutex_t *mutex;
+    rp_bconn_t *idle;           /* most recently released first */
+    int nidle;
+};
+
+static volatile apr_uint32_t next_conn_id;
+
+void
+rp_conn_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    int i, j;
+
+    (void)s;
+    for (i = 0; i < rp_globals.pools->nelts; i++) {
+        rproxy_pool_t *pool = APR_ARRAY_IDX(rp_globals.pools, i,
+                                            rproxy_pool_t *);
+
+        apr_thread_mutex_create(&pool->mutex, APR_THREAD_MUTEX_DEFAULT,
+                                pchild);
+        for (j = 0; j < pool->members->nelts; j++) {
+            rproxy_member_t *m = APR_ARRAY_IDX(pool->members, j,
+                                               rproxy_member_t *);
+
+            m->conns = apr_pcalloc(pchild, sizeof(*m->conns));
+            apr_thread_mutex_create(&m->conns->mutex,
+                                    APR_THREAD_MUTEX_DEFAULT, pchild);
+        }
+    }
+}
+
+/* Closes the socket and frees everything the connection owned; mod_ssl
+ * sends its close_notify from a cleanup of the same pool. */
+static void
+conn_close(rp_bconn_t *bc)
+{
+    apr_pool_destroy(bc->pool);
+}
+
+/* A pooled connection is good if nothing is waiting to be read on it. */
+static int
+conn_alive(rp_bconn_t *bc)
+{
+    apr_bucket_brigade *bb = apr_brigade_create(bc->pool, bc->ba);
+    apr_status_t rv;
+
+    rv = ap_get_brigade(bc->c->input_filters, bb, AP_MODE_SPECULATIVE,
+                        APR_NONBLOCK_READ, 1);
+    apr_brigade_destroy(bb);
+    return APR_STATUS_IS_EAGAIN(rv);
+}
+
+/* Takes the most recent idle connection opened with the same TLS name,
+ * and drops the expired ones on the way. */
+static rp_bconn_t *
+pool_take(rproxy_member_t *m, const char *sni)
+{
+    rp_connpool_t *cp = m->conns;
+    apr_time_t now = apr_time_now();
+    rp_bconn_t *bc, *stale = NULL, *found = NULL, **link = &cp->idle;
+
+    apr_thread_mutex_lock(cp->mutex);
+    while ((bc = *link) != NULL) {
+        int expired = bc->expires <= now;
+
+        if (expired || (!found && (!sni || (bc->sni
+                                            && !strcmp(sni, bc->sni))))) {
+            *link = bc->next;
+            cp->nidle--;
+            if (expired) {
+                bc->next = stale;
+                stale = bc;
+            }
+            else {
+                found = bc;
+            }
+            continue;
+        }
+        link = &bc->next;
+    }
+    apr_thread_mutex_unlock(cp->mutex);
+    while (stale) {
+        bc = stale->next;
+        conn_close(stale);
+        stale = bc;
+    }
+    return found;
+}
+
+static apr_status_t
+conn_connect(rproxy_member_t *m, rp_bconn_t *bc)
+{
+    apr_sockaddr_t *addr;
+    apr_status_t rv = APR_EGENERAL;
+
+    for (addr = m->addr; addr; addr = addr->next) {
+        rv = apr_socket_create(&bc->sock, addr->family, SOCK_STREAM,
+                               APR_PROTO_TCP, bc->pool);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        apr_socket_opt_set(bc->sock, APR_TCP_NODELAY, 1);
+        apr_socket_timeout_set(bc->sock, m->pool->to.connect);
+        rv = apr_socket_connect(bc->sock, addr);
+        if (rv == APR_SUCCESS) {
+            return rv;
+        }
+        apr_socket_close(bc->sock);
+    }
+    return rv;
+}
+
+static apr_status_t
+conn_open(request_rec *r, rproxy_member_t *m, const char *sni,
+          rp_bconn_t **out)
+{
+    apr_allocator_t *alloc;
+    apr_pool_t *p;
+    rp_bconn_t *bc;
+    apr_status_t rv;
+    int rc;
+
+    if ((rv = apr_allocator_create(&alloc)) != APR_SUCCESS) {
+        return rv;
+    }
+    apr_allocator_max_free_set(alloc, 256 * 1024);
+    apr_pool_create_ex(&p, NULL, NULL, alloc);
+    apr_allocator_owner_set(alloc, p);
+    apr_pool_tag(p, "rproxy_bconn");
+    bc = apr_pcalloc(p, sizeof(*bc));
+    bc->pool = p;
+    bc->m = m;
+    bc->sni = sni ? apr_pstrdup(p, sni) : NULL;
+    if ((rv = conn_connect(m, bc)) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, RPLOGNO(00020)
+                      RP_MEMBER_FMT "connect failed", RP_MEMBER_ARGS(m));
+        apr_pool_destroy(p);
+        return rv;
+    }
+    bc->ba = apr_bucket_alloc_create(p);
+    bc->c = ap_run_create_connection(p, m->pool->s, bc->sock,
+                                     apr_atomic_inc32(&next_conn_id), NULL,
+                                     bc->ba);
+    if (!bc->c) {
+        apr_pool_destroy(p);
+        return APR_ECONNRESET;
+    }
+    if (ap_ssl_bind_outgoing(bc->c, NULL, m->is_tls) != OK && m->is_tls) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, RPLOGNO(00021)
+                      RP_MEMBER_FMT "cannot start TLS: is SSLProxyEngine on "
+                      "in the server that defines the pool?",
+                      RP_MEMBER_ARGS(m));
+        apr_pool_destroy(p);
+        return APR_EGENERAL;
+    }
+    if (m->is_tls && bc->sni) {
+        apr_table_setn(bc->c->notes, "proxy-request-hostname", bc->sni);
+    }
+    rc = ap_run_pre_connection(bc->c, bc->sock);
+    if (rc != OK && rc != DONE) {
+        apr_pool_destroy(p);
+        return APR_EGENERAL;
+    }
+    *out = bc;
+    return APR_SUCCESS;
+}
+
+apr_status_t
+rp_conn_acquire(request_rec *r, rproxy_member_t *m, const char *sni,
+                int fresh, rp_bconn_t **out)
+{
+    rp_bconn_t *bc;
+
+    while (!fresh && (bc = pool_take(m, sni)) != NULL) {
+        if (conn_alive(bc)) {
+            bc->next = NULL;
+            *out = bc;
+            return APR_SUCCESS;
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, RPLOGNO(00022)
+                      RP_MEMBER_FMT "pooled connection was closed by the "
+                      "backend; discarded", RP_MEMBER_ARGS(m));
+        conn_close(bc);
+    }
+    return conn_open(r, m, sni, out);
+}
+
+void
+rp_conn_release(rp_bconn_t *bc, int reusable)
+{
+    rproxy_member_t *m = bc->m;
+    rp_connpool_t *cp = m->conns;
+    apr_interval_time_t keep = m->pool->to.ka_idle_timeout;
+
+    if (bc->backend_ka) {
+        apr_interval_time_t theirs = bc->backend_ka - RP_KA_MARGIN;
+
+        if (theirs < keep) {
+            keep = theirs;
+        }
+    }
+    if (!reusable || bc->c->aborted || keep <= 0
+        || m->pool->to.ka_idle == 0) {
+        conn_close(bc);
+        return;
+    }
+    bc->expires = apr_time_now() + keep;
+    apr_thread_mutex_lock(cp->mutex);
+    if (cp->nidle < m->pool->to.ka_idle) {
+        bc->next = cp->idle;
+        cp->idle = bc;
+        cp->nidle++;
+        bc = NULL;
+    }
+    apr_thread_mutex_unlock(cp->mutex);
+    if (bc) {
+        conn_close(bc);
+    }
+}

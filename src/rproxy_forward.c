@@ -1,0 +1,293 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+ *
+ * rproxy_forward.c - the "rproxy" handler: picks a member, sends the
+ * request, relays the response, and decides what may be tried again.
+ *
+ * Retry rules (nothing is ever sent twice unless that is safe):
+ *  - a member that cannot be reached is tried no further for this request,
+ *    and the next member is picked: nothing was sent;
+ *  - a pooled connection that fails before any response byte is replaced
+ *    by a fresh one to the same member, once, when the request is
+ *    idempotent or none of it reached the backend, and its body (if any)
+ *    is still held in full;
+ *  - anything else is answered: 502 for a broken or malformed response,
+ *    504 for a timeout, 503 when no member is usable.
+ * Status codes exist only here; the functions below return apr_status_t.
+ */
+
+#include "rproxy_private.h"
+
+#include "http_protocol.h"
+#include "http_core.h"
+#include "apr_lib.h"
+
+/* Methods that RFC 9110 section 9.2.2 lets us repeat. */
+static int
+idempotent(const request_rec *r)
+{
+    switch (r->method_number) {
+    case M_GET: case M_PUT: case M_DELETE: case M_OPTIONS: case M_TRACE:
+        return 1;
+    default:
+        return r->header_only;      /* HEAD */
+    }
+}
+
+/* The Upgrade token to pass on, if the client asks for one the route
+ * allows. */
+static const char *
+wanted_upgrade(request_rec *r, rp_route_t *route)
+{
+    const char *conn = apr_table_get(r->headers_in, "Connection");
+    const char *up = apr_table_get(r->headers_in, "Upgrade");
+    int i;
+
+    if (!up || !conn || !ap_find_token(r->pool, conn, "upgrade")
+        || r->proto_num < HTTP_VERSION(1, 1)) {
+        return NULL;
+    }
+    for (i = 0; i < route->upgrades->nelts; i++) {
+        const char *tok = APR_ARRAY_IDX(route->upgrades, i, const char *);
+
+        if (ap_find_token(r->pool, up, tok)) {
+            return tok;
+        }
+    }
+    return NULL;
+}
+
+static int
+status_for(apr_status_t rv)
+{
+    return APR_STATUS_IS_TIMEUP(rv) ? HTTP_GATEWAY_TIME_OUT
+                                    : HTTP_BAD_GATEWAY;
+}
+
+static rproxy_outcome_e
+outcome_for(apr_status_t rv)
+{
+    return APR_STATUS_IS_TIMEUP(rv) ? RPROXY_OUTCOME_TIMEOUT
+                                    : RPROXY_OUTCOME_FAILED;
+}
+
+/* Sends the request on ex->bc and reads the final response head, passing
+ * 1xx responses on. Sets *resend when the failure allows a fresh try. */
+static apr_status_t
+exchange(rp_exchange_t *ex, int *resend)
+{
+    apr_status_t rv;
+    int got = 0, ready = 0, body_sent = !ex->has_body || ex->prefetch_all;
+
+    *resend = 0;
+    if ((rv = rp_client_send_head(ex)) != APR_SUCCESS) {
+        *resend = ex->bc->requests > 0;
+        return rv;
+    }
+    if (!body_sent && ex->expect_100
+        && (rv = rp_client_wait_continue(ex, &ready)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (;;) {
+        if (!body_sent && !ready) {
+            if ((rv = rp_client_send_body(ex)) != APR_SUCCESS) {
+                return rv;
+            }
+            body_sent = 1;
+        }
+        rv = rp_client_read_head(ex, &got);
+        if (rv != APR_SUCCESS) {
+            *resend = !got && ex->bc->requests > 0 && !ex->body_streamed
+                      && (idempotent(ex->r) || !ex->has_body);
+            return rv;
+        }
+        if (ex->status == HTTP_CONTINUE) {
+            ready = 0;          /* go on with the body */
+            continue;
+        }
+        if (ap_is_HTTP_INFO(ex->status)
+            && ex->status != HTTP_SWITCHING_PROTOCOLS) {
+            ex->r->status = ex->status;
+            rp_headers_response(ex);
+            ap_send_interim_response(ex->r, 1);
+            continue;
+        }
+        return APR_SUCCESS;
+    }
+}
+
+static int
+relay(rp_exchange_t *ex)
+{
+    request_rec *r = ex->r;
+    apr_status_t rv;
+    int complete = 1;
+
+    rp_headers_response(ex);
+    if (ex->status == HTTP_SWITCHING_PROTOCOLS) {
+        rp_tunnel_run(ex);
+        ex->keepalive = 0;
+        return DONE;
+    }
+    if (r->header_only || ex->status == HTTP_NO_CONTENT
+        || ex->status == HTTP_NOT_MODIFIED) {
+        APR_BRIGADE_INSERT_TAIL(ex->bout,
+                                apr_bucket_eos_create(ex->bout->bucket_alloc));
+        ap_pass_brigade(r->output_filters, ex->bout);
+        apr_brigade_cleanup(ex->bout);
+    }
+    else if ((rv = rp_client_relay_body(ex, &complete)) != APR_SUCCESS) {
+        /* headers are out: all we can do is cut the client off */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, RPLOGNO(00040)
+                      RP_MEMBER_FMT "response body broken off",
+                      RP_MEMBER_ARGS(ex->m));
+        r->connection->keepalive = AP_CONN_CLOSE;
+        apr_brigade_cleanup(ex->bout);
+        APR_BRIGADE_INSERT_TAIL(ex->bout, ap_bucket_error_create(
+                                    HTTP_BAD_GATEWAY, NULL, r->pool,
+                                    ex->bout->bucket_alloc));
+        APR_BRIGADE_INSERT_TAIL(ex->bout,
+                                apr_bucket_eos_create(ex->bout->bucket_alloc));
+        ap_pass_brigade(r->output_filters, ex->bout);
+        ex->keepalive = 0;
+        return DONE;
+    }
+    if (!complete) {
+        ex->keepalive = 0;
+    }
+    return OK;
+}
+
+/* One try on member m; returns an HTTP status or OK/DONE, and sets
+ * *next when another member may be tried. */
+static int
+try_member(rp_exchange_t *ex, int *next)
+{
+    request_rec *r = ex->r;
+    apr_status_t rv;
+    int attempt, resend = 0, rc;
+
+    *next = 0;
+    apr_table_setn(ex->headers, "Host", rp_headers_host(ex, 0));
+    for (attempt = 0; attempt < 2; attempt++) {
+        rv = rp_conn_acquire(r, ex->m, ex->m->is_tls ? rp_headers_host(ex, 1)
+                                                     : NULL,
+                             attempt > 0, &ex->bc);
+        if (rv != APR_SUCCESS) {
+            *next = 1;
+            return status_for(rv);
+        }
+        ex->bin = apr_brigade_create(r->pool, ex->bc->ba);
+        ex->rp = NULL;
+        rv = exchange(ex, &resend);
+        if (rv == APR_SUCCESS) {
+            break;
+        }
+        rp_conn_release(ex->bc, 0);
+        ex->bc = NULL;
+        if (!resend) {
+            const char *ce = apr_table_get(r->notes, "rproxy-client-error");
+
+            if (ce) {
+                return atoi(ce);
+            }
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, RPLOGNO(00041)
+                          RP_MEMBER_FMT "no valid response",
+                          RP_MEMBER_ARGS(ex->m));
+            return status_for(rv);
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, RPLOGNO(00042)
+                      RP_MEMBER_FMT "pooled connection failed before any "
+                      "response byte; sending again on a new one",
+                      RP_MEMBER_ARGS(ex->m));
+    }
+    if (!ex->bc) {
+        return HTTP_BAD_GATEWAY;
+    }
+    rc = relay(ex);
+    ex->bc->requests++;
+    rp_conn_release(ex->bc, ex->keepalive && rc == OK);
+    ex->bc = NULL;
+    return rc;
+}
+
+/* What the request carries, decided once for all tries. */
+static int
+prepare(rp_exchange_t *ex)
+{
+    request_rec *r = ex->r;
+    apr_status_t rv;
+
+    ex->has_body = apr_table_get(r->headers_in, "Transfer-Encoding")
+                   || (apr_table_get(r->headers_in, "Content-Length")
+                       && strcmp(apr_table_get(r->headers_in,
+                                               "Content-Length"), "0"));
+    ex->chunked = ex->has_body
+                  && apr_table_get(r->headers_in, "Transfer-Encoding");
+    ex->expect_100 = ex->has_body && r->expecting_100;
+    ex->upgrade = wanted_upgrade(r, ex->match->route);
+    if (ex->has_body && !ex->expect_100) {
+        if ((rv = rp_client_prefetch(ex)) != APR_SUCCESS) {
+            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+        }
+        if (ex->prefetch_all) {
+            ex->chunked = 0;    /* the whole body is known: send a length */
+        }
+    }
+    rp_headers_request(ex);
+    return OK;
+}
+
+int
+rp_handler(request_rec *r)
+{
+    rp_match_t *match;
+    rp_exchange_t *ex;
+    rproxy_pool_t *pool;
+    unsigned char *tried;
+    int rc = HTTP_SERVICE_UNAVAILABLE, next = 1, tries = 0;
+
+    if (!r->handler || strcmp(r->handler, RP_HANDLER)
+        || !(match = rp_match_get(r))) {
+        return DECLINED;
+    }
+    pool = match->route->pool;
+    ex = apr_pcalloc(r->pool, sizeof(*ex));
+    ex->r = r;
+    ex->match = match;
+    ex->dconf = rp_dir_config(r);
+    ex->bout = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    if ((rc = prepare(ex)) != OK) {
+        return rc;
+    }
+    rc = HTTP_SERVICE_UNAVAILABLE;
+    tried = apr_pcalloc(r->pool, pool->members->nelts);
+    apr_table_setn(r->notes, "rproxy-pool", pool->name);
+    while (next && (ex->m = rp_balancer_pick(r, pool, tried)) != NULL) {
+        apr_time_t started = apr_time_now();
+
+        tried[ex->m->index] = 1;
+        tries++;
+        apr_table_setn(r->notes, "rproxy-member", ex->m->name);
+        rc = try_member(ex, &next);
+        rp_balancer_release(r, ex->m, rc == OK || rc == DONE
+                            ? RPROXY_OUTCOME_OK
+                            : next ? RPROXY_OUTCOME_CONNECT
+                                   : outcome_for(rc == HTTP_GATEWAY_TIME_OUT
+                                                 ? APR_TIMEUP : APR_EGENERAL),
+                            started);
+        apr_table_setn(r->notes, "rproxy-backend-time",
+                       apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
+                                    apr_time_now() - started));
+    }
+    apr_table_setn(r->notes, "rproxy-tries", apr_itoa(r->pool, tries));
+    if (rc == HTTP_SERVICE_UNAVAILABLE && !tries) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, RPLOGNO(00043)
+                      "pool %s: no usable member", pool->name);
+    }
+    else if (next) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, RPLOGNO(00044)
+                      "pool %s: no member could be reached (%d tried)",
+                      pool->name, tries);
+    }
+    return rc;
+}

@@ -1,0 +1,374 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+ *
+ * rproxy_headers.c - header translation in both directions.
+ *
+ * Request: hop-by-hop headers and every header named in Connection are
+ * dropped first; only then does the proxy add its own Host, framing and
+ * X-Forwarded-* / Forwarded headers, so a client cannot strip those by
+ * naming them in Connection.
+ *
+ * Response: the same hop-by-hop rule, then the headers that identify the
+ * backend (RProxyHideHeader plus a built-in list) are hidden, and
+ * Location, Content-Location, Refresh and Set-Cookie that name a member are
+ * rewritten to the public URL, so that the backends stay masked.
+ */
+
+#include "rproxy_private.h"
+
+#include "http_core.h"
+#include "http_protocol.h"
+#include "http_ssl.h"
+#include "apr_lib.h"
+
+static const char *const hop_by_hop[] = {
+    "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer",
+    "Transfer-Encoding", "Upgrade", "Proxy-Authorization",
+    "Proxy-Authenticate", NULL
+};
+
+/* Headers the proxy sets itself on requests. */
+static const char *const request_own[] = {
+    "Host", "Content-Length", "Expect", "X-Forwarded-Host",
+    "X-Forwarded-Proto", NULL
+};
+
+/* Headers httpd sets itself on responses. */
+static const char *const response_own[] = {
+    "Date", "Server", "Content-Length", "Content-Type", NULL
+};
+
+static const char *const hidden_by_default[] = {
+    "X-Powered-By", "X-AspNet-Version", "X-AspNetMvc-Version", "X-Runtime",
+    "X-Backend-Server", "X-Served-By", NULL
+};
+
+static int
+in_list(const char *const *list, const char *name)
+{
+    for (; *list; list++) {
+        if (!strcasecmp(*list, name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+in_array(const apr_array_header_t *arr, const char *name)
+{
+    int i;
+
+    for (i = 0; arr && i < arr->nelts; i++) {
+        if (!strcasecmp(APR_ARRAY_IDX(arr, i, const char *), name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Is name one of the tokens of a Connection header value? */
+static int
+named_in_connection(apr_pool_t *p, const char *connection, const char *name)
+{
+    return connection && ap_find_token(p, connection, name);
+}
+
+/* The Host header for the backend; for_sni drops the port. */
+const char *
+rp_headers_host(rp_exchange_t *ex, int for_sni)
+{
+    request_rec *r = ex->r;
+    rproxy_member_t *m = ex->m;
+    const char *host;
+
+    if (ex->dconf->preserve_host == 1 && r->hostname) {
+        if (for_sni) {
+            return r->hostname;
+        }
+        host = apr_table_get(r->headers_in, "Host");
+        return host ? host : r->hostname;
+    }
+    if (for_sni) {
+        return m->host;
+    }
+    if (m->port == (m->is_tls ? 443 : 80)) {
+        return ap_strchr_c(m->host, ':')
+               ? apr_pstrcat(r->pool, "[", m->host, "]", NULL) : m->host;
+    }
+    return m->hostport;
+}
+
+typedef struct {
+    rp_exchange_t *ex;
+    const char *connection;
+} copy_ctx_t;
+
+static int
+copy_request_header(void *vctx, const char *key, const char *val)
+{
+    copy_ctx_t *ctx = vctx;
+    request_rec *r = ctx->ex->r;
+
+    if (in_list(hop_by_hop, key) || in_list(request_own, key)
+        || named_in_connection(r->pool, ctx->connection, key)) {
+        return 1;
+    }
+    apr_table_addn(ctx->ex->headers, key, val);
+    return 1;
+}
+
+static void
+add_forwarded(rp_exchange_t *ex)
+{
+    request_rec *r = ex->r;
+    int mode = ex->dconf->forwarded == RP_FWD_UNSET ? RP_FWD_XFF
+                                                     : ex->dconf->forwarded;
+    const char *proto = ap_ssl_conn_is_ssl(r->connection) ? "https" : "http";
+    const char *host = apr_table_get(r->headers_in, "Host");
+    const char *ip = r->useragent_ip;
+    const char *prev;
+
+    if (mode & RP_FWD_XFF) {
+        prev = apr_table_get(ex->headers, "X-Forwarded-For");
+        apr_table_setn(ex->headers, "X-Forwarded-For",
+                       prev ? apr_pstrcat(r->pool, prev, ", ", ip, NULL)
+                            : ip);
+        if (host) {
+            apr_table_setn(ex->headers, "X-Forwarded-Host", host);
+        }
+        apr_table_setn(ex->headers, "X-Forwarded-Proto", proto);
+    }
+    else {
+        apr_table_unset(ex->headers, "X-Forwarded-For");
+    }
+    if (mode & RP_FWD_RFC7239) {
+        /* RFC 7239 section 6: IPv6 addresses are bracketed and quoted */
+        const char *node = ap_strchr_c(ip, ':')
+                           ? apr_pstrcat(r->pool, "\"[", ip, "]\"", NULL) : ip;
+        const char *elem = apr_pstrcat(r->pool, "for=", node, ";proto=",
+                                       proto, host ? ";host=\"" : NULL,
+                                       host, "\"", NULL);
+
+        prev = apr_table_get(ex->headers, "Forwarded");
+        apr_table_setn(ex->headers, "Forwarded",
+                       prev ? apr_pstrcat(r->pool, prev, ", ", elem, NULL)
+                            : elem);
+    }
+    else {
+        apr_table_unset(ex->headers, "Forwarded");
+    }
+}
+
+void
+rp_headers_request(rp_exchange_t *ex)
+{
+    request_rec *r = ex->r;
+    copy_ctx_t ctx;
+
+    ex->headers = apr_table_make(r->pool,
+                                 apr_table_elts(r->headers_in)->nelts + 8);
+    ctx.ex = ex;
+    ctx.connection = apr_table_get(r->headers_in, "Connection");
+    apr_table_do(copy_request_header, &ctx, r->headers_in, NULL);
+    /* set per try: Host depends on the member */
+    apr_table_setn(ex->headers, "Host", "");
+    if (ex->has_body) {
+        if (ex->chunked) {
+            apr_table_setn(ex->headers, "Transfer-Encoding", "chunked");
+        }
+        else {
+            apr_off_t len = 0;
+
+            if (ex->prefetch_all) {
+                apr_brigade_length(ex->prefetch, 1, &len);
+            }
+            else {
+                ap_parse_strict_length(&len, apr_table_get(r->headers_in,
+                                                           "Content-Length"));
+            }
+            apr_table_setn(ex->headers, "Content-Length",
+                           apr_off_t_toa(r->pool, len));
+        }
+    }
+    if (ex->expect_100) {
+        apr_table_setn(ex->headers, "Expect", "100-continue");
+    }
+    if (ex->upgrade) {
+        apr_table_setn(ex->headers, "Connection", "Upgrade");
+        apr_table_setn(ex->headers, "Upgrade", ex->upgrade);
+    }
+    add_forwarded(ex);
+}
+
+/* --- response --------------------------------------------------------- */
+
+/* If url points at a member of the pool, the public URL for it. */
+static const char *
+rewrite_url(rp_exchange_t *ex, const char *url)
+{
+    request_rec *r = ex->r;
+    rproxy_pool_t *pool = ex->m->pool;
+    const char *path = NULL;
+    int i;
+
+    if (url[0] == '/' && url[1] != '/') {
+        const char *mapped = rp_route_unmap(r->pool, ex->match->route, url);
+        return mapped ? mapped : url;
+    }
+    for (i = 0; i < pool->members->nelts && !path; i++) {
+        rproxy_member_t *m = APR_ARRAY_IDX(pool->members, i,
+                                           rproxy_member_t *);
+        const char *origins[2];
+        int j;
+
+        origins[0] = apr_pstrcat(r->pool, m->scheme, "://", m->hostport,
+                                 NULL);
+        origins[1] = m->port == (m->is_tls ? 443 : 80)
+                     ? apr_pstrcat(r->pool, m->scheme, "://", m->host, NULL)
+                     : NULL;
+        for (j = 0; j < 2 && origins[j] && !path; j++) {
+            apr_size_t len = strlen(origins[j]);
+
+            if (!strncasecmp(url, origins[j], len)
+                && (!url[len] || url[len] == '/' || url[len] == '?')) {
+                path = url[len] == '/' ? url + len
+                       : apr_pstrcat(r->pool, "/", url + len, NULL);
+                if (*m->base_path && !strncmp(path, m->base_path,
+                                              strlen(m->base_path))) {
+                    path += strlen(m->base_path);
+                    path = *path == '/' ? path
+                           : apr_pstrcat(r->pool, "/", path, NULL);
+                }
+            }
+        }
+    }
+    if (!path) {
+        return url;
+    }
+    url = rp_route_unmap(r->pool, ex->match->route, path);
+    return ap_construct_url(r->pool, url ? url : path, r);
+}
+
+/* Refresh: "5; url=http://backend/x" */
+static const char *
+rewrite_refresh(rp_exchange_t *ex, const char *val)
+{
+    const char *u = ap_strcasestr(val, "url=");
+
+    if (!u) {
+        return val;
+    }
+    return apr_pstrcat(ex->r->pool, apr_pstrmemdup(ex->r->pool, val,
+                                                   u + 4 - val),
+                       rewrite_url(ex, u + 4), NULL);
+}
+
+static int
+names_member(rproxy_pool_t *pool, const char *domain)
+{
+    int i;
+
+    while (*domain == '.') {
+        domain++;
+    }
+    for (i = 0; i < pool->members->nelts; i++) {
+        rproxy_member_t *m = APR_ARRAY_IDX(pool->members, i,
+                                           rproxy_member_t *);
+        if (!strcasecmp(m->host, domain)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Set-Cookie: a Domain naming a member is dropped (the cookie becomes the
+ * public host's), a Path under the route's target moves to the public
+ * prefix. */
+static const char *
+rewrite_cookie(rp_exchange_t *ex, const char *val)
+{
+    apr_pool_t *p = ex->r->pool;
+    char *copy = apr_pstrdup(p, val), *attr, *last;
+    const char *out = NULL;
+
+    for (attr = apr_strtok(copy, ";", &last); attr;
+         attr = apr_strtok(NULL, ";", &last)) {
+        while (apr_isspace(*attr)) {
+            attr++;
+        }
+        if (out && !strncasecmp(attr, "domain=", 7)
+            && names_member(ex->m->pool, attr + 7)) {
+            continue;
+        }
+        if (out && !strncasecmp(attr, "path=", 5)) {
+            const char *mapped = rp_route_unmap(p, ex->match->route,
+                                                attr + 5);
+            if (mapped) {
+                attr = apr_pstrcat(p, "Path=", mapped, NULL);
+            }
+        }
+        out = out ? apr_pstrcat(p, out, "; ", attr, NULL) : attr;
+    }
+    return out ? out : val;
+}
+
+typedef struct {
+    rp_exchange_t *ex;
+    const char *connection;
+} resp_ctx_t;
+
+static int
+copy_response_header(void *vctx, const char *key, const char *val)
+{
+    resp_ctx_t *ctx = vctx;
+    rp_exchange_t *ex = ctx->ex;
+    rp_route_t *route = ex->match->route;
+    request_rec *r = ex->r;
+
+    if (in_list(hop_by_hop, key) || in_list(response_own, key)
+        || named_in_connection(r->pool, ctx->connection, key)
+        || in_list(hidden_by_default, key) || in_array(ex->dconf->hide, key)) {
+        return 1;
+    }
+    if (route->rewrite_redirects && (!strcasecmp(key, "Location")
+                                     || !strcasecmp(key, "Content-Location"))) {
+        val = rewrite_url(ex, val);
+    }
+    else if (route->rewrite_redirects && !strcasecmp(key, "Refresh")) {
+        val = rewrite_refresh(ex, val);
+    }
+    else if (route->rewrite_cookies && !strcasecmp(key, "Set-Cookie")) {
+        val = rewrite_cookie(ex, val);
+    }
+    apr_table_addn(r->headers_out, key, val);
+    return 1;
+}
+
+apr_status_t
+rp_headers_response(rp_exchange_t *ex)
+{
+    request_rec *r = ex->r;
+    apr_table_t *h = ex->rp->headers_in;
+    const char *ct = apr_table_get(h, "Content-Type");
+    const char *cl = apr_table_get(h, "Content-Length");
+    resp_ctx_t ctx;
+    apr_off_t len;
+
+    ctx.ex = ex;
+    ctx.connection = apr_table_get(h, "Connection");
+    apr_table_clear(r->headers_out);
+    apr_table_do(copy_response_header, &ctx, h, NULL);
+    if (ct) {
+        ap_set_content_type(r, apr_pstrdup(r->pool, ct));
+    }
+    if (cl && !apr_table_get(h, "Transfer-Encoding")
+        && ap_parse_strict_length(&len, cl)) {
+        ap_set_content_length(r, len);
+    }
+    r->status = ex->status;
+    r->status_line = ex->reason
+                     ? apr_psprintf(r->pool, "%03d %s", ex->status,
+                                    ex->reason)
+                     : NULL;
+    return APR_SUCCESS;
+}

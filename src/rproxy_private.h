@@ -1,0 +1,264 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+ *
+ * rproxy_private.h - types and helpers shared by mod_rproxy's own files.
+ * Nothing here is API: third parties use mod_rproxy.h only.
+ */
+
+#ifndef RPROXY_PRIVATE_H
+#define RPROXY_PRIVATE_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "http_request.h"
+#include "ap_regex.h"
+#include "apr_hash.h"
+#include "apr_strings.h"
+#include "apr_thread_mutex.h"
+#include "apr_uri.h"
+
+#include "mod_rproxy.h"
+
+#ifndef RP_MODULE_FILE
+APLOG_USE_MODULE(rproxy);
+#endif
+extern module AP_MODULE_DECLARE_DATA rproxy_module;
+
+/* Every log line at debug or above carries a unique tag; tools/check-lognos
+ * keeps them unique and RPLOGNO.next says which number comes next. */
+#define RPLOGNO(n)              "RP" #n ": "
+
+/* Log prefixes: a line starts with the object it concerns. */
+#define RP_MEMBER_FMT           "member %s/%s: "
+#define RP_MEMBER_ARGS(m)       (m)->pool->name, (m)->hostport
+
+/* The one "not set here" value for merged integer settings. */
+#define RP_UNSET                (-1)
+/* Merge one field: the more specific value wins when it is set. */
+#define RP_MERGE(n, b, a, f)    (n)->f = ((a)->f != RP_UNSET ? (a)->f : (b)->f)
+#define RP_MERGE_PTR(n, b, a, f) (n)->f = ((a)->f != NULL ? (a)->f : (b)->f)
+
+/* Built-in defaults, used where neither the pool nor the server sets one. */
+#define RP_DEFAULT_CONNECT_TIMEOUT  apr_time_from_sec(5)
+#define RP_DEFAULT_HEADER_TIMEOUT   apr_time_from_sec(60)
+#define RP_DEFAULT_IDLE_TIMEOUT     apr_time_from_sec(60)
+#define RP_DEFAULT_KA_IDLE          32
+#define RP_DEFAULT_KA_IDLE_TIMEOUT  apr_time_from_sec(60)
+/* Closed a little before the backend's own advertised keep-alive timeout,
+ * so that we never write into a connection the backend is closing. */
+#define RP_KA_MARGIN                apr_time_from_msec(1000)
+
+/* Handler name set on requests that mod_rproxy serves. */
+#define RP_HANDLER              "rproxy"
+
+typedef enum {
+    RP_FWD_UNSET = RP_UNSET,
+    RP_FWD_NONE = 0,
+    RP_FWD_XFF = 1,
+    RP_FWD_RFC7239 = 2,
+    RP_FWD_BOTH = 3
+} rp_forwarded_e;
+
+/* Timeouts and keepalive, settable per server and per pool; a pool takes
+ * what it does not set from its server, then from the built-in defaults. */
+typedef struct {
+    apr_interval_time_t connect;
+    apr_interval_time_t header;
+    apr_interval_time_t idle;
+    int ka_idle;
+    apr_interval_time_t ka_idle_timeout;
+} rp_timeouts_t;
+
+typedef struct rp_connpool_t rp_connpool_t;
+
+struct rproxy_member_t {
+    rproxy_pool_t *pool;
+    int index;
+    const char *name;           /* URL as configured */
+    const char *hostport;       /* "host:port", for logs and Host headers */
+    const char *scheme;         /* "http" or "https" */
+    const char *host;
+    apr_port_t port;
+    int is_tls;
+    const char *base_path;      /* path of the member URL, "" when none */
+    apr_sockaddr_t *addr;       /* resolved at startup */
+
+    int weight;
+    int backup;
+    int drain;
+    int disabled;
+    int max_conns;              /* 0: no cap */
+    const char *route;
+
+    /* Per child process, set up in child_init. */
+    rp_connpool_t *conns;
+    volatile apr_uint32_t inflight;
+};
+
+struct rproxy_pool_t {
+    const char *name;
+    apr_array_header_t *members;    /* rproxy_member_t * */
+    const char *lb_name;
+    const char *lb_args;
+    const rproxy_balancer_t *lb;
+    void *lb_state;
+    rp_timeouts_t to;
+    server_rec *s;                  /* where it was defined */
+    const char *file;
+    int line;
+    int implicit;                   /* made for a URL target */
+    apr_thread_mutex_t *mutex;      /* per child, from child_init */
+};
+
+typedef struct {
+    const char *path;           /* as configured, for logs */
+    const char *prefix;         /* literal path prefix, or NULL */
+    ap_regex_t *regex;          /* RProxyPassMatch */
+    int excluded;               /* TARGET "!" */
+    const char *pool_name;      /* resolved at check_config */
+    rproxy_pool_t *pool;
+    const char *target_path;    /* NULL: the client's path unchanged */
+    int rewrite_redirects;
+    int rewrite_cookies;
+    apr_array_header_t *upgrades;   /* allowed Upgrade tokens, lowercase */
+    server_rec *s;              /* where it was defined */
+    const char *file;
+    int line;
+} rp_route_t;
+
+typedef struct {
+    apr_array_header_t *pools;      /* rproxy_pool_t * defined here */
+    apr_hash_t *pool_by_name;       /* own and inherited */
+    apr_array_header_t *prefix_routes;  /* rp_route_t *, own then inherited */
+    apr_array_header_t *regex_routes;
+    rp_timeouts_t to;
+} rp_server_conf;
+
+typedef struct {
+    rp_route_t *route;              /* RProxyPass inside a section */
+    int preserve_host;
+    int forwarded;                  /* rp_forwarded_e */
+    apr_array_header_t *hide;       /* response headers to remove */
+    int hide_defaults;              /* also hide the built-in list */
+} rp_dir_conf;
+
+/* What routing decided for a request; kept in r->request_config. */
+typedef struct {
+    rp_route_t *route;
+    const char *path;           /* path + query to send, already encoded */
+} rp_match_t;
+
+/* Configuration-wide lists, rebuilt on every configuration pass. */
+typedef struct {
+    apr_array_header_t *routes;     /* every rp_route_t */
+    apr_array_header_t *pools;      /* every rproxy_pool_t */
+} rp_globals_t;
+
+extern rp_globals_t rp_globals;
+
+/* rproxy_config.c */
+void *rp_create_server_conf(apr_pool_t *p, server_rec *s);
+void *rp_merge_server_conf(apr_pool_t *p, void *base, void *add);
+void *rp_create_dir_conf(apr_pool_t *p, char *dir);
+void *rp_merge_dir_conf(apr_pool_t *p, void *base, void *add);
+const char *rp_cmd_pool_section(cmd_parms *cmd, void *d, const char *arg);
+const char *rp_cmd_member(cmd_parms *cmd, void *d, const char *args);
+const char *rp_cmd_balancer(cmd_parms *cmd, void *d, const char *args);
+const char *rp_cmd_timeouts(cmd_parms *cmd, void *d, const char *args);
+const char *rp_cmd_keepalive(cmd_parms *cmd, void *d, const char *args);
+const char *rp_cmd_pass(cmd_parms *cmd, void *d, const char *args);
+const char *rp_cmd_pass_match(cmd_parms *cmd, void *d, const char *args);
+const char *rp_cmd_forwarded(cmd_parms *cmd, void *d, const char *arg);
+const char *rp_cmd_hide_header(cmd_parms *cmd, void *d, const char *arg);
+int rp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp);
+int rp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                    server_rec *s);
+rp_server_conf *rp_server_config(const server_rec *s);
+rp_dir_conf *rp_dir_config(const request_rec *r);
+const char *rp_parse_interval(const char *v, apr_interval_time_t *out);
+
+/* rproxy_route.c */
+int rp_translate_name(request_rec *r);
+int rp_map_to_storage(request_rec *r);
+int rp_fixups(request_rec *r);
+rp_match_t *rp_match_get(request_rec *r);
+/* The public path for a backend path under the route's target path, or
+ * NULL when the route does not map it (the reverse of the request map). */
+const char *rp_route_unmap(apr_pool_t *p, const rp_route_t *route,
+                           const char *path);
+
+/* rproxy_balancer.c */
+rproxy_member_t *rp_balancer_pick(request_rec *r, rproxy_pool_t *pool,
+                                  const unsigned char *tried);
+void rp_balancer_release(request_rec *r, rproxy_member_t *m,
+                         rproxy_outcome_e outcome, apr_time_t started);
+const char *rp_balancer_lookup(apr_pool_t *p, const char *name,
+                               const rproxy_balancer_t **lb);
+
+/* A connection to a member; owned by one request at a time. */
+typedef struct rp_bconn_t {
+    apr_pool_t *pool;           /* own allocator; destroyed on close */
+    apr_bucket_alloc_t *ba;
+    apr_socket_t *sock;
+    conn_rec *c;                /* mod_ssl's filters bind to it */
+    rproxy_member_t *m;
+    const char *sni;            /* TLS server name it was opened with */
+    apr_time_t expires;         /* idle deadline while pooled */
+    apr_interval_time_t backend_ka; /* backend's Keep-Alive timeout, or 0 */
+    int requests;               /* responses read on it so far */
+    struct rp_bconn_t *next;
+} rp_bconn_t;
+
+/* rproxy_conn.c */
+void rp_conn_child_init(apr_pool_t *pchild, server_rec *s);
+apr_status_t rp_conn_acquire(request_rec *r, rproxy_member_t *m,
+                             const char *sni, int fresh, rp_bconn_t **out);
+void rp_conn_release(rp_bconn_t *bc, int reusable);
+
+/* One request's trip through mod_rproxy: what to send, where, and what
+ * came back. Lives in r->pool. */
+typedef struct {
+    request_rec *r;
+    rp_match_t *match;
+    rp_dir_conf *dconf;
+    rproxy_member_t *m;             /* member of the current try */
+    rp_bconn_t *bc;                 /* its connection */
+    request_rec *rp;                /* the response, read as a fake request */
+    apr_bucket_brigade *bin;        /* backend side (bc->ba) */
+    apr_bucket_brigade *bout;       /* client side */
+    apr_table_t *headers;           /* request headers to send */
+    const char *upgrade;            /* Upgrade token to pass on, or NULL */
+    int has_body;
+    int chunked;                    /* body goes chunked to the backend */
+    int expect_100;                 /* wait for the backend's 100 first */
+    apr_bucket_brigade *prefetch;   /* start of the body, kept for a resend */
+    int prefetch_all;               /* prefetch holds the whole body */
+    int body_streamed;              /* body bytes past the prefetch are gone */
+    /* the response */
+    int status;
+    const char *reason;
+    int minor;                      /* HTTP/1.minor */
+    int keepalive;                  /* the backend lets us reuse it */
+} rp_exchange_t;
+
+/* rproxy_headers.c */
+void rp_headers_request(rp_exchange_t *ex);
+const char *rp_headers_host(rp_exchange_t *ex, int for_sni);
+apr_status_t rp_headers_response(rp_exchange_t *ex);
+
+/* rproxy_client.c */
+apr_status_t rp_client_prefetch(rp_exchange_t *ex);
+apr_status_t rp_client_send_head(rp_exchange_t *ex);
+apr_status_t rp_client_send_body(rp_exchange_t *ex);
+apr_status_t rp_client_wait_continue(rp_exchange_t *ex, int *ready);
+apr_status_t rp_client_read_head(rp_exchange_t *ex, int *got_bytes);
+apr_status_t rp_client_relay_body(rp_exchange_t *ex, int *complete);
+void rp_client_transfer(apr_bucket_brigade *to, apr_bucket_brigade *from);
+
+/* rproxy_tunnel.c */
+apr_status_t rp_tunnel_run(rp_exchange_t *ex);
+
+/* rproxy_forward.c */
+int rp_handler(request_rec *r);
+
+#endif /* RPROXY_PRIVATE_H */

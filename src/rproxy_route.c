@@ -1,0 +1,272 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+ *
+ * rproxy_route.c - which route a request takes, and the path it is sent
+ * with.
+ *
+ * Precedence (documented in the README):
+ *   1. RProxyPass inside <Location>, <LocationMatch> or <If> that applies to
+ *      the request wins; "RProxyPass !" there turns proxying off.
+ *   2. else the first RProxyPassMatch, in configuration order, that matches;
+ *   3. else the longest RProxyPass PATH prefix. A prefix matches on segment
+ *      boundaries: "/app" takes "/app" and "/app/x", never "/apple".
+ *   An "!" target that wins a step stops the search: the request is not
+ *   proxied.
+ *
+ * Matching uses r->uri, the path httpd decoded and normalised (and checked
+ * access against). That path is encoded again exactly once for the backend,
+ * so the backend sees what access control saw: no double decoding, and an
+ * encoded '?' or '#' keeps its meaning. The query string is passed as the
+ * client sent it.
+ */
+
+#include "rproxy_private.h"
+
+#include "http_core.h"
+#include "apr_lib.h"
+
+rp_match_t *
+rp_match_get(request_rec *r)
+{
+    return ap_get_module_config(r->request_config, &rproxy_module);
+}
+
+/* Characters that travel unencoded in a path (RFC 3986 pchar and '/'). */
+static int
+path_safe(unsigned char c)
+{
+    return apr_isalnum(c) || ap_strchr_c("-._~!$&'()*+,;=:@/", c);
+}
+
+/* Encodes a decoded path once. With encoded slashes kept undecoded by
+ * httpd (AllowEncodedSlashes NoDecode), "%2F" in r->uri is still an encoded
+ * slash and is passed on as such. */
+static const char *
+encode_path(apr_pool_t *p, const char *path, int keep_2f)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *s;
+    apr_size_t extra = 0;
+    char *out, *d;
+
+    for (s = (const unsigned char *)path; *s; s++) {
+        extra += path_safe(*s) ? 0 : 2;
+    }
+    if (!extra) {
+        return path;
+    }
+    d = out = apr_palloc(p, strlen(path) + extra + 1);
+    for (s = (const unsigned char *)path; *s; s++) {
+        if (path_safe(*s)) {
+            *d++ = *s;
+        }
+        else if (*s == '%' && keep_2f && s[1] == '2'
+                 && (s[2] == 'F' || s[2] == 'f')) {
+            *d++ = '%';
+        }
+        else {
+            *d++ = '%';
+            *d++ = hex[*s >> 4];
+            *d++ = hex[*s & 15];
+        }
+    }
+    *d = '\0';
+    return out;
+}
+
+/* Does prefix match uri on a segment boundary? */
+static int
+prefix_matches(const char *prefix, const char *uri)
+{
+    apr_size_t len = strlen(prefix);
+
+    if (strncmp(prefix, uri, len)) {
+        return 0;
+    }
+    return prefix[len - 1] == '/' || uri[len] == '\0' || uri[len] == '/'
+           || uri[len] == '?';
+}
+
+/* Joins a target path and the rest of the client's path with one '/'. */
+static const char *
+join_path(apr_pool_t *p, const char *target, const char *rest)
+{
+    apr_size_t tlen = strlen(target);
+
+    if (tlen && target[tlen - 1] == '/' && *rest == '/') {
+        rest++;
+    }
+    else if ((!tlen || target[tlen - 1] != '/') && *rest && *rest != '/') {
+        return apr_pstrcat(p, target, "/", rest, NULL);
+    }
+    return apr_pstrcat(p, target, rest, NULL);
+}
+
+const char *
+rp_route_unmap(apr_pool_t *p, const rp_route_t *route, const char *path)
+{
+    if (!route->target_path || !route->prefix
+        || !prefix_matches(route->target_path, path)) {
+        return NULL;
+    }
+    return join_path(p, route->prefix, path + strlen(route->target_path));
+}
+
+static rp_match_t *
+make_match(request_rec *r, rp_route_t *route, const char *decoded)
+{
+    core_dir_config *cd = ap_get_core_module_config(r->per_dir_config);
+    rp_match_t *match = apr_pcalloc(r->pool, sizeof(*match));
+    int keep_2f = cd->allow_encoded_slashes && !cd->decode_encoded_slashes;
+    const char *path;
+
+    if (!*decoded) {
+        decoded = "/";
+    }
+    path = encode_path(r->pool, decoded, keep_2f);
+    match->route = route;
+    match->path = r->args ? apr_pstrcat(r->pool, path, "?", r->args, NULL)
+                          : path;
+    return match;
+}
+
+/* Maps r->uri through a prefix route (path may be NULL for sections that
+ * are not a literal prefix, <LocationMatch> and <If>). */
+static rp_match_t *
+map_prefix(request_rec *r, rp_route_t *route)
+{
+    const char *prefix = route->prefix;
+    const char *decoded = r->uri;
+
+    if (route->target_path) {
+        const char *rest = r->uri;
+
+        if (prefix && prefix_matches(prefix, r->uri)) {
+            rest = r->uri + strlen(prefix);
+        }
+        decoded = join_path(r->pool, route->target_path, rest);
+    }
+    return make_match(r, route, decoded);
+}
+
+static rp_match_t *
+match_regex_routes(request_rec *r, apr_array_header_t *routes, int *stop)
+{
+    ap_regmatch_t pm[AP_MAX_REG_MATCH];
+    int i;
+
+    for (i = 0; i < routes->nelts; i++) {
+        rp_route_t *route = APR_ARRAY_IDX(routes, i, rp_route_t *);
+        const char *decoded = r->uri;
+
+        if (ap_regexec(route->regex, r->uri, AP_MAX_REG_MATCH, pm, 0)) {
+            continue;
+        }
+        if (route->excluded) {
+            *stop = 1;
+            return NULL;
+        }
+        if (route->target_path) {
+            decoded = ap_pregsub(r->pool, route->target_path, r->uri,
+                                 AP_MAX_REG_MATCH, pm);
+            if (!decoded) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, RPLOGNO(00010)
+                              "RProxyPassMatch %s: substitution of '%s' "
+                              "failed", route->path, route->target_path);
+                *stop = 1;
+                return NULL;
+            }
+        }
+        return make_match(r, route, decoded);
+    }
+    return NULL;
+}
+
+static rp_match_t *
+match_server_routes(request_rec *r)
+{
+    rp_server_conf *sconf = rp_server_config(r->server);
+    rp_route_t *best = NULL;
+    apr_size_t best_len = 0;
+    rp_match_t *match;
+    int i, stop = 0;
+
+    match = match_regex_routes(r, sconf->regex_routes, &stop);
+    if (match || stop) {
+        return match;
+    }
+    for (i = 0; i < sconf->prefix_routes->nelts; i++) {
+        rp_route_t *route = APR_ARRAY_IDX(sconf->prefix_routes, i,
+                                          rp_route_t *);
+        apr_size_t len = strlen(route->path);
+
+        if (len > best_len && prefix_matches(route->path, r->uri)) {
+            best = route;
+            best_len = len;
+        }
+    }
+    if (!best || best->excluded) {
+        return NULL;
+    }
+    return map_prefix(r, best);
+}
+
+/* Requests mod_rproxy never routes: forward-proxy shapes and non-paths. */
+static int
+routable(request_rec *r)
+{
+    return !r->proxyreq && r->method_number != M_CONNECT
+           && r->uri && r->uri[0] == '/';
+}
+
+int
+rp_translate_name(request_rec *r)
+{
+    rp_dir_conf *dconf = rp_dir_config(r);
+    rp_match_t *match;
+
+    if (!routable(r)) {
+        return DECLINED;
+    }
+    /* a section route (seen through the early <Location> walk) wins;
+     * it is applied in fixups, after <If> is known too */
+    if (dconf->route) {
+        return DECLINED;
+    }
+    match = match_server_routes(r);
+    if (!match) {
+        return DECLINED;
+    }
+    ap_set_module_config(r->request_config, &rproxy_module, match);
+    r->filename = apr_pstrcat(r->pool, "rproxy:", match->route->pool->name,
+                              NULL);
+    r->handler = RP_HANDLER;
+    return OK;
+}
+
+int
+rp_map_to_storage(request_rec *r)
+{
+    /* a proxied request has no file behind it: skip the directory walk */
+    return rp_match_get(r) ? OK : DECLINED;
+}
+
+int
+rp_fixups(request_rec *r)
+{
+    rp_dir_conf *dconf = rp_dir_config(r);
+    rp_match_t *match = rp_match_get(r);
+
+    if (dconf->route && routable(r)) {
+        if (dconf->route->excluded) {
+            if (match && r->handler && !strcmp(r->handler, RP_HANDLER)) {
+                r->handler = NULL;
+            }
+            ap_set_module_config(r->request_config, &rproxy_module, NULL);
+            return DECLINED;
+        }
+        match = map_prefix(r, dconf->route);
+        ap_set_module_config(r->request_config, &rproxy_module, match);
+        r->handler = RP_HANDLER;
+    }
+    return DECLINED;
+}

@@ -1,0 +1,152 @@
+package RPTest;
+# Helpers for the mod_rproxy suite: parsing what the echo backend saw,
+# raw HTTP exchanges, and small misbehaving backends started by a test.
+use strict;
+use warnings;
+use Exporter 'import';
+use IO::Socket::INET;
+use Apache::Test ();
+use Apache::TestRequest ();
+
+our @EXPORT_OK = qw(echo_parse raw_http proxy_port evil_start evil_stop
+                    read_response pattern_chunk);
+
+# The echo backend answers "key=value" lines and "h:Name: value" lines.
+sub echo_parse {
+    my ($body) = @_;
+    my %e = (headers => [], h => {});
+    for my $line (split /\n/, $body // '') {
+        if ($line =~ /^h:([^:]+): ?(.*)$/) {
+            push @{ $e{headers} }, [$1, $2];
+            push @{ $e{h}{lc $1} }, $2;
+        }
+        elsif ($line =~ /^([a-z-]+)=(.*)$/) {
+            $e{$1} = $2;
+        }
+    }
+    return \%e;
+}
+
+sub proxy_port {
+    my $cfg = Apache::Test::config();
+    return $cfg->{vars}{port};
+}
+
+# Reads one HTTP/1.1 response from a socket: (status, headers hash with
+# lowercased names and arrays of values, body, raw head).
+sub read_response {
+    my ($sock, $head_only) = @_;
+    my $head = '';
+    while ($head !~ /\r\n\r\n/) {
+        my $n = sysread($sock, my $buf, 1);
+        return unless $n;
+        $head .= $buf;
+    }
+    my ($status_line, @lines) = split /\r\n/, $head;
+    my ($status) = $status_line =~ m{^HTTP/1\.\d (\d{3})};
+    my %h;
+    for (@lines) {
+        my ($k, $v) = /^([^:]+):\s*(.*)$/ or next;
+        push @{ $h{lc $k} }, $v;
+    }
+    my $body = '';
+    if ($head_only || $status =~ /^(1..|204|304)$/) {
+        return ($status, \%h, $body, $head);
+    }
+    if (my $cl = $h{'content-length'}) {
+        my $want = $cl->[0];
+        while (length($body) < $want) {
+            my $n = sysread($sock, my $buf, $want - length $body) or last;
+            $body .= $buf;
+        }
+    }
+    elsif (($h{'transfer-encoding'}[0] // '') =~ /chunked/i) {
+        while (1) {
+            my $line = '';
+            while ($line !~ /\r\n$/) {
+                sysread($sock, my $c, 1) or return ($status, \%h, $body, $head);
+                $line .= $c;
+            }
+            my $size = hex($line);
+            last if $size == 0;
+            my $chunk = '';
+            while (length($chunk) < $size + 2) {
+                sysread($sock, my $buf, $size + 2 - length $chunk) or last;
+                $chunk .= $buf;
+            }
+            $body .= substr($chunk, 0, $size);
+        }
+        my $trailer = '';
+        while ($trailer !~ /\r\n$/) {
+            sysread($sock, my $c, 1) or last;
+            $trailer .= $c;
+        }
+    }
+    else {
+        while (sysread($sock, my $buf, 65536)) { $body .= $buf }
+    }
+    return ($status, \%h, $body, $head);
+}
+
+# Sends raw bytes to the proxy, returns the socket and the first response.
+sub raw_http {
+    my ($request, %opt) = @_;
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                     PeerPort => $opt{port} || proxy_port(),
+                                     Timeout => 10) or die "connect: $!";
+    print $sock $request;
+    my @r = read_response($sock, $opt{head_only});
+    return ($sock, @r);
+}
+
+# A small backend that misbehaves as told. $handler->($client, $conn_no)
+# serves one accepted connection. Connections are counted in a file so the
+# test can see how many the proxy opened.
+sub evil_start {
+    my ($handler, %opt) = @_;
+    my $port = $opt{port} || Apache::Test::vars('ext_backend_port');
+    my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                    LocalPort => $port, Listen => 64,
+                                    ReuseAddr => 1)
+        or die "listen on $port: $!";
+    my $log = Apache::Test::vars('t_logs') . "/evil.$port.log";
+    unlink $log;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        local $SIG{CHLD} = 'IGNORE';
+        my (%kids, $n);
+        # stopping the acceptor stops the connections it forked, by PID
+        local $SIG{TERM} = sub { kill 'TERM', keys %kids; exit 0 };
+        while (1) {
+            my $c = $srv->accept or next;
+            $n++;
+            open my $fh, '>>', $log; print $fh "conn $n\n"; close $fh;
+            my $kid = fork;
+            if (defined $kid && !$kid) {
+                $handler->($c, $n, $log);
+                close $c;
+                exit 0;
+            }
+            $kids{$kid} = 1 if $kid;
+            close $c;
+        }
+        exit 0;
+    }
+    close $srv;
+    return { pid => $pid, log => $log };
+}
+
+sub evil_stop {
+    my ($e) = @_;
+    kill 'TERM', $e->{pid};
+    waitpid $e->{pid}, 0;
+}
+
+# The echo backend's size= pattern.
+sub pattern_chunk {
+    my ($len) = @_;
+    my $p = join '', '0'..'9', 'a'..'z', 'A'..'Z', '+', '/';
+    return substr($p x (int($len / 64) + 1), 0, $len);
+}
+
+1;

@@ -1,0 +1,53 @@
+# round_robin: the exact rotation, the weighted split, backup/drain/disabled
+# members, and 503 when nobody is usable.
+use strict;
+use warnings FATAL => 'all';
+use lib 't/lib';
+use Apache::Test qw(plan ok);
+use Apache::TestRequest qw(GET);
+use Apache::TestUtil qw(t_cmp);
+
+plan tests => 9;
+
+sub backends {
+    my ($url, $n) = @_;
+    return join ' ', map { GET("$url?count=1")->header('X-Backend') // '-' } 1 .. $n;
+}
+
+# the rotation is per child process and the test server has one child;
+# find where the rotation stands, then check two full turns exactly
+my $first = GET('/rr/?count=1')->header('X-Backend');
+my %next = (b1 => 'b2', b2 => 'b3', b3 => 'b1');
+my @want;
+my $cur = $first;
+for (1 .. 6) { $cur = $next{$cur}; push @want, $cur }
+ok t_cmp(backends('/rr/', 6), "@want", 'equal weights rotate b1 b2 b3 in order');
+
+# weights 5:1:1 follow the smooth schedule a a b a c a a; find the phase
+my @sched = qw(b1 b1 b2 b1 b3 b1 b1);
+my @got = split ' ', backends('/w/', 21);
+my $phase;
+for my $p (0 .. 6) {
+    my @exp = map { $sched[($p + $_) % 7] } 0 .. 20;
+    $phase = $p, last if "@exp" eq "@got";
+}
+ok defined $phase;
+my %count;
+$count{$_}++ for @got;
+ok t_cmp("$count{b1} $count{b2} $count{b3}", '15 3 3', 'weights 5:1:1 give 15:3:3 over 21');
+
+# disabled and draining members take nothing; the backup steps in when no
+# primary is usable
+ok t_cmp(backends('/backup/', 4), 'b3 b3 b3 b3', 'backup serves when primaries are out');
+
+# no usable member: 503, with the ErrorDocument, and no backend detail
+my $res = GET '/nobody/';
+ok t_cmp($res->code, 503, 'no usable member -> 503');
+ok t_cmp($res->content, "custom 503 page\n", 'ErrorDocument applies');
+ok !($res->content =~ /127\.0\.0\.1|:\d{4,5}/);
+
+# a refused member is skipped and the request goes on to the next one
+$res = GET '/partlydead/?count=1';
+ok t_cmp($res->header('X-Backend'), 'b2', 'connect refused -> next member');
+$res = GET '/partlydead/?count=1';
+ok t_cmp($res->header('X-Backend'), 'b2', 'again, whatever the rotation');

@@ -4,13 +4,12 @@
  * request to a member's connection, reading the response head, relaying the
  * response body.
  *
- * The response is read with httpd's own machinery: lines come through the
- * backend conn_rec's input filters (core, and mod_ssl for https members),
- * the header block is parsed by ap_get_mime_headers_core() with the core's
- * strict rules, and the body is decoded by the HTTP_IN filter on a fake
- * request_rec marked PROXYREQ_RESPONSE, which knows Content-Length,
- * chunked and read-until-close. Only the status line is parsed here, and
- * strictly (RFC 9112 section 4).
+ * The response is read with httpd's own machinery where it fits: lines come
+ * through the backend conn_rec's input filters (core, and mod_ssl for https
+ * members) with ap_rgetline(), and the body is decoded by the HTTP_IN
+ * filter on a fake request_rec marked PROXYREQ_RESPONSE, which knows
+ * Content-Length, chunked and read-until-close. The status line and field
+ * lines are checked by the strict parsers of rproxy_http.c.
  *
  * Bodies move in bounded pieces in both directions. Buckets never cross
  * from one connection's allocator to the other: data is handed over as
@@ -18,6 +17,7 @@
  */
 
 #include "rproxy_private.h"
+#include "rproxy_http.h"
 
 #include "http_protocol.h"
 #include "http_core.h"
@@ -33,8 +33,10 @@
 /* How long to wait for a backend's "100 Continue" before sending the body
  * anyway (RFC 9110 section 10.1.1: a client must not wait indefinitely). */
 #define RP_CONTINUE_WAIT    apr_time_from_msec(1000)
-/* Longest status line accepted from a backend. */
+/* Longest status or field line, and most fields, accepted from a backend. */
 #define RP_STATUS_LINE_MAX  8192
+#define RP_FIELD_LINE_MAX   16384
+#define RP_FIELDS_MAX       256
 
 void
 rp_client_transfer(apr_bucket_brigade *to, apr_bucket_brigade *from)
@@ -247,34 +249,52 @@ rp_client_wait_continue(rp_exchange_t *ex, int *ready)
     return APR_STATUS_IS_TIMEUP(rv) ? APR_SUCCESS : rv;
 }
 
-/* RFC 9112 section 4: HTTP-version SP 3DIGIT SP [ reason-phrase ]. */
 static int
 parse_status_line(rp_exchange_t *ex, const char *line, apr_size_t len)
 {
-    const char *c;
+    apr_size_t reason;
 
-    if (len < 12 || strncmp(line, "HTTP/1.", 7)
-        || (line[7] != '0' && line[7] != '1') || line[8] != ' '
-        || !apr_isdigit(line[9]) || !apr_isdigit(line[10])
-        || !apr_isdigit(line[11]) || (line[12] && line[12] != ' ')) {
+    if (!rp_http_parse_status(line, len, &ex->minor, &ex->status, &reason)
+        || ex->status > 599) {
         return 0;
     }
-    ex->minor = line[7] - '0';
-    ex->status = (line[9] - '0') * 100 + (line[10] - '0') * 10
-                 + (line[11] - '0');
-    if (ex->status < 100 || ex->status > 599) {
-        return 0;
-    }
-    ex->reason = NULL;
-    if (line[12]) {
-        for (c = line + 13; *c; c++) {
-            if ((apr_iscntrl(*c) && *c != '\t')) {
-                return 0;
-            }
-        }
-        ex->reason = line + 13;
-    }
+    ex->reason = reason ? line + reason : NULL;
     return 1;
+}
+
+/* Reads the header block into rp->headers_in, keeping repeated fields
+ * (Set-Cookie) as separate entries. */
+static apr_status_t
+read_fields(rp_exchange_t *ex)
+{
+    request_rec *rp = ex->rp;
+    apr_size_t len, name_len, voff, vlen;
+    int count = 0;
+    apr_status_t rv;
+    char *line;
+
+    for (;;) {
+        line = NULL;
+        rv = ap_rgetline(&line, RP_FIELD_LINE_MAX, &len, rp, 0, ex->bin);
+        apr_brigade_cleanup(ex->bin);
+        if (rv != APR_SUCCESS) {
+            return APR_STATUS_IS_TIMEUP(rv) ? rv : APR_EINVAL;
+        }
+        if (len == 0) {
+            return APR_SUCCESS;
+        }
+        if (++count > RP_FIELDS_MAX
+            || !rp_http_parse_field(line, len, &name_len, &voff, &vlen)) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, ex->r, RPLOGNO(00032)
+                          RP_MEMBER_FMT "malformed or too many response "
+                          "header fields: %.60s", RP_MEMBER_ARGS(ex->m),
+                          ap_escape_logitem(ex->r->pool, line));
+            return APR_EINVAL;
+        }
+        line[name_len] = '\0';
+        line[voff + vlen] = '\0';
+        apr_table_addn(rp->headers_in, line, line + voff);
+    }
 }
 
 static request_rec *
@@ -388,13 +408,10 @@ rp_client_read_head(rp_exchange_t *ex, int *got_bytes)
                                                                line));
         return APR_EINVAL;
     }
-    ex->rp->status = HTTP_OK;
-    ap_get_mime_headers_core(ex->rp, ex->bin);
-    apr_brigade_cleanup(ex->bin);
-    if (ex->rp->status == HTTP_REQUEST_TIME_OUT) {
-        return APR_TIMEUP;
+    if ((rv = read_fields(ex)) != APR_SUCCESS) {
+        return rv;
     }
-    if (ex->rp->status != HTTP_OK || check_framing(ex) != APR_SUCCESS) {
+    if (check_framing(ex) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, ex->r, RPLOGNO(00031)
                       RP_MEMBER_FMT "malformed response header block",
                       RP_MEMBER_ARGS(ex->m));

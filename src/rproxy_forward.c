@@ -7,9 +7,9 @@
  *  - a member that cannot be reached is tried no further for this request,
  *    and the next member is picked: nothing was sent;
  *  - a pooled connection that fails before any response byte is replaced
- *    by a fresh one to the same member, once, when the request is
- *    idempotent or none of it reached the backend, and its body (if any)
- *    is still held in full;
+ *    by a fresh one to the same member, once: when writing the request
+ *    failed (none of it reached the backend), or when the request is
+ *    idempotent and its body (if any) is still held in full;
  *  - anything else is answered: 502 for a broken or malformed response,
  *    504 for a timeout, 503 when no member is usable.
  * Status codes exist only here; the functions below return apr_status_t.
@@ -96,8 +96,10 @@ exchange(rp_exchange_t *ex, int *resend)
         }
         rv = rp_client_read_head(ex, &got);
         if (rv != APR_SUCCESS) {
+            /* the backend may have acted on it: only a request that is
+             * safe to repeat, and that we still hold whole, goes again */
             *resend = !got && ex->bc->requests > 0 && !ex->body_streamed
-                      && (idempotent(ex->r) || !ex->has_body);
+                      && idempotent(ex->r);
             return rv;
         }
         if (ex->status == HTTP_CONTINUE) {

@@ -28,8 +28,7 @@ static const char *const hop_by_hop[] = {
 
 /* Headers the proxy sets itself on requests. */
 static const char *const request_own[] = {
-    "Host", "Content-Length", "Expect", "X-Forwarded-Host",
-    "X-Forwarded-Proto", NULL
+    "Host", "Content-Length", "Expect", NULL
 };
 
 /* Headers httpd sets itself on responses. */
@@ -117,6 +116,9 @@ copy_request_header(void *vctx, const char *key, const char *val)
     return 1;
 }
 
+/* Each mode manages its own headers only: x-forwarded appends to
+ * X-Forwarded-For and sets X-Forwarded-Host/-Proto (a client cannot spoof
+ * those two), rfc7239 appends to Forwarded, none touches nothing. */
 static void
 add_forwarded(rp_exchange_t *ex)
 {
@@ -136,10 +138,10 @@ add_forwarded(rp_exchange_t *ex)
         if (host) {
             apr_table_setn(ex->headers, "X-Forwarded-Host", host);
         }
+        else {
+            apr_table_unset(ex->headers, "X-Forwarded-Host");
+        }
         apr_table_setn(ex->headers, "X-Forwarded-Proto", proto);
-    }
-    else {
-        apr_table_unset(ex->headers, "X-Forwarded-For");
     }
     if (mode & RP_FWD_RFC7239) {
         /* RFC 7239 section 6: IPv6 addresses are bracketed and quoted */
@@ -153,9 +155,6 @@ add_forwarded(rp_exchange_t *ex)
         apr_table_setn(ex->headers, "Forwarded",
                        prev ? apr_pstrcat(r->pool, prev, ", ", elem, NULL)
                             : elem);
-    }
-    else {
-        apr_table_unset(ex->headers, "Forwarded");
     }
 }
 

@@ -1,0 +1,93 @@
+# Headers both ways: hop-by-hop and Connection-named headers dropped,
+# X-Forwarded-* / Forwarded added after that, Host, hidden response headers.
+use strict;
+use warnings FATAL => 'all';
+use lib 't/lib';
+use Apache::Test qw(plan ok);
+use Apache::TestRequest qw(GET);
+use Apache::TestUtil qw(t_cmp);
+use RPTest qw(echo_parse raw_http);
+
+plan tests => 35;
+
+my $b1 = Apache::Test::vars('b1_port');
+my $port = Apache::Test::vars('port');
+
+sub req {
+    my ($path, @headers) = @_;
+    my $raw = "GET $path HTTP/1.1\r\nHost: front.example:$port\r\n"
+            . join('', map { "$_\r\n" } @headers) . "Connection: close\r\n\r\n";
+    my (undef, $st, $h, $body) = raw_http($raw);
+    return ($st, $h, echo_parse($body));
+}
+
+# request side: hop-by-hop and Connection-named headers never reach the backend
+my ($st, $h, $e) = req('/b1/hop',
+    'Connection: X-Drop-Me, close',
+    'X-Drop-Me: secret',
+    'Keep-Alive: timeout=300',
+    'TE: trailers',
+    'Proxy-Connection: keep-alive',
+    'Proxy-Authorization: Basic Zm9vOmJhcg==',
+    'Upgrade: foo/1',
+    'Trailer: X-T',
+    'X-Keep-Me: yes');
+ok t_cmp($st, 200, 'answered');
+for my $gone (qw(connection x-drop-me keep-alive te proxy-connection
+                 proxy-authorization upgrade trailer)) {
+    ok t_cmp($e->{h}{$gone}, undef, "$gone not forwarded");
+}
+ok t_cmp($e->{h}{'x-keep-me'}[0], 'yes', 'end-to-end header forwarded');
+ok t_cmp($e->{h}{host}[0], "127.0.0.1:$b1", 'Host is the member by default');
+
+# X-Forwarded-*: appended / set by the proxy
+($st, $h, $e) = req('/b1/xff', 'X-Forwarded-For: 192.0.2.7',
+                    'X-Forwarded-Host: spoofed.example', 'X-Forwarded-Proto: https');
+ok t_cmp($e->{h}{'x-forwarded-for'}[0], '192.0.2.7, 127.0.0.1', 'XFF appended');
+ok t_cmp($e->{h}{'x-forwarded-host'}[0], "front.example:$port", 'XFH is the client Host');
+ok t_cmp($e->{h}{'x-forwarded-proto'}[0], 'http', 'XFP is the real scheme');
+ok t_cmp(scalar @{ $e->{h}{'x-forwarded-for'} }, 1, 'one XFF header');
+
+# naming them in Connection cannot strip what the proxy adds
+($st, $h, $e) = req('/b1/strip',
+    'Connection: X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto, Forwarded',
+    'X-Forwarded-For: 192.0.2.9');
+ok t_cmp($e->{h}{'x-forwarded-for'}[0], '127.0.0.1',
+         'client XFF named in Connection dropped, proxy XFF still added');
+ok t_cmp($e->{h}{'x-forwarded-host'}[0], "front.example:$port", 'XFH still added');
+ok t_cmp($e->{h}{'x-forwarded-proto'}[0], 'http', 'XFP still added');
+
+# RFC 7239
+($st, $h, $e) = req('/fwd-rfc/x', 'Forwarded: for=192.0.2.1');
+ok t_cmp($e->{h}{forwarded}[0],
+         qq{for=192.0.2.1, for=127.0.0.1;proto=http;host="front.example:$port"},
+         'Forwarded appended');
+ok t_cmp($e->{h}{'x-forwarded-for'}, undef, 'no XFF in rfc7239 mode');
+($st, $h, $e) = req('/fwd-both/x');
+ok t_cmp($e->{h}{forwarded}[0], qq{for=127.0.0.1;proto=http;host="front.example:$port"},
+         'both: Forwarded');
+ok t_cmp($e->{h}{'x-forwarded-for'}[0], '127.0.0.1', 'both: XFF');
+($st, $h, $e) = req('/fwd-none/x', 'X-Forwarded-For: 192.0.2.7');
+ok t_cmp($e->{h}{'x-forwarded-for'}[0], '192.0.2.7', 'none: left alone');
+ok t_cmp($e->{h}{forwarded}, undef, 'none: no Forwarded');
+
+# RProxyPreserveHost
+($st, $h, $e) = req('/preserve/x');
+ok t_cmp($e->{h}{host}[0], "front.example:$port", 'PreserveHost sends the client Host');
+
+# response side
+my $q = join '&', map { "header=$_" }
+    'Connection:%20X-Bar', 'X-Bar:1', 'Keep-Alive:%20timeout=99',
+    'X-Powered-By:%20PHP/8', 'X-Secret:1', 'X-Other:2', 'X-Keep:1',
+    'Proxy-Authenticate:%20Basic', 'Server:%20Backend/1.0', 'Trailer:%20X-T';
+($st, $h) = req("/hide/?$q");
+ok t_cmp($st, 200, 'answered');
+ok t_cmp($h->{'x-bar'}, undef, 'Connection-named response header dropped');
+ok t_cmp(($h->{'keep-alive'} // [''])->[0] =~ /99/ ? 1 : 0, 0, "backend's Keep-Alive dropped");
+ok t_cmp($h->{'proxy-authenticate'}, undef, 'Proxy-Authenticate dropped');
+ok t_cmp($h->{trailer}, undef, 'Trailer dropped');
+ok t_cmp($h->{'x-powered-by'}, undef, 'X-Powered-By hidden by default');
+ok t_cmp($h->{'x-secret'}, undef, 'RProxyHideHeader X-Secret');
+ok t_cmp($h->{'x-other'}, undef, 'RProxyHideHeader X-Other');
+ok t_cmp($h->{'x-keep'}[0], '1', 'other headers pass');
+ok t_cmp(($h->{server}[0] // '') =~ /Backend/ ? 1 : 0, 0, "backend's Server masked");

@@ -20,7 +20,7 @@ sub echo_parse {
             push @{ $e{headers} }, [$1, $2];
             push @{ $e{h}{lc $1} }, $2;
         }
-        elsif ($line =~ /^([a-z-]+)=(.*)$/) {
+        elsif ($line =~ /^([a-z0-9-]+)=(.*)$/) {
             $e{$1} = $2;
         }
     }
@@ -67,7 +67,8 @@ sub read_response {
                 sysread($sock, my $c, 1) or return ($status, \%h, $body, $head);
                 $line .= $c;
             }
-            my $size = hex($line);
+            my ($hex) = $line =~ /^([0-9a-fA-F]+)/;
+            my $size = hex($hex // '0');
             last if $size == 0;
             my $chunk = '';
             while (length($chunk) < $size + 2) {

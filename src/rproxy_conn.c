@@ -22,6 +22,7 @@
 #include "http_connection.h"
 #include "http_ssl.h"
 #include "apr_atomic.h"
+#include "apr_poll.h"
 
 struct rp_connpool_t {
     apr_thread_mutex_t *mutex;
@@ -62,17 +63,53 @@ conn_close(rp_bconn_t *bc)
     apr_pool_destroy(bc->pool);
 }
 
-/* A pooled connection is good if nothing is waiting to be read on it. */
+/* Is anything (data, or the backend's FIN) waiting on the socket? */
+static int
+sock_readable(rp_bconn_t *bc)
+{
+    apr_pollfd_t pfd;
+    apr_int32_t n = 0;
+
+    memset(&pfd, 0, sizeof(pfd));
+    pfd.p = bc->pool;
+    pfd.desc_type = APR_POLL_SOCKET;
+    pfd.desc.s = bc->sock;
+    pfd.reqevents = APR_POLLIN;
+    return apr_poll(&pfd, 1, &n, 0) == APR_SUCCESS && n > 0;
+}
+
+/* A pooled connection is good if nothing is waiting to be read on it.
+ * httpd's core input filter answers a non-blocking read that finds nothing
+ * with success and an empty brigade, and reports the peer's close only on
+ * the read after the one that met it, so its answer alone cannot tell an
+ * idle connection from a closed one. The socket is asked first; whatever
+ * made it readable is then read through the filters, where a TLS record
+ * that carries no data (a session ticket) is consumed without harm. */
 static int
 conn_alive(rp_bconn_t *bc)
 {
-    apr_bucket_brigade *bb = apr_brigade_create(bc->pool, bc->ba);
+    apr_bucket_brigade *bb;
     apr_status_t rv;
+    apr_off_t len;
+    int i;
 
-    rv = ap_get_brigade(bc->c->input_filters, bb, AP_MODE_SPECULATIVE,
-                        APR_NONBLOCK_READ, 1);
-    apr_brigade_destroy(bb);
-    return APR_STATUS_IS_EAGAIN(rv);
+    for (i = 0; i < 2; i++) {
+        if (!sock_readable(bc)) {
+            return 1;
+        }
+        bb = apr_brigade_create(bc->pool, bc->ba);
+        len = 0;
+        rv = ap_get_brigade(bc->c->input_filters, bb, AP_MODE_SPECULATIVE,
+                            APR_NONBLOCK_READ, 1);
+        if (rv == APR_SUCCESS) {
+            apr_brigade_length(bb, 1, &len);
+        }
+        apr_brigade_destroy(bb);
+        if ((rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) || len > 0) {
+            return 0;
+        }
+    }
+    return 0;
 }
 
 /* Takes the most recent idle connection opened with the same TLS name,

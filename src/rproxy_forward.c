@@ -56,6 +56,17 @@ wanted_upgrade(request_rec *r, rp_route_t *route)
     return NULL;
 }
 
+/* A 101 is only good as the answer to the upgrade we asked for (RFC 9110
+ * section 7.8): anything else would hand the client a tunnel it never
+ * requested, or to a protocol it did not offer. */
+static int
+upgrade_agreed(rp_exchange_t *ex)
+{
+    const char *up = apr_table_get(ex->rp->headers_in, "Upgrade");
+
+    return ex->upgrade && up && ap_find_token(ex->r->pool, up, ex->upgrade);
+}
+
 static int
 status_for(apr_status_t rv)
 {
@@ -112,6 +123,15 @@ exchange(rp_exchange_t *ex, int *resend)
             rp_headers_response(ex);
             ap_send_interim_response(ex->r, 1);
             continue;
+        }
+        if (ex->status == HTTP_SWITCHING_PROTOCOLS && !upgrade_agreed(ex)) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, ex->r, RPLOGNO(00060)
+                          RP_MEMBER_FMT "101 Switching Protocols to \"%s\" "
+                          "not asked for; refused",
+                          RP_MEMBER_ARGS(ex->m), ap_escape_logitem(
+                              ex->r->pool, apr_table_get(ex->rp->headers_in,
+                                                         "Upgrade")));
+            return APR_EINVAL;
         }
         return APR_SUCCESS;
     }

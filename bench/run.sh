@@ -1,0 +1,577 @@
+#!/bin/bash
+# bench/run.sh - mod_rproxy against httpd's mod_proxy, in the same run.
+#
+# One origin httpd (three vhosts on three ports) and two proxy httpds with
+# identical MPM settings, each pinned to its own core: A with mod_rproxy,
+# B with mod_proxy + mod_proxy_balancer. Measures, interleaving A and B:
+#   - memory: proxy child RSS growth while a 256 MiB response streams to a
+#     slow client and a 256 MiB request body streams to a slow origin
+#   - 100-byte responses over keep-alive: requests/s (wrk)
+#   - 1 MiB responses: MB/s (wrk)
+# and prints the medians and the ratios rproxy/mod_proxy. Everything it
+# writes goes to bench/results/ (summary.txt is the table). See bench/README.
+#
+# Settings (environment):
+#   ROUNDS=3 DURATION=10   wrk runs per proxy and test, seconds per run
+#   WARMUP=2               seconds of wrk per proxy and test before measuring
+#   CONNS=50 WRK_THREADS=1 wrk connections and threads
+#   THREADS=64             ThreadsPerChild of both proxies (one child each)
+#   LOAD_CPU=0 PROXY_CPU=1 cores for wrk/origin/curl and for the proxies
+#   MEM_SIZE_MB=256        size of the streamed body in the memory test
+#   MEM_RATE=20M           slow client / slow origin rate (curl's units)
+#   TESTS="mem small large"  which parts to run
+#   LOGLEVEL_A=warn LOGLEVEL_B=warn   LogLevel of each proxy
+#                          (e.g. LOGLEVEL_A="warn rproxy:debug")
+#   HTTPD=/usr/sbin/apache2  APXS=/usr/bin/apxs
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+CONNS=${CONNS:-50}
+WRK_THREADS=${WRK_THREADS:-1}
+THREADS=${THREADS:-64}
+LOAD_CPU=${LOAD_CPU:-0}
+PROXY_CPU=${PROXY_CPU:-1}
+MEM_SIZE_MB=${MEM_SIZE_MB:-256}
+MEM_RATE=${MEM_RATE:-20M}
+TESTS=${TESTS:-mem small large}
+LOGLEVEL_A=${LOGLEVEL_A:-warn}
+LOGLEVEL_B=${LOGLEVEL_B:-warn}
+HTTPD=${HTTPD:-/usr/sbin/apache2}
+APXS=${APXS:-/usr/bin/apxs}
+
+BENCH=$(cd "$(dirname "$0")" && pwd)
+TOP=$(dirname "$BENCH")
+R=$BENCH/results
+MODSO=$TOP/.libs/mod_rproxy.so
+
+# --- process bookkeeping: everything started is stopped by its PID --------
+
+PIDS=()        # httpd parents: "pid:conf"
+BG=()          # background helpers (samplers, clients)
+
+stop_httpd() {   # PID CONF: TERM, wait, KILL; only if it is still our httpd
+    local pid=$1 conf=$2 i
+    [ -r "/proc/$pid/cmdline" ] || return 0
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$conf" || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for i in $(seq 100); do
+        [ -e "/proc/$pid" ] || return 0
+        sleep 0.1
+    done
+    echo "bench: httpd $pid ($conf) ignored TERM; killing" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local rc=$? p
+    trap - EXIT INT TERM
+    for p in "${BG[@]}"; do
+        kill -TERM "$p" 2>/dev/null || true
+    done
+    for p in "${PIDS[@]}"; do
+        stop_httpd "${p%%:*}" "${p#*:}"
+    done
+    # one started but not yet recorded (interrupted while starting)
+    for p in origin proxy-a proxy-b; do
+        [ -s "$R/run/$p.pid" ] \
+            && stop_httpd "$(cat "$R/run/$p.pid")" "$R/conf/$p.conf"
+    done
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
+
+die() { echo "bench: $*" >&2; exit 1; }
+
+# --- preparation -----------------------------------------------------------
+
+prepare() {
+    "$TOP/scripts/deps.sh" bench
+    make -s -C "$TOP" -f Makefile.apxs >/dev/null
+    [ -f "$MODSO" ] || die "no $MODSO after the build"
+    command -v wrk >/dev/null || die "wrk is not installed"
+    command -v taskset >/dev/null || die "taskset (util-linux) is missing"
+    if [ "$(nproc)" -lt 2 ]; then
+        echo "bench: only $(nproc) core(s): proxies and load share it" >&2
+        PIN_LOAD=(); PIN_PROXY=()
+    else
+        PIN_LOAD=(taskset -c "$LOAD_CPU"); PIN_PROXY=(taskset -c "$PROXY_CPU")
+    fi
+    MODDIR=$("$APXS" -q LIBEXECDIR)
+
+    rm -rf "$R/conf" "$R/logs" "$R/run" "$R/wrk" "$R/cgi-bin"
+    mkdir -p "$R/conf" "$R/logs" "$R/run" "$R/wrk" "$R/cgi-bin" "$R/docroot"
+    cp "$BENCH/sink.cgi" "$R/cgi-bin/sink.cgi"
+    mkfile "$R/docroot/100b.txt" 100 text
+    mkfile "$R/docroot/1m.bin" 1048576 /dev/urandom
+    mkfile "$R/docroot/big.bin" $((MEM_SIZE_MB * 1048576)) /dev/zero
+    chmod -R a+rX "$R"
+
+    # five free ports, held together so they differ
+    read -r P1 P2 P3 PA PB < <(perl -MIO::Socket::INET -e '
+        my @s = map { IO::Socket::INET->new(Listen => 1, ReuseAddr => 1,
+                LocalAddr => "127.0.0.1", LocalPort => 0) or die "$!\n" } 1..5;
+        print join(" ", map { $_->sockport } @s), "\n"')
+}
+
+mkfile() {   # PATH SIZE SOURCE: (re)generate unless the size already fits
+    local path=$1 size=$2 src=$3
+    [ -f "$path" ] && [ "$(stat -c %s "$path")" = "$size" ] && return 0
+    if [ "$src" = text ]; then
+        head -c $((size - 1)) /dev/zero | tr '\0' 'x' >"$path"
+        echo >>"$path"
+    else
+        head -c "$size" "$src" >"$path"
+    fi
+}
+
+# --- httpd configurations --------------------------------------------------
+
+conf_common() {   # NAME LOGLEVEL
+    cat <<EOF
+# generated by bench/run.sh
+ServerRoot "$R"
+ServerName 127.0.0.1
+DefaultRuntimeDir "$R/run/$1"
+PidFile "$R/run/$1.pid"
+ErrorLog "$R/logs/$1_error.log"
+LogLevel ${2:-warn}
+LoadModule mpm_event_module "$MODDIR/mod_mpm_event.so"
+LoadModule authz_core_module "$MODDIR/mod_authz_core.so"
+Timeout 120
+KeepAlive On
+MaxKeepAliveRequests 0
+KeepAliveTimeout 30
+LimitRequestBody 0
+<Directory />
+    Require all denied
+</Directory>
+EOF
+    if [ "$(id -u)" = 0 ]; then
+        if getent passwd www-data >/dev/null; then
+            echo "User www-data"; echo "Group www-data"
+        else
+            echo "User nobody"; echo "Group nogroup"
+        fi
+    fi
+    mkdir -p "$R/run/$1"
+}
+
+# Both proxies: one child process, THREADS threads, nothing else differs.
+conf_proxy_mpm() {
+    cat <<EOF
+StartServers 1
+ServerLimit 1
+ThreadLimit $THREADS
+ThreadsPerChild $THREADS
+MaxRequestWorkers $THREADS
+MinSpareThreads 1
+MaxSpareThreads $THREADS
+MaxConnectionsPerChild 0
+EOF
+}
+
+write_confs() {
+    local i p
+    {
+        conf_common origin
+        cat <<EOF
+LoadModule headers_module "$MODDIR/mod_headers.so"
+LoadModule alias_module "$MODDIR/mod_alias.so"
+LoadModule cgid_module "$MODDIR/mod_cgid.so"
+ScriptSock "$R/run/origin/cgid.sock"
+# %k = 0 marks the first request on a connection: counts backend connections
+LogFormat "%k %>s" bench
+CustomLog "$R/logs/origin_access.log" bench
+StartServers 2
+ServerLimit 4
+ThreadLimit 64
+ThreadsPerChild 64
+MaxRequestWorkers 256
+MinSpareThreads 64
+MaxSpareThreads 256
+EnableSendfile On
+DocumentRoot "$R/docroot"
+<Directory "$R/docroot">
+    Require all granted
+</Directory>
+ScriptAlias /upload "$R/cgi-bin/sink.cgi"
+<Directory "$R/cgi-bin">
+    Require all granted
+</Directory>
+EOF
+        i=1
+        for p in "$P1" "$P2" "$P3"; do
+            cat <<EOF
+Listen 127.0.0.1:$p
+<VirtualHost 127.0.0.1:$p>
+    Header always set X-Origin o$i
+</VirtualHost>
+EOF
+            i=$((i + 1))
+        done
+    } >"$R/conf/origin.conf"
+
+    {
+        conf_common proxy-a "$LOGLEVEL_A"
+        conf_proxy_mpm
+        cat <<EOF
+LoadModule rproxy_module "$MODSO"
+Listen 127.0.0.1:$PA
+<RProxyPool origins>
+    RProxyMember http://127.0.0.1:$P1
+    RProxyMember http://127.0.0.1:$P2
+    RProxyMember http://127.0.0.1:$P3
+    RProxyKeepalive idle=64
+</RProxyPool>
+RProxyPass / origins
+EOF
+    } >"$R/conf/proxy-a.conf"
+
+    {
+        conf_common proxy-b "$LOGLEVEL_B"
+        conf_proxy_mpm
+        cat <<EOF
+LoadModule slotmem_shm_module "$MODDIR/mod_slotmem_shm.so"
+LoadModule proxy_module "$MODDIR/mod_proxy.so"
+LoadModule proxy_http_module "$MODDIR/mod_proxy_http.so"
+LoadModule proxy_balancer_module "$MODDIR/mod_proxy_balancer.so"
+LoadModule lbmethod_byrequests_module "$MODDIR/mod_lbmethod_byrequests.so"
+Listen 127.0.0.1:$PB
+ProxyRequests Off
+# backend connections are pooled and reused by default (disablereuse=Off)
+<Proxy balancer://origins>
+    BalancerMember http://127.0.0.1:$P1
+    BalancerMember http://127.0.0.1:$P2
+    BalancerMember http://127.0.0.1:$P3
+    ProxySet lbmethod=byrequests
+</Proxy>
+ProxyPass / balancer://origins/
+EOF
+    } >"$R/conf/proxy-b.conf"
+}
+
+start_httpd() {   # NAME PORT CPU-PREFIX...
+    local name=$1 port=$2 conf=$R/conf/$1.conf pid i
+    shift 2
+    "$HTTPD" -t -d "$R" -f "$conf" 2>"$R/logs/$name.configtest" \
+        || { cat "$R/logs/$name.configtest" >&2; die "$name: bad config"; }
+    "$@" "$HTTPD" -d "$R" -f "$conf" -k start \
+        || die "$name: httpd did not start; see $R/logs/${name}_error.log"
+    for i in $(seq 100); do
+        [ -s "$R/run/$name.pid" ] && break
+        sleep 0.1
+    done
+    [ -s "$R/run/$name.pid" ] || die "$name: no pid file"
+    pid=$(cat "$R/run/$name.pid")
+    PIDS+=("$pid:$conf")
+    for i in $(seq 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
+        sleep 0.1
+    done
+    die "$name: not answering on port $port"
+}
+
+# --- checks ----------------------------------------------------------------
+
+SANITY_A=ok SANITY_B=ok
+
+sanity() {   # A|B PORT: same bytes as the origin, spread over the origins
+    local who=$1 port=$2 f got origins='' i
+    for f in 100b.txt 1m.bin; do
+        if ! curl -sf -o "$R/run/sanity.$who" "http://127.0.0.1:$port/$f" \
+            || ! cmp -s "$R/run/sanity.$who" "$R/docroot/$f"; then
+            echo "bench: proxy $who: /$f differs from the origin's" >&2
+            eval "SANITY_$who=FAIL"
+        fi
+    done
+    for i in 1 2 3 4 5 6; do
+        got=$(curl -s -D - -o /dev/null "http://127.0.0.1:$port/100b.txt" \
+              | tr -d '\r' | sed -n 's/^X-Origin: //Ip')
+        origins="$origins ${got:-none}"
+    done
+    echo "proxy $who: 6 requests went to:$origins"
+    rm -f "$R/run/sanity.$who"
+}
+
+# lines in an error_log that mean trouble: error level and above, crashes
+log_trouble() {
+    grep -E '\[[a-z_]*:(emerg|alert|crit|error)\]|exit signal|Segmentation fault|pool concurrency check' "$1" || true
+}
+
+# --- memory ----------------------------------------------------------------
+
+child_status() {   # PARENT FIELD: sum of FIELD (kB) over the children
+    local pid sum=0 v
+    for pid in $(ps -o pid= --ppid "$1"); do
+        v=$(sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$pid/status" 2>/dev/null)
+        sum=$((sum + ${v:-0}))
+    done
+    echo "$sum"
+}
+
+rate_bytes() {   # curl-style rate (20M, 500K, 1G, 123) -> bytes/s
+    local n=${1%[kKmMgG]}
+    case "$1" in
+        *[kK]) echo $((n * 1024)) ;;
+        *[mM]) echo $((n * 1048576)) ;;
+        *[gG]) echo $((n * 1073741824)) ;;
+        *) echo "$n" ;;
+    esac
+}
+
+# MEM_<who>_<dir> = "growth_MiB hwm_growth_MiB ok|FAIL"
+mem_one() {   # A|B PORT PARENT down|up
+    local who=$1 port=$2 parent=$3 dir=$4 i out ok=ok size
+    local rss0 hwm0 hwm1 peak sampler
+    size=$((MEM_SIZE_MB * 1048576))
+    # warm the child so first-use allocations are not counted as growth
+    for i in 1 2 3 4 5; do
+        curl -s -o /dev/null "http://127.0.0.1:$port/100b.txt"
+        curl -s -o /dev/null "http://127.0.0.1:$port/1m.bin"
+    done
+    curl -s -o /dev/null -X POST --data-binary @"$R/docroot/1m.bin" \
+        "http://127.0.0.1:$port/upload"
+    sleep 0.5
+    rss0=$(child_status "$parent" VmRSS)
+    hwm0=$(child_status "$parent" VmHWM)
+    "${PIN_LOAD[@]}" "$BENCH/rss-peak.pl" "$parent" 0.02 \
+        >"$R/run/peak.$who.$dir" &
+    sampler=$!
+    BG+=("$sampler")
+    if [ "$dir" = down ]; then
+        out=$("${PIN_LOAD[@]}" curl -sS -o /dev/null --limit-rate "$MEM_RATE" \
+              -w '%{http_code} %{size_download}' \
+              "http://127.0.0.1:$port/big.bin" 2>&1) || true
+        [ "$out" = "200 $size" ] || ok=FAIL
+    else
+        out=$("${PIN_LOAD[@]}" curl -sS -X POST -T "$R/docroot/big.bin" \
+              -H 'Content-Type: application/octet-stream' \
+              -w ' %{http_code} %{size_upload}' \
+              "http://127.0.0.1:$port/upload?rate=$(rate_bytes "$MEM_RATE")" \
+              2>&1) || true
+        out=$(echo $out)
+        [ "$out" = "received $size content-length $size 200 $size" ] \
+            || ok=FAIL
+    fi
+    kill -TERM "$sampler"
+    wait "$sampler" || true
+    BG=()
+    peak=$(sed -n 's/.*peak_rss_kb=\([0-9]*\).*/\1/p' "$R/run/peak.$who.$dir")
+    hwm1=$(child_status "$parent" VmHWM)
+    printf -v "MEM_${who}_${dir}" '%s %s %s' \
+        "$(awk -v a="$peak" -v b="$rss0" 'BEGIN{printf "%.1f", (a-b)/1024}')" \
+        "$(awk -v a="$hwm1" -v b="$hwm0" 'BEGIN{printf "%.1f", (a-b)/1024}')" \
+        "$ok"
+    echo "proxy $who $dir: rss before ${rss0} kB, peak ${peak} kB, hwm ${hwm0} -> ${hwm1} kB; client: $out [$ok] ($(cat "$R/run/peak.$who.$dir"))" \
+        | tee -a "$R/memory.txt"
+}
+
+# --- throughput ------------------------------------------------------------
+
+run_wrk() {   # PORT PATH SECONDS OUTFILE
+    "${PIN_LOAD[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"$3"s \
+        -s "$BENCH/wrk-report.lua" "http://127.0.0.1:$1$2" >"$4" 2>&1 || true
+}
+
+# prints "value errors" for one wrk output; value is req/s or MB/s
+wrk_value() {   # OUTFILE rps|mbps
+    awk -v what="$2" '
+        /^RESULT / {
+            for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+            err = v["connect"] + v["read"] + v["write"] + v["status"] + v["timeout"]
+            if (what == "rps") val = v["requests"] / (v["duration_us"] / 1e6)
+            else val = v["bytes"] / v["duration_us"]
+            printf "%.1f %d %d\n", val, err, v["requests"]; found = 1
+        }
+        END { if (!found) print "0 -1 0" }' "$1"
+}
+
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 }
+        END { if (NR % 2) print a[(NR + 1) / 2]
+              else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+# TP_<test>_<who> = median; ERR_<who> accumulates wrk errors
+ERR_A=0 ERR_B=0
+throughput() {   # TEST PATH rps|mbps
+    local test=$1 path=$2 what=$3 round who port parent out v e nreq
+    local mark breq bconn cpu0 cpu1 t0 t1 busy us
+    local -a vals_A=() vals_B=() conns_A=() conns_B=()
+    local -a busy_A=() busy_B=() us_A=() us_B=()
+    for who in A B; do
+        port=$PA; [ "$who" = B ] && port=$PB
+        run_wrk "$port" "$path" "$WARMUP" "$R/wrk/$test-$who-warmup.txt"
+    done
+    for round in $(seq "$ROUNDS"); do
+        for who in A B; do
+            port=$PA parent=$PID_A
+            [ "$who" = B ] && port=$PB parent=$PID_B
+            out=$R/wrk/$test-$who-$round.txt
+            mark=$(origin_lines)
+            cpu0=$(cpu_ticks "$parent") t0=$(date +%s%N)
+            run_wrk "$port" "$path" "$DURATION" "$out"
+            cpu1=$(cpu_ticks "$parent") t1=$(date +%s%N)
+            read -r breq bconn < <(origin_since "$mark")
+            read -r v e nreq < <(wrk_value "$out" "$what")
+            # proxy CPU: share of its core, and microseconds per request
+            busy=$(awk -v t=$((cpu1 - cpu0)) -v hz="$HZ" -v ns=$((t1 - t0)) \
+                   'BEGIN { printf "%.0f", 100 * t / hz / (ns / 1e9) }')
+            us=$(awk -v t=$((cpu1 - cpu0)) -v hz="$HZ" -v n="$nreq" \
+                 'BEGIN { if (n > 0) printf "%.0f", 1e6 * t / hz / n; else print 0 }')
+            if [ "$e" != 0 ]; then
+                echo "bench: $test proxy $who round $round: wrk errors/non-2xx: $e (see $out)" >&2
+                [ "$e" -lt 0 ] && e=1
+                eval "ERR_$who=\$((ERR_$who + e))"
+            fi
+            eval "vals_$who+=(\"\$v\")"
+            eval "conns_$who+=(\"\$bconn\") busy_$who+=(\"\$busy\") us_$who+=(\"\$us\")"
+            printf '%-6s round %d proxy %s: %s %s; proxy cpu %s%%, %s us/req; origins got %s requests on %s new connections\n' \
+                "$test" "$round" "$who" "$v" \
+                "$([ "$what" = rps ] && echo req/s || echo MB/s)" \
+                "$busy" "$us" "$breq" "$bconn"
+        done
+    done
+    printf -v "TP_${test}_A" '%s' "$(median "${vals_A[@]}")"
+    printf -v "TP_${test}_B" '%s' "$(median "${vals_B[@]}")"
+    printf -v "ROUNDS_${test}_A" '%s' "${vals_A[*]}"
+    printf -v "ROUNDS_${test}_B" '%s' "${vals_B[*]}"
+    printf -v "CONNS_${test}_A" '%s' "$(median "${conns_A[@]}")"
+    printf -v "CONNS_${test}_B" '%s' "$(median "${conns_B[@]}")"
+    printf -v "BUSY_${test}_A" '%s' "$(median "${busy_A[@]}")"
+    printf -v "BUSY_${test}_B" '%s' "$(median "${busy_B[@]}")"
+    printf -v "US_${test}_A" '%s' "$(median "${us_A[@]}")"
+    printf -v "US_${test}_B" '%s' "$(median "${us_B[@]}")"
+}
+
+cpu_ticks() {   # PARENT: user+system clock ticks of its children so far
+    local pid sum=0 f
+    for pid in $(ps -o pid= --ppid "$1"); do
+        # fields after "pid (comm)": utime and stime are the 12th and 13th
+        f=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
+        set -- $f
+        sum=$((sum + ${12:-0} + ${13:-0}))
+    done
+    echo "$sum"
+}
+
+# The origin logs "%k %>s" per request; a 0 in the first field is the first
+# request on a new connection, i.e. a backend connection the proxy opened.
+origin_lines() { wc -l <"$R/logs/origin_access.log"; }
+origin_since() {   # LINE: "requests new_connections" logged after LINE
+    sleep 0.2
+    tail -n +"$(($1 + 1))" "$R/logs/origin_access.log" \
+        | awk '{ n++; if ($1 == 0) c++ } END { printf "%d %d\n", n, c }'
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+atleast() { awk -v r="$1" -v t="$2" 'BEGIN { print (r != "n/a" && r + 0 >= t) ? "PASS" : "FAIL" }'; }
+below() { awk -v g="$1" -v t="$2" -v ok="$3" 'BEGIN { print (ok == "ok" && g + 0 < t) ? "PASS" : "FAIL" }'; }
+
+# --- main ------------------------------------------------------------------
+
+main() {
+    local pa pb t
+    prepare
+    write_confs
+    : >"$R/memory.txt"
+    start_httpd origin "$P1" "${PIN_LOAD[@]}"
+    start_httpd proxy-a "$PA" "${PIN_PROXY[@]}"
+    start_httpd proxy-b "$PB" "${PIN_PROXY[@]}"
+    pa=$(cat "$R/run/proxy-a.pid")
+    pb=$(cat "$R/run/proxy-b.pid")
+    PID_A=$pa PID_B=$pb
+    HZ=$(getconf CLK_TCK)
+    echo "origins 127.0.0.1:$P1 :$P2 :$P3; proxy A (mod_rproxy) :$PA pid $pa; proxy B (mod_proxy) :$PB pid $pb"
+    sanity A "$PA"
+    sanity B "$PB"
+    local kids_a0 kids_b0
+    kids_a0=$(ps -o pid= --ppid "$pa" | xargs)
+    kids_b0=$(ps -o pid= --ppid "$pb" | xargs)
+
+    case " $TESTS " in *" mem "*)
+        # first, while the children are fresh, so VmHWM growth means something
+        mem_one A "$PA" "$pa" down
+        mem_one B "$PB" "$pb" down
+        mem_one A "$PA" "$pa" up
+        mem_one B "$PB" "$pb" up ;;
+    esac
+    case " $TESTS " in *" small "*) throughput small /100b.txt rps ;; esac
+    case " $TESTS " in *" large "*) throughput large /1m.bin mbps ;; esac
+
+    local kids_a1 kids_b1 trouble_a trouble_b
+    kids_a1=$(ps -o pid= --ppid "$pa" | xargs)
+    kids_b1=$(ps -o pid= --ppid "$pb" | xargs)
+    trouble_a=$(log_trouble "$R/logs/proxy-a_error.log" | wc -l)
+    trouble_b=$(log_trouble "$R/logs/proxy-b_error.log" | wc -l)
+
+    {
+        echo "mod_rproxy bench, $(date -u '+%Y-%m-%d %H:%M UTC'), $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo '?')"
+        if [ ${#PIN_PROXY[@]} -gt 0 ]; then
+            echo "proxies: mpm_event 1 child x $THREADS threads on cpu $PROXY_CPU; wrk -t$WRK_THREADS -c$CONNS, origin and clients on cpu $LOAD_CPU"
+        else
+            echo "proxies: mpm_event 1 child x $THREADS threads; wrk -t$WRK_THREADS -c$CONNS; nothing pinned (one core)"
+        fi
+        echo "throughput: median of $ROUNDS interleaved runs of ${DURATION}s; memory: ${MEM_SIZE_MB} MiB at $MEM_RATE/s"
+        echo
+        printf '%-34s %12s %12s %7s  %s\n' "" "mod_rproxy" "mod_proxy" "ratio" "target"
+        case " $TESTS " in *" small "*)
+            t=$(ratio "$TP_small_A" "$TP_small_B")
+            printf '%-34s %12s %12s %7s  %s\n' "100 B keep-alive, req/s" \
+                "$TP_small_A" "$TP_small_B" "$t" ">= 1.0x $(atleast "$t" 1.0)"
+            printf '%-34s %12s %12s\n' "  new backend connections/run" \
+                "$CONNS_small_A" "$CONNS_small_B"
+            printf '%-34s %12s %12s\n' "  proxy core busy, %" \
+                "$BUSY_small_A" "$BUSY_small_B"
+            printf '%-34s %12s %12s\n' "  proxy cpu per request, us" \
+                "$US_small_A" "$US_small_B"
+            printf '    rounds A: %s\n    rounds B: %s\n' "$ROUNDS_small_A" "$ROUNDS_small_B" ;;
+        esac
+        case " $TESTS " in *" large "*)
+            t=$(ratio "$TP_large_A" "$TP_large_B")
+            printf '%-34s %12s %12s %7s  %s\n' "1 MiB, MB/s" \
+                "$TP_large_A" "$TP_large_B" "$t" ">= 2.0x $(atleast "$t" 2.0)"
+            printf '%-34s %12s %12s\n' "  new backend connections/run" \
+                "$CONNS_large_A" "$CONNS_large_B"
+            printf '%-34s %12s %12s\n' "  proxy core busy, %" \
+                "$BUSY_large_A" "$BUSY_large_B"
+            printf '%-34s %12s %12s\n' "  proxy cpu per request, us" \
+                "$US_large_A" "$US_large_B"
+            printf '    rounds A: %s\n    rounds B: %s\n' "$ROUNDS_large_A" "$ROUNDS_large_B" ;;
+        esac
+        case " $TESTS " in *" mem "*)
+            local d label ma mb
+            for d in down up; do
+                label="${MEM_SIZE_MB} MiB download (slow client)"
+                [ "$d" = up ] && label="${MEM_SIZE_MB} MiB upload (slow origin)"
+                eval "ma=\$MEM_A_$d mb=\$MEM_B_$d"
+                set -- $ma; local ga=$1 ha=$2 oka=$3
+                set -- $mb; local gb=$1 hb=$2 okb=$3
+                printf '%-34s %12s %12s %7s  %s\n' "$label" "" "" "" ""
+                printf '%-34s %12s %12s %7s  %s\n' "  RSS growth (peak), MiB" \
+                    "$ga" "$gb" "" "< 2 $(below "$ga" 2 "$oka")"
+                printf '%-34s %12s %12s\n' "  VmHWM growth, MiB" "$ha" "$hb"
+                printf '%-34s %12s %12s\n' "  transfer complete" "$oka" "$okb"
+            done ;;
+        esac
+        printf '%-34s %12s %12s\n' "sanity (bytes match origin)" "$SANITY_A" "$SANITY_B"
+        printf '%-34s %12s %12s\n' "wrk errors + non-2xx" "$ERR_A" "$ERR_B"
+        printf '%-34s %12s %12s\n' "error_log lines >= error/crash" "$trouble_a" "$trouble_b"
+        printf '%-34s %12s %12s\n' "child replaced during run" \
+            "$([ "$kids_a0" = "$kids_a1" ] && echo no || echo "yes")" \
+            "$([ "$kids_b0" = "$kids_b1" ] && echo no || echo "yes")"
+        if [ "$trouble_a" != 0 ]; then
+            echo; echo "proxy A error_log (first 10 of $trouble_a):"
+            log_trouble "$R/logs/proxy-a_error.log" | head -n 10
+        fi
+        if [ "$trouble_b" != 0 ]; then
+            echo; echo "proxy B error_log (first 10 of $trouble_b):"
+            log_trouble "$R/logs/proxy-b_error.log" | head -n 10
+        fi
+    } | tee "$R/summary.txt"
+}
+
+main "$@"

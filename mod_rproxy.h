@@ -87,7 +87,8 @@ typedef struct rproxy_balancer_t {
 
     /**
      * Told when a request that pick() chose has ended (optional).
-     * @param latency time from pick to the end of the response headers
+     * @param latency time from pick until the response was relayed (or
+     *                the try failed)
      */
     void (*release)(void *state, request_rec *r, rproxy_member_t *m,
                     rproxy_outcome_e outcome, apr_interval_time_t latency);

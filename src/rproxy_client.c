@@ -168,8 +168,8 @@ rp_client_send_head(rp_exchange_t *ex)
     apr_size_t len;
     char *head;
 
-    end->iov_base = apr_pstrcat(r->pool, r->method, " ", ex->match->path,
-                                " HTTP/1.1\r\n", NULL);
+    end->iov_base = apr_pstrcat(r->pool, r->method, " ", ex->m->base_path,
+                                ex->match->path, " HTTP/1.1\r\n", NULL);
     end->iov_len = strlen(end->iov_base);
     end++;
     apr_table_do(add_header_line, &end, ex->headers, NULL);
@@ -177,6 +177,7 @@ rp_client_send_head(rp_exchange_t *ex)
     end->iov_len = 2;
     end++;
     head = apr_pstrcatv(r->pool, vec, end - vec, &len);
+    apr_socket_timeout_set(ex->bc->sock, ex->m->pool->to.idle);
     APR_BRIGADE_INSERT_TAIL(ex->bin, apr_bucket_transient_create(
                                 head, len, ex->bin->bucket_alloc));
     if (ex->prefetch) {
@@ -337,6 +338,19 @@ has_token(request_rec *r, const char *value, const char *token)
     return value && ap_find_token(r->pool, value, token);
 }
 
+static int
+same_value(void *vfirst, const char *key, const char *val)
+{
+    const char **first = vfirst;
+
+    (void)key;
+    if (!*first) {
+        *first = val;
+        return 1;
+    }
+    return strcmp(*first, val) == 0;
+}
+
 /* Framing and reuse, decided from the head just read. */
 static apr_status_t
 check_framing(rp_exchange_t *ex)
@@ -346,7 +360,14 @@ check_framing(rp_exchange_t *ex)
     const char *cl = apr_table_get(h, "Content-Length");
     const char *conn = apr_table_get(h, "Connection");
     const char *ka = apr_table_get(h, "Keep-Alive");
+    const char *first = NULL;
     apr_off_t len;
+
+    /* RFC 9112 6.3: differing Content-Length fields make the message
+     * unreadable; identical ones may be taken as one */
+    if (cl && !apr_table_do(same_value, &first, h, "Content-Length", NULL)) {
+        return APR_EINVAL;
+    }
 
     ex->keepalive = ex->minor == 1 ? !has_token(ex->r, conn, "close")
                                    : has_token(ex->r, conn, "keep-alive");

@@ -689,6 +689,20 @@ rp_cmd_pass(cmd_parms *cmd, void *d, const char *args)
         return apr_pstrcat(cmd->pool, "RProxyPass ", first, ": ", err, NULL);
     }
     route->path = route->prefix = first;
+    {
+        apr_array_header_t *own = rp_server_config(cmd->server)->prefix_routes;
+        int i;
+
+        for (i = 0; i < own->nelts; i++) {
+            rp_route_t *o = APR_ARRAY_IDX(own, i, rp_route_t *);
+
+            if (o->s == cmd->server && !strcmp(o->path, first)) {
+                return apr_psprintf(cmd->pool, "RProxyPass %s: this path is "
+                                    "already routed at %s:%d", first,
+                                    o->file, o->line);
+            }
+        }
+    }
     APR_ARRAY_PUSH(rp_server_config(cmd->server)->prefix_routes,
                    rp_route_t *) = route;
     return NULL;

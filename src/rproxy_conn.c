@@ -78,35 +78,34 @@ sock_readable(rp_bconn_t *bc)
     return apr_poll(&pfd, 1, &n, 0) == APR_SUCCESS && n > 0;
 }
 
-/* A pooled connection is good if nothing is waiting to be read on it.
- * httpd's core input filter answers a non-blocking read that finds nothing
- * with success and an empty brigade, and reports the peer's close only on
- * the read after the one that met it, so its answer alone cannot tell an
- * idle connection from a closed one. The socket is asked first; whatever
- * made it readable is then read through the filters, where a TLS record
- * that carries no data (a session ticket) is consumed without harm. */
+/* A pooled connection is good if nothing is waiting to be read on it:
+ * neither bytes the core input filter already buffered (a backend that
+ * sent more than its response said), nor anything on the socket. httpd's
+ * core filter answers a non-blocking read that finds nothing with success
+ * and an empty brigade, and reports the peer's close only on a later read,
+ * so the socket itself is asked too. A TLS record without data (a session
+ * ticket) makes the socket readable but is consumed by the read, hence a
+ * second round. */
 static int
 conn_alive(rp_bconn_t *bc)
 {
-    apr_bucket_brigade *bb;
     apr_status_t rv;
     apr_off_t len;
     int i;
 
     for (i = 0; i < 2; i++) {
-        if (!sock_readable(bc)) {
-            return 1;
-        }
-        bb = apr_brigade_create(bc->pool, bc->ba);
         len = 0;
-        rv = ap_get_brigade(bc->c->input_filters, bb, AP_MODE_SPECULATIVE,
-                            APR_NONBLOCK_READ, 1);
+        rv = ap_get_brigade(bc->c->input_filters, bc->probe,
+                            AP_MODE_SPECULATIVE, APR_NONBLOCK_READ, 1);
         if (rv == APR_SUCCESS) {
-            apr_brigade_length(bb, 1, &len);
+            apr_brigade_length(bc->probe, 1, &len);
         }
-        apr_brigade_destroy(bb);
+        apr_brigade_cleanup(bc->probe);
         if ((rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) || len > 0) {
             return 0;
+        }
+        if (!sock_readable(bc)) {
+            return 1;
         }
     }
     return 0;
@@ -200,6 +199,7 @@ conn_open(request_rec *r, rproxy_member_t *m, const char *sni,
         return rv;
     }
     bc->ba = apr_bucket_alloc_create(p);
+    bc->probe = apr_brigade_create(p, bc->ba);
     bc->c = ap_run_create_connection(p, m->pool->s, bc->sock,
                                      apr_atomic_inc32(&next_conn_id), NULL,
                                      bc->ba);
@@ -223,6 +223,8 @@ conn_open(request_rec *r, rproxy_member_t *m, const char *sni,
         apr_pool_destroy(p);
         return APR_EGENERAL;
     }
+    /* the core set the server's Timeout; ours applies from here on */
+    apr_socket_timeout_set(bc->sock, m->pool->to.idle);
     *out = bc;
     return APR_SUCCESS;
 }

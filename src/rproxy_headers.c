@@ -189,6 +189,10 @@ rp_headers_request(rp_exchange_t *ex)
                            apr_off_t_toa(r->pool, len));
         }
     }
+    else if (apr_table_get(r->headers_in, "Content-Length")) {
+        /* an empty body stays explicitly empty (a POST with no body) */
+        apr_table_setn(ex->headers, "Content-Length", "0");
+    }
     if (ex->expect_100) {
         apr_table_setn(ex->headers, "Expect", "100-continue");
     }

@@ -201,6 +201,7 @@ typedef struct rp_bconn_t {
     apr_bucket_alloc_t *ba;
     apr_socket_t *sock;
     conn_rec *c;                /* mod_ssl's filters bind to it */
+    apr_bucket_brigade *probe;  /* for the liveness check, reused */
     rproxy_member_t *m;
     const char *sni;            /* TLS server name it was opened with */
     apr_time_t expires;         /* idle deadline while pooled */

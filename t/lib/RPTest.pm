@@ -9,7 +9,7 @@ use Apache::Test ();
 use Apache::TestRequest ();
 
 our @EXPORT_OK = qw(echo_parse raw_http proxy_port evil_start evil_stop
-                    read_response pattern_chunk);
+                    read_response pattern_chunk read_request evil_log);
 
 # The echo backend answers "key=value" lines and "h:Name: value" lines.
 sub echo_parse {
@@ -114,21 +114,22 @@ sub evil_start {
     unlink $log;
     my $pid = fork // die "fork: $!";
     if (!$pid) {
+        # its own process group: evil_stop ends it and every connection it
+        # forked in one kill, by the acceptor's PID
+        setpgrp(0, 0);
         local $SIG{CHLD} = 'IGNORE';
-        my (%kids, $n);
-        # stopping the acceptor stops the connections it forked, by PID
-        local $SIG{TERM} = sub { kill 'TERM', keys %kids; exit 0 };
+        my $n = 0;
         while (1) {
             my $c = $srv->accept or next;
             $n++;
             open my $fh, '>>', $log; print $fh "conn $n\n"; close $fh;
             my $kid = fork;
             if (defined $kid && !$kid) {
+                close $srv;     # only the acceptor holds the port
                 $handler->($c, $n, $log);
                 close $c;
                 exit 0;
             }
-            $kids{$kid} = 1 if $kid;
             close $c;
         }
         exit 0;
@@ -139,8 +140,44 @@ sub evil_start {
 
 sub evil_stop {
     my ($e) = @_;
-    kill 'TERM', $e->{pid};
+    kill 'KILL', -$e->{pid};
     waitpid $e->{pid}, 0;
+}
+
+# For misbehaving backends: reads one request (head and Content-Length
+# body) from a socket; returns (method, target, headers, body) or () at EOF.
+sub read_request {
+    my ($sock) = @_;
+    my $head = '';
+    while ($head !~ /\r\n\r\n/) {
+        my $n = sysread($sock, my $c, 1);
+        return unless $n;
+        $head .= $c;
+    }
+    my ($line, @lines) = split /\r\n/, $head;
+    my ($method, $target) = split / /, $line;
+    my %h;
+    for (@lines) { my ($k, $v) = /^([^:]+):\s*(.*)$/ or next; $h{lc $k} = $v }
+    my $body = '';
+    if (my $len = $h{'content-length'}) {
+        while (length($body) < $len) {
+            sysread($sock, my $buf, $len - length $body) or last;
+            $body .= $buf;
+        }
+    }
+    return ($method, $target, \%h, $body);
+}
+
+# Appends a line to the misbehaving backend's log / reads it back.
+sub evil_log {
+    my ($log, $line) = @_;
+    if (defined $line) {
+        open my $fh, '>>', $log or die; print $fh "$line\n"; close $fh;
+        return;
+    }
+    open my $fh, '<', $log or return ();
+    chomp(my @l = <$fh>);
+    return @l;
 }
 
 # The echo backend's size= pattern.

@@ -1,0 +1,92 @@
+# Backend keep-alive: connections are reused, a pooled connection that died
+# is replaced without a client error for requests safe to repeat, and a
+# non-idempotent request is never sent twice.
+use strict;
+use warnings FATAL => 'all';
+use lib 't/lib';
+use Apache::Test qw(plan ok);
+use Apache::TestRequest qw(GET POST);
+use Apache::TestUtil qw(t_cmp);
+use RPTest qw(evil_start evil_stop read_request evil_log);
+
+plan tests => 14;
+
+
+# reuse: sequential requests ride one backend connection
+my %conns;
+$conns{ GET('/b1/?count=1')->header('X-Backend-Conn') }++ for 1 .. 10;
+ok t_cmp(scalar keys %conns, 1, '10 sequential requests used 1 backend connection');
+
+# the backend closing (Connection: close) is honoured: next one is new
+my $before = GET('/b1/?count=1')->header('X-Backend-Conn');
+my $closing = GET('/b1/?count=1&close=1')->header('X-Backend-Conn');
+my $after = GET('/b1/?count=1')->header('X-Backend-Conn');
+ok t_cmp($closing, $before, 'the closing response came on the pooled connection');
+ok $after ne $closing;
+
+# A backend that serves one request per connection and then drops the
+# connection as soon as the next request arrives (the keep-alive race: the
+# pooled connection looks alive until the request is written).
+my $evil = evil_start(sub {
+    my ($c, $n, $log) = @_;
+    my $served = 0;
+    while (my ($m, $t, $h, $body) = read_request($c)) {
+        evil_log($log, "req $n $m $t " . length $body);
+        if ($served++) { close $c; return }
+        my $b = "conn=$n\n";
+        print $c "HTTP/1.1 200 OK\r\nContent-Length: " . length($b) . "\r\n\r\n$b";
+    }
+});
+my $r1 = GET '/evil/first';
+ok t_cmp($r1->code, 200, 'first request served');
+my $r2 = GET '/evil/second';
+ok t_cmp($r2->code, 200, 'GET on a dead pooled connection: no client error');
+ok t_cmp($r2->content, "conn=2\n", 'answered on a fresh connection');
+my @log = evil_log($evil->{log});
+ok t_cmp(scalar(grep { /^req \d+ GET \/second/ } @log), 2,
+         'the GET was sent twice: once on the dead connection, once on a new one');
+
+# POST: must not be repeated once it may have reached the backend
+my $r3 = POST '/evil/post-it', content => 'payload';
+my @posts = grep { m{^req \d+ POST /post-it} } evil_log($evil->{log});
+ok t_cmp($r3->code, 502, 'POST lost on a dead pooled connection -> 502');
+ok t_cmp(scalar @posts, 1, 'and it was sent exactly once');
+evil_stop($evil);
+
+# A backend that advertises a short keep-alive timeout and closes idle
+# connections early: the proxy does not keep them past it.
+$evil = evil_start(sub {
+    my ($c, $n, $log) = @_;
+    while (my ($m, $t) = read_request($c)) {
+        evil_log($log, "req $n $m $t");
+        my $b = "conn=$n\n";
+        print $c "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=1\r\n"
+               . "Content-Length: " . length($b) . "\r\n\r\n$b";
+    }
+});
+my @codes = map { GET("/evil/ka$_")->code } 1 .. 3;
+ok t_cmp("@codes", '200 200 200', 'all answered');
+my %c = map { /^req (\d+)/ ? ($1 => 1) : () } evil_log($evil->{log});
+ok t_cmp(scalar keys %c, 3, 'Keep-Alive: timeout=1 -> never reused past it');
+evil_stop($evil);
+
+# A backend whose idle connections die while pooled: the pooled
+# connection is probed before use and the request goes on a new one.
+$evil = evil_start(sub {
+    my ($c, $n, $log) = @_;
+    while (my ($m, $t) = read_request($c)) {
+        evil_log($log, "req $n $m $t");
+        my $b = "conn=$n\n";
+        print $c "HTTP/1.1 200 OK\r\nContent-Length: " . length($b) . "\r\n\r\n$b";
+        select(undef, undef, undef, 0.3);
+        close $c;
+        return;
+    }
+});
+my $a1 = GET '/evil/idle1';
+select(undef, undef, undef, 0.6);
+my $a2 = POST '/evil/idle2', content => 'x';
+ok t_cmp($a1->code, 200, 'first');
+ok t_cmp($a2->code, 200, 'POST after the pooled connection died: no error');
+ok t_cmp($a2->content, "conn=2\n", 'sent on a fresh connection, once');
+evil_stop($evil);

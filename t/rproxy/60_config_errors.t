@@ -1,0 +1,82 @@
+# A bad configuration stops httpd at startup, naming the directive, the
+# file and the line, the bad value and the valid ones.
+use strict;
+use warnings FATAL => 'all';
+use Apache::Test qw(plan ok);
+use Apache::TestUtil qw(t_cmp);
+use File::Temp qw(tempdir);
+
+my $httpd = Apache::Test::vars('httpd');
+my $top = Apache::Test::vars('top_dir');
+my $dir = tempdir(CLEANUP => 1);
+mkdir "$dir/logs";
+
+my @cases = (
+    ['unknown balancer', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyBalancer nosuch\n</RProxyPool>",
+     qr/line 7 of .*:\sRProxyBalancer: unknown balancer 'nosuch' \(registered: .*round_robin/],
+    ['member scheme', "<RProxyPool a>\nRProxyMember ftp://127.0.0.1:1\n</RProxyPool>",
+     qr/line 6 of .*:\sRProxyMember ftp:\/\/127\.0\.0\.1:1: URL scheme must be http or https/],
+    ['weight range', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1 weight=0\n</RProxyPool>",
+     qr/line 6 of .*:\sRProxyMember .*'weight=0': out of range/],
+    ['unknown member option', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1 heavy\n</RProxyPool>",
+     qr/unknown option 'heavy' \(valid: weight=1\.\.1000, backup/],
+    ['member outside a pool', "RProxyMember http://127.0.0.1:1",
+     qr/line 5 of .*:\sRProxyMember is only valid inside <RProxyPool>/],
+    ['empty pool', "<RProxyPool a>\n</RProxyPool>",
+     qr/<RProxyPool a>: no RProxyMember in the pool/],
+    ['undefined pool', "\n\nRProxyPass /x nosuchpool",
+     qr/RProxyPass \/x: no <RProxyPool nosuchpool> is defined for this server \(.*:7\)/],
+    ['bad timeout', "RProxyTimeouts connect=abc",
+     qr/line 5 of .*:\sRProxyTimeouts connect=abc: expects a duration/],
+    ['unknown timeout', "RProxyTimeouts read=5s",
+     qr/RProxyTimeouts: unknown option 'read=5s' \(valid: connect=T header=T idle=T\)/],
+    ['bad keepalive', "RProxyKeepalive idle=lots",
+     qr/RProxyKeepalive idle=lots: not a number/],
+    ['path without target', "RProxyPass /x",
+     qr/RProxyPass \/x: expects a TARGET after the PATH/],
+    ['relative path', "RProxyPass x http://127.0.0.1:1/",
+     qr/PATH 'x' must start with '\/'/],
+    ['duplicate path', "RProxyPass /x http://127.0.0.1:1/\nRProxyPass /x http://127.0.0.1:2/",
+     qr/line 6 of .*:\sRProxyPass \/x: this path is already routed at .*:5/],
+    ['h2c upgrade', "RProxyPass /x http://127.0.0.1:1/ upgrade=h2c",
+     qr/upgrade=h2c is never tunnelled/],
+    ['unknown route option', "RProxyPass /x http://127.0.0.1:1/ retry=0",
+     qr/unknown option 'retry=0' \(valid: redirects=on\|off/],
+    ['bad regex', "RProxyPassMatch ^/(x http://127.0.0.1:1/",
+     qr/RProxyPassMatch: '\^\/\(x' is not a valid regular expression/],
+    ['in Directory', "<Directory />\nRProxyPass http://127.0.0.1:1/\n</Directory>",
+     qr/line 6 of .*:\sRProxyPass is valid in <Location>, <LocationMatch> and <If>/],
+    ['forwarded value', "RProxyForwarded sometimes",
+     qr/RProxyForwarded: unknown value 'sometimes' \(valid: x-forwarded, rfc7239, both, none\)/],
+    ['bad pool name', "<RProxyPool a/b>\nRProxyMember http://127.0.0.1:1\n</RProxyPool>",
+     qr/a pool name uses letters, digits/],
+    ['unresolvable member', "<RProxyPool a>\nRProxyMember http://no-such-host.invalid:80\n</RProxyPool>",
+     qr/cannot resolve no-such-host\.invalid/],
+);
+
+plan tests => 2 * @cases + 1;
+
+sub try_config {
+    my ($body) = @_;
+    my $conf = "$dir/httpd.conf";
+    open my $fh, '>', $conf or die $!;
+    print $fh "LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so\n"
+            . "LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so\n"
+            . "LoadModule rproxy_module $top/.libs/mod_rproxy.so\n"
+            . "ServerName localhost\n"
+            . "$body\n";
+    close $fh;
+    my $out = `$httpd -t -d $dir -f $conf 2>&1`;
+    return ($? >> 8, $out);
+}
+
+for my $c (@cases) {
+    my ($rc, $out) = try_config($c->[1]);
+    ok t_cmp($rc != 0 ? 1 : 0, 1, "$c->[0]: httpd refuses to start");
+    ok t_cmp($out, $c->[2], "$c->[0]: message");
+}
+
+# and a good one passes, so the failures above are the directives' doing
+my ($rc, $out) = try_config("<RProxyPool a>\nRProxyMember http://127.0.0.1:1\n</RProxyPool>\n"
+                            . "RProxyPass /x a\n<Location /y>\nRProxyPass http://127.0.0.1:1/\n</Location>");
+ok t_cmp("$rc $out", qr/^0 Syntax OK/, 'a valid configuration passes');

@@ -11,6 +11,10 @@ use RPTest qw(evil_start evil_stop read_request evil_log);
 
 plan tests => 14;
 
+# one keep-alive client connection: under prefork every request then meets
+# the same child, whose connection pool and rotation the test observes
+Apache::TestRequest::user_agent(reset => 1, keep_alive => 1);
+
 
 # reuse: sequential requests ride one backend connection
 my %conns;

@@ -33,7 +33,9 @@ ok t_cmp($e->{uri}, '/hello?x=1', 'path mapped');
 ok t_cmp(hdr($e, 'Host'), "localhost:$tls_port", 'Host names the member as configured');
 ok t_cmp(hdr($e, 'X-Forwarded-Proto'), 'http', 'client came in over plain http');
 
-# the member connection is kept and reused over TLS
+# the member connection is kept and reused over TLS (one keep-alive client
+# connection, so that under prefork the same child serves all three)
+Apache::TestRequest::user_agent(reset => 1, keep_alive => 1);
 my @conns = map { GET('/tls/?count=1')->header('X-Backend-Conn') // '-' } 1 .. 3;
 ok t_cmp("$conns[1] $conns[2]", "$conns[0] $conns[0]",
          'sequential requests reuse one TLS connection to the member');

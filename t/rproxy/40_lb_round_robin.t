@@ -9,6 +9,10 @@ use Apache::TestUtil qw(t_cmp);
 
 plan tests => 9;
 
+# one keep-alive client connection: under prefork every request then meets
+# the same child, whose connection pool and rotation the test observes
+Apache::TestRequest::user_agent(reset => 1, keep_alive => 1);
+
 sub backends {
     my ($url, $n) = @_;
     return join ' ', map { GET("$url?count=1")->header('X-Backend') // '-' } 1 .. $n;

@@ -138,7 +138,7 @@ exchange(rp_exchange_t *ex, int *resend)
 }
 
 static int
-relay(rp_exchange_t *ex)
+relay(rp_exchange_t *ex, rproxy_outcome_e *outcome)
 {
     request_rec *r = ex->r;
     apr_status_t rv;
@@ -171,6 +171,7 @@ relay(rp_exchange_t *ex)
                                 apr_bucket_eos_create(ex->bout->bucket_alloc));
         ap_pass_brigade(r->output_filters, ex->bout);
         ex->keepalive = 0;
+        *outcome = outcome_for(rv);
         return DONE;
     }
     if (!complete) {
@@ -179,23 +180,24 @@ relay(rp_exchange_t *ex)
     return OK;
 }
 
-/* One try on member m; returns an HTTP status or OK/DONE, and sets
- * *next when another member may be tried. */
+/* One try on member ex->m; returns an HTTP status or OK/DONE, and tells
+ * the balancer's side of the story in *outcome (a connect failure is the
+ * one that lets the next member be tried). */
 static int
-try_member(rp_exchange_t *ex, int *next)
+try_member(rp_exchange_t *ex, rproxy_outcome_e *outcome)
 {
     request_rec *r = ex->r;
     apr_status_t rv;
     int attempt, resend = 0, rc;
 
-    *next = 0;
+    *outcome = RPROXY_OUTCOME_OK;
     apr_table_setn(ex->headers, "Host", rp_headers_host(ex, 0));
     for (attempt = 0; attempt < 2; attempt++) {
         rv = rp_conn_acquire(r, ex->m, ex->m->is_tls ? rp_headers_host(ex, 1)
                                                      : NULL,
                              attempt > 0, &ex->bc);
         if (rv != APR_SUCCESS) {
-            *next = 1;
+            *outcome = RPROXY_OUTCOME_CONNECT;
             return status_for(rv);
         }
         ex->bin = apr_brigade_create(r->pool, ex->bc->ba);
@@ -210,11 +212,12 @@ try_member(rp_exchange_t *ex, int *next)
             const char *ce = apr_table_get(r->notes, "rproxy-client-error");
 
             if (ce) {
-                return atoi(ce);
+                return atoi(ce);        /* the client's fault, not theirs */
             }
             ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, RPLOGNO(00041)
                           RP_MEMBER_FMT "no valid response",
                           RP_MEMBER_ARGS(ex->m));
+            *outcome = outcome_for(rv);
             return status_for(rv);
         }
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, RPLOGNO(00042)
@@ -225,7 +228,7 @@ try_member(rp_exchange_t *ex, int *next)
     if (!ex->bc) {
         return HTTP_BAD_GATEWAY;
     }
-    rc = relay(ex);
+    rc = relay(ex, outcome);
     ex->bc->requests++;
     rp_conn_release(ex->bc, ex->keepalive && rc == OK);
     ex->bc = NULL;
@@ -266,7 +269,8 @@ rp_handler(request_rec *r)
     rp_exchange_t *ex;
     rproxy_pool_t *pool;
     unsigned char *tried;
-    int rc = HTTP_SERVICE_UNAVAILABLE, next = 1, tries = 0;
+    rproxy_outcome_e outcome = RPROXY_OUTCOME_CONNECT;
+    int rc, tries = 0;
 
     if (!r->handler || strcmp(r->handler, RP_HANDLER)
         || !(match = rp_match_get(r))) {
@@ -284,19 +288,16 @@ rp_handler(request_rec *r)
     rc = HTTP_SERVICE_UNAVAILABLE;
     tried = apr_pcalloc(r->pool, pool->members->nelts);
     apr_table_setn(r->notes, "rproxy-pool", pool->name);
-    while (next && (ex->m = rp_balancer_pick(r, pool, tried)) != NULL) {
+    /* only a member that could not be reached hands over to the next */
+    while (outcome == RPROXY_OUTCOME_CONNECT
+           && (ex->m = rp_balancer_pick(r, pool, tried)) != NULL) {
         apr_time_t started = apr_time_now();
 
         tried[ex->m->index] = 1;
         tries++;
         apr_table_setn(r->notes, "rproxy-member", ex->m->name);
-        rc = try_member(ex, &next);
-        rp_balancer_release(r, ex->m, rc == OK || rc == DONE
-                            ? RPROXY_OUTCOME_OK
-                            : next ? RPROXY_OUTCOME_CONNECT
-                                   : outcome_for(rc == HTTP_GATEWAY_TIME_OUT
-                                                 ? APR_TIMEUP : APR_EGENERAL),
-                            started);
+        rc = try_member(ex, &outcome);
+        rp_balancer_release(r, ex->m, outcome, started);
         apr_table_setn(r->notes, "rproxy-backend-time",
                        apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
                                     apr_time_now() - started));
@@ -306,7 +307,7 @@ rp_handler(request_rec *r)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, RPLOGNO(00043)
                       "pool %s: no usable member", pool->name);
     }
-    else if (next) {
+    else if (outcome == RPROXY_OUTCOME_CONNECT) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, RPLOGNO(00044)
                       "pool %s: no member could be reached (%d tried)",
                       pool->name, tries);

@@ -9,7 +9,8 @@ use Apache::Test ();
 use Apache::TestRequest ();
 
 our @EXPORT_OK = qw(echo_parse raw_http proxy_port evil_start evil_stop
-                    read_response pattern_chunk read_request evil_log);
+                    read_response pattern_chunk read_request evil_log
+                    proxy_socket evil_respond);
 
 # The echo backend answers "key=value" lines and "h:Name: value" lines.
 sub echo_parse {
@@ -89,12 +90,27 @@ sub read_response {
     return ($status, \%h, $body, $head);
 }
 
+# A raw connection to the proxy (or to another port of the test server).
+sub proxy_socket {
+    my (%opt) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $opt{port} || proxy_port(),
+                                  Timeout => 10) or die "connect: $!";
+    binmode $s;
+    return $s;
+}
+
+# For misbehaving backends: one well-formed response with a sized body.
+sub evil_respond {
+    my ($sock, $body, @headers) = @_;
+    print $sock "HTTP/1.1 200 OK\r\n", map({ "$_\r\n" } @headers),
+                "Content-Length: ", length($body), "\r\n\r\n", $body;
+}
+
 # Sends raw bytes to the proxy, returns the socket and the first response.
 sub raw_http {
     my ($request, %opt) = @_;
-    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                     PeerPort => $opt{port} || proxy_port(),
-                                     Timeout => 10) or die "connect: $!";
+    my $sock = proxy_socket(%opt);
     print $sock $request;
     my @r = read_response($sock, $opt{head_only});
     return ($sock, @r);

@@ -10,7 +10,7 @@ use Apache::TestUtil qw(t_cmp);
 use Digest::MD5 qw(md5_hex);
 use IO::Select;
 use IO::Socket::INET;
-use RPTest qw(echo_parse read_response proxy_port pattern_chunk);
+use RPTest qw(echo_parse read_response proxy_port pattern_chunk proxy_socket);
 
 plan tests => 86;
 
@@ -23,12 +23,7 @@ my $MiB = 1024 * $KiB;
 # the test, not hang the suite.
 $SIG{ALRM} = sub { die "timed out\n" };
 
-sub connect_proxy {
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Timeout => 10) or die "connect: $!";
-    binmode $s;
-    return $s;
-}
+sub connect_proxy { proxy_socket(port => $port) }
 
 sub write_all {
     my ($s, $data) = @_;

@@ -8,7 +8,7 @@ use Apache::Test qw(plan ok);
 use Apache::TestUtil qw(t_cmp);
 use IO::Select;
 use IO::Socket::INET;
-use RPTest qw(echo_parse read_response proxy_port evil_start evil_stop);
+use RPTest qw(echo_parse read_response proxy_port evil_start evil_stop proxy_socket);
 
 plan tests => 34;
 
@@ -16,12 +16,7 @@ my $port = proxy_port();
 my $host = "localhost:$port";
 $SIG{ALRM} = sub { die "timed out\n" };
 
-sub connect_proxy {
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Timeout => 10) or die "connect: $!";
-    binmode $s;
-    return $s;
-}
+sub connect_proxy { proxy_socket(port => $port) }
 
 sub upgrade_request {
     my ($path, $proto, @extra) = @_;

@@ -7,7 +7,7 @@ use lib 't/lib';
 use Apache::Test qw(plan ok);
 use Apache::TestRequest qw(GET POST);
 use Apache::TestUtil qw(t_cmp);
-use RPTest qw(evil_start evil_stop read_request evil_log);
+use RPTest qw(evil_start evil_stop read_request evil_log evil_respond);
 
 plan tests => 14;
 
@@ -37,8 +37,7 @@ my $evil = evil_start(sub {
     while (my ($m, $t, $h, $body) = read_request($c)) {
         evil_log($log, "req $n $m $t " . length $body);
         if ($served++) { close $c; return }
-        my $b = "conn=$n\n";
-        print $c "HTTP/1.1 200 OK\r\nContent-Length: " . length($b) . "\r\n\r\n$b";
+        evil_respond($c, "conn=$n\n");
     }
 });
 my $r1 = GET '/evil/first';
@@ -63,9 +62,7 @@ $evil = evil_start(sub {
     my ($c, $n, $log) = @_;
     while (my ($m, $t) = read_request($c)) {
         evil_log($log, "req $n $m $t");
-        my $b = "conn=$n\n";
-        print $c "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=1\r\n"
-               . "Content-Length: " . length($b) . "\r\n\r\n$b";
+        evil_respond($c, "conn=$n\n", 'Keep-Alive: timeout=1');
     }
 });
 my @codes = map { GET("/evil/ka$_")->code } 1 .. 3;
@@ -80,8 +77,7 @@ $evil = evil_start(sub {
     my ($c, $n, $log) = @_;
     while (my ($m, $t) = read_request($c)) {
         evil_log($log, "req $n $m $t");
-        my $b = "conn=$n\n";
-        print $c "HTTP/1.1 200 OK\r\nContent-Length: " . length($b) . "\r\n\r\n$b";
+        evil_respond($c, "conn=$n\n");
         select(undef, undef, undef, 0.3);
         close $c;
         return;

@@ -9,7 +9,7 @@ use Apache::TestRequest qw(GET POST);
 use Apache::TestUtil qw(t_cmp);
 use RPTest qw(evil_start evil_stop read_request evil_log evil_respond);
 
-plan tests => 14;
+plan tests => 17;
 
 # one keep-alive client connection: under prefork every request then meets
 # the same child, whose connection pool and rotation the test observes
@@ -27,6 +27,19 @@ my $closing = GET('/b1/?count=1&close=1')->header('X-Backend-Conn');
 my $after = GET('/b1/?count=1')->header('X-Backend-Conn');
 ok t_cmp($closing, $before, 'the closing response came on the pooled connection');
 ok $after ne $closing;
+
+# our own idle_timeout: a connection idle past it is not used again
+my $c1 = GET('/shortidle/?count=1')->header('X-Backend-Conn');
+my $c2 = GET('/shortidle/?count=1')->header('X-Backend-Conn');
+select(undef, undef, undef, 1.5);
+my $c3 = GET('/shortidle/?count=1')->header('X-Backend-Conn');
+ok t_cmp($c2, $c1, 'reused within idle_timeout=1s');
+ok $c3 ne $c2;
+
+# idle=0: nothing is kept
+my %nk;
+$nk{ GET('/nokeep/?count=1')->header('X-Backend-Conn') }++ for 1 .. 4;
+ok t_cmp(scalar keys %nk, 4, 'RProxyKeepalive idle=0 -> a new connection each time');
 
 # A backend that serves one request per connection and then drops the
 # connection as soon as the next request arrives (the keep-alive race: the

@@ -52,11 +52,13 @@ rproxy_register_hooks(apr_pool_t *p)
                          RPROXY_BALANCER_VERSION, &rp_lb_round_robin);
     ap_hook_pre_config(rp_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(rp_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(rp_shm_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(rproxy_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(rp_translate_name, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_map_to_storage(rp_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_fixups(rp_fixups, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(rp_handler, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_handler(rp_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(rproxy) = {

@@ -100,8 +100,12 @@ int rproxy_member_index(const rproxy_member_t *m);
 int rproxy_member_weight(const rproxy_member_t *m);
 /** The member's name: its URL as configured ("http://10.0.0.1:8080"). */
 const char *rproxy_member_name(const rproxy_member_t *m);
-/** Requests this child process has in flight to the member right now. */
+/** Requests in flight to the member right now, across all child
+ *  processes (read atomically from shared memory). */
 apr_uint32_t rproxy_member_inflight(const rproxy_member_t *m);
+/** Smoothed (peak-EWMA) response time of the member in microseconds,
+ *  across all child processes; 0 until the first response. */
+apr_interval_time_t rproxy_member_latency(const rproxy_member_t *m);
 
 /** Number of members in the pool. */
 int rproxy_pool_size(const rproxy_pool_t *pool);

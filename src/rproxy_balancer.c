@@ -35,7 +35,13 @@ rproxy_member_name(const rproxy_member_t *m)
 apr_uint32_t
 rproxy_member_inflight(const rproxy_member_t *m)
 {
-    return apr_atomic_read32(&((rproxy_member_t *)m)->inflight);
+    return apr_atomic_read32(&m->sh->inflight);
+}
+
+apr_interval_time_t
+rproxy_member_latency(const rproxy_member_t *m)
+{
+    return apr_atomic_read32(&m->sh->ewma_us);
 }
 
 int
@@ -112,7 +118,7 @@ rp_balancer_pick(request_rec *r, rproxy_pool_t *pool,
         return NULL;
     }
     m = cand[chosen];
-    apr_atomic_inc32(&m->inflight);
+    apr_atomic_inc32(&m->sh->inflight);
     return m;
 }
 
@@ -121,10 +127,11 @@ rp_balancer_release(request_rec *r, rproxy_member_t *m,
                     rproxy_outcome_e outcome, apr_time_t started)
 {
     rproxy_pool_t *pool = m->pool;
+    apr_interval_time_t latency = apr_time_now() - started;
 
-    apr_atomic_dec32(&m->inflight);
+    apr_atomic_dec32(&m->sh->inflight);
+    rp_shm_count(m, outcome, latency);
     if (pool->lb->release) {
-        pool->lb->release(pool->lb_state, r, m, outcome,
-                          apr_time_now() - started);
+        pool->lb->release(pool->lb_state, r, m, outcome, latency);
     }
 }

@@ -71,6 +71,18 @@ typedef struct {
 
 typedef struct rp_connpool_t rp_connpool_t;
 
+/* A member's state shared by every child process (rproxy_shm.c). Each
+ * field is written with APR atomics by the child serving the request;
+ * there is no lock and no multi-field snapshot. */
+typedef struct {
+    char pool[64];                  /* identity, set by the parent */
+    char member[256];
+    volatile apr_uint32_t inflight; /* +1 at pick, -1 when the try ends */
+    volatile apr_uint32_t ewma_us;  /* peak-EWMA of latency, CAS updated */
+    volatile apr_uint64_t requests; /* tries ended, atomic add */
+    volatile apr_uint64_t failures; /* tries that failed, atomic add */
+} rp_shm_member_t;
+
 struct rproxy_member_t {
     rproxy_pool_t *pool;
     int index;
@@ -90,9 +102,9 @@ struct rproxy_member_t {
     int max_conns;              /* 0: no cap */
     const char *route;
 
+    rp_shm_member_t *sh;        /* shared by all children (post_config) */
     /* Per child process, set up in child_init. */
     rp_connpool_t *conns;
-    volatile apr_uint32_t inflight;
 };
 
 struct rproxy_pool_t {
@@ -258,6 +270,15 @@ void rp_client_transfer(apr_bucket_brigade *to, apr_bucket_brigade *from);
 
 /* rproxy_tunnel.c */
 apr_status_t rp_tunnel_run(rp_exchange_t *ex);
+
+/* rproxy_shm.c */
+int rp_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                       apr_pool_t *ptemp, server_rec *s);
+void rp_shm_count(rproxy_member_t *m, rproxy_outcome_e outcome,
+                  apr_interval_time_t latency);
+
+/* rproxy_status.c */
+int rp_status_handler(request_rec *r);
 
 /* rproxy_forward.c */
 int rp_handler(request_rec *r);

@@ -1,0 +1,180 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+ *
+ * rproxy_shm.c - the per-member state every child process shares: in
+ * flight requests, counters and smoothed latency.
+ *
+ * Layout: one anonymous shared segment, made by the parent in post_config
+ * and inherited by the children it forks: a header (magic, version, record
+ * size, count) and one rp_shm_member_t per configured member, found by the
+ * pool and member names.
+ *
+ * Consistency model: every field is written with APR atomics by whichever
+ * child serves the request, without locks; readers see each field
+ * atomically but not a snapshot of all fields together. Counters only
+ * grow; inflight is a gauge (incremented when a member is picked,
+ * decremented when the try ends).
+ *
+ * Graceful restart: the segment is made anew for the new configuration,
+ * and each member whose pool and name existed before takes over the old
+ * counters and latency (inflight starts at 0: requests of the old
+ * generation finish on the old segment, which those children still map).
+ * The old segment is then released by the parent.
+ */
+
+#include "rproxy_private.h"
+
+#include "http_core.h"
+#include "apr_atomic.h"
+#include "apr_shm.h"
+
+#define RP_SHM_MAGIC    0x52505348u     /* "RPSH" */
+#define RP_SHM_VERSION  1u
+#define RP_SHM_KEY      "mod_rproxy-shm"
+
+typedef struct {
+    apr_uint32_t magic;
+    apr_uint32_t version;
+    apr_uint32_t record_size;
+    apr_uint32_t count;
+} rp_shm_header_t;
+
+/* Survives reconfiguration in the parent process. */
+typedef struct {
+    apr_shm_t *shm;
+} rp_shm_retained_t;
+
+static rp_shm_member_t *
+records(rp_shm_header_t *h)
+{
+    return (rp_shm_member_t *)(h + 1);
+}
+
+static rp_shm_header_t *
+valid_header(apr_shm_t *shm)
+{
+    rp_shm_header_t *h = shm ? apr_shm_baseaddr_get(shm) : NULL;
+
+    if (!h || h->magic != RP_SHM_MAGIC || h->version != RP_SHM_VERSION
+        || h->record_size != sizeof(rp_shm_member_t)) {
+        return NULL;
+    }
+    return h;
+}
+
+/* The old record of the same pool and member, if there was one. */
+static rp_shm_member_t *
+find_old(rp_shm_header_t *old, const rproxy_member_t *m)
+{
+    apr_uint32_t i;
+
+    for (i = 0; old && i < old->count; i++) {
+        rp_shm_member_t *o = &records(old)[i];
+
+        if (!strcmp(o->pool, m->pool->name) && !strcmp(o->member, m->name)) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+static void
+fill_record(rp_shm_member_t *rec, rproxy_member_t *m, rp_shm_header_t *old)
+{
+    rp_shm_member_t *o = find_old(old, m);
+
+    apr_cpystrn(rec->pool, m->pool->name, sizeof(rec->pool));
+    apr_cpystrn(rec->member, m->name, sizeof(rec->member));
+    if (o) {
+        rec->requests = o->requests;
+        rec->failures = o->failures;
+        rec->ewma_us = o->ewma_us;
+    }
+    m->sh = rec;
+}
+
+static apr_size_t
+member_count(void)
+{
+    apr_size_t n = 0;
+    int i;
+
+    for (i = 0; i < rp_globals.pools->nelts; i++) {
+        n += APR_ARRAY_IDX(rp_globals.pools, i, rproxy_pool_t *)
+                 ->members->nelts;
+    }
+    return n;
+}
+
+int
+rp_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                   server_rec *s)
+{
+    rp_shm_retained_t *kept = ap_retained_data_get(RP_SHM_KEY);
+    apr_size_t n = member_count(), k = 0;
+    rp_shm_header_t *h, *old;
+    apr_shm_t *shm;
+    apr_status_t rv;
+    int i, j;
+
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    if (!kept) {
+        kept = ap_retained_data_create(RP_SHM_KEY, sizeof(*kept));
+    }
+    rv = apr_shm_create(&shm, sizeof(*h) + (n ? n : 1)
+                        * sizeof(rp_shm_member_t), NULL,
+                        s->process->pool);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, RPLOGNO(00070)
+                     "cannot create shared memory for %" APR_SIZE_T_FMT
+                     " members", n);
+        return !OK;
+    }
+    h = apr_shm_baseaddr_get(shm);
+    memset(h, 0, apr_shm_size_get(shm));
+    old = valid_header(kept->shm);
+    for (i = 0; i < rp_globals.pools->nelts; i++) {
+        rproxy_pool_t *pool = APR_ARRAY_IDX(rp_globals.pools, i,
+                                            rproxy_pool_t *);
+
+        for (j = 0; j < pool->members->nelts; j++) {
+            fill_record(&records(h)[k++], APR_ARRAY_IDX(pool->members, j,
+                                                        rproxy_member_t *),
+                        old);
+        }
+    }
+    h->count = (apr_uint32_t)n;
+    h->record_size = sizeof(rp_shm_member_t);
+    h->version = RP_SHM_VERSION;
+    h->magic = RP_SHM_MAGIC;
+    if (kept->shm) {
+        apr_shm_destroy(kept->shm);
+    }
+    kept->shm = shm;
+    return OK;
+}
+
+void
+rp_shm_count(rproxy_member_t *m, rproxy_outcome_e outcome,
+             apr_interval_time_t latency)
+{
+    rp_shm_member_t *sh = m->sh;
+    apr_uint32_t cur, next, sample;
+
+    apr_atomic_inc64(&sh->requests);
+    if (outcome != RPROXY_OUTCOME_OK) {
+        apr_atomic_inc64(&sh->failures);
+        return;
+    }
+    /* peak EWMA: a slower sample counts at once, a faster one decays in
+     * with weight 1/8, so a member that turns slow is noticed quickly */
+    sample = latency > APR_UINT32_MAX ? APR_UINT32_MAX
+                                      : (apr_uint32_t)(latency > 0 ? latency
+                                                                   : 1);
+    do {
+        cur = apr_atomic_read32(&sh->ewma_us);
+        next = (sample >= cur || !cur) ? sample
+                                       : cur - (cur - sample) / 8;
+    } while (apr_atomic_cas32(&sh->ewma_us, next, cur) != cur);
+}

@@ -1,0 +1,90 @@
+# Member state is shared by every child process (counters and in-flight
+# requests add up whichever child served them; the suite runs this under
+# event, worker and prefork) and survives a graceful restart. Read through
+# the rproxy-status handler (JSON, HTML, Prometheus).
+use strict;
+use warnings FATAL => 'all';
+use lib 't/lib';
+use Apache::Test qw(plan ok);
+use Apache::TestRequest qw(GET);
+use Apache::TestUtil qw(t_cmp);
+use JSON::PP ();
+use RPTest qw(raw_http);
+
+plan tests => 12;
+
+sub app_stats {
+    my $j = JSON::PP::decode_json(GET('/rproxy-status?json')->content);
+    my ($app) = grep { $_->{name} eq 'app' } @{ $j->{pools} };
+    my %s = (requests => 0, inflight => 0, members => scalar @{ $app->{members} });
+    for my $m (@{ $app->{members} }) {
+        $s{requests} += $m->{requests};
+        $s{inflight} += $m->{inflight};
+    }
+    return \%s;
+}
+
+# one fresh connection per request, so that under prefork they land on
+# different children
+sub burst {
+    my ($n, $query) = @_;
+    my @kids;
+    for (1 .. $n) {
+        my $pid = fork // die;
+        if (!$pid) {
+            raw_http("GET /rr/?$query HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+            exit 0;
+        }
+        push @kids, $pid;
+    }
+    return @kids;
+}
+
+my $before = app_stats();
+ok t_cmp($before->{members}, 3, 'pool app listed with its three members');
+waitpid $_, 0 for burst(24, 'count=1');
+my $after = app_stats();
+ok t_cmp($after->{requests} - $before->{requests}, 24,
+         'every request counted once, whichever child served it');
+ok t_cmp($after->{inflight}, 0, 'nothing left in flight');
+
+# requests in flight are visible to every child
+my @slow = burst(4, 'sleep=2000&count=1');
+my $seen = 0;
+for (1 .. 20) {
+    select(undef, undef, undef, 0.1);
+    $seen = app_stats()->{inflight};
+    last if $seen == 4;
+}
+ok t_cmp($seen, 4, '4 slow requests in flight, seen from another connection');
+waitpid $_, 0 for @slow;
+ok t_cmp(app_stats()->{inflight}, 0, 'and gone when they end');
+my $total = app_stats()->{requests};
+
+# graceful restart keeps the counters
+my $httpd = Apache::Test::vars('httpd');
+my $root = Apache::Test::vars('serverroot');
+my $conf = "$root/conf/httpd.conf";
+my $out = `$httpd -d $root -f $conf -k graceful 2>&1`;
+ok t_cmp($?, 0, 'graceful restart') or print "# $out";
+my $kept = 0;
+for (1 .. 50) {
+    select(undef, undef, undef, 0.2);
+    my $res = GET '/rproxy-status?json';
+    next unless $res->code == 200;
+    $kept = app_stats()->{requests};
+    last if $kept >= $total;
+}
+ok t_cmp($kept >= $total ? 1 : 0, 1, "counters kept over the graceful restart ($kept >= $total)");
+my $res = GET '/rr/?count=1';
+ok t_cmp($res->code, 200, 'proxying after the restart');
+
+# the other formats
+$res = GET '/rproxy-status';
+ok t_cmp($res->header('Content-Type'), qr{^text/html}, 'HTML by default');
+ok t_cmp($res->content =~ m{<h2>pool app \(round_robin\)</h2>} ? 1 : 0, 1, 'HTML lists the pool');
+$res = GET '/rproxy-status', Accept => 'text/plain;version=0.0.4';
+ok t_cmp($res->content =~ /^rproxy_member_requests_total\{pool="app",member="http:\/\/127\.0\.0\.1:\d+"\} \d+$/m ? 1 : 0,
+         1, 'Prometheus exposition by Accept');
+$res = Apache::TestRequest::POST('/rproxy-status?json', content => 'x');
+ok t_cmp($res->code, 405, 'read-only');

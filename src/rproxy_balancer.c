@@ -87,39 +87,86 @@ rp_balancer_lookup(apr_pool_t *p, const char *name,
                         name, list);
 }
 
+/* May m take a request now? Not disabled or draining, in the tier being
+ * filled, not tried yet, not ejected, below its max_conns. */
 static int
-usable(const rproxy_member_t *m, int backup, const unsigned char *tried)
+usable(const rproxy_member_t *m, int backup, const unsigned char *tried,
+       apr_time_t now)
 {
     return !m->disabled && !m->drain && m->backup == backup
-           && !(tried && tried[m->index]);
+           && !tried[m->index] && !rp_shm_ejected(m, now)
+           && (!m->max_conns
+               || apr_atomic_read32(&m->sh->inflight)
+                  < (apr_uint32_t)m->max_conns);
+}
+
+/* Takes an in-flight slot; with max_conns, only while one is free (the
+ * cap holds across all children, so the check and the increment are one
+ * compare-and-swap). */
+static int
+claim(rproxy_member_t *m)
+{
+    apr_uint32_t cur;
+
+    if (!m->max_conns) {
+        apr_atomic_inc32(&m->sh->inflight);
+        return 1;
+    }
+    do {
+        cur = apr_atomic_read32(&m->sh->inflight);
+        if (cur >= (apr_uint32_t)m->max_conns) {
+            return 0;
+        }
+    } while (apr_atomic_cas32(&m->sh->inflight, cur + 1, cur) != cur);
+    return 1;
+}
+
+static int
+candidates(rproxy_pool_t *pool, const unsigned char *tried,
+           rproxy_member_t **cand)
+{
+    apr_time_t now = apr_time_now();
+    int n = pool->members->nelts, count = 0, tier, i;
+
+    for (tier = 0; tier < 2 && !count; tier++) {
+        for (i = 0; i < n; i++) {
+            rproxy_member_t *m = APR_ARRAY_IDX(pool->members, i,
+                                               rproxy_member_t *);
+            if (usable(m, tier, tried, now)) {
+                cand[count++] = m;
+            }
+        }
+    }
+    return count;
 }
 
 rproxy_member_t *
 rp_balancer_pick(request_rec *r, rproxy_pool_t *pool,
                  const unsigned char *tried)
 {
-    int n = pool->members->nelts, count = 0, tier, i, chosen;
+    int n = pool->members->nelts, count, chosen, round;
     rproxy_member_t **cand = apr_palloc(r->pool, n * sizeof(*cand));
+    unsigned char *skip = apr_pmemdup(r->pool, tried, n);
     rproxy_member_t *m;
 
-    for (tier = 0; tier < 2 && !count; tier++) {
-        for (i = 0; i < n; i++) {
-            m = APR_ARRAY_IDX(pool->members, i, rproxy_member_t *);
-            if (usable(m, tier, tried)) {
-                cand[count++] = m;
-            }
+    /* a member that filled up between the filter and the claim is left
+     * out and the balancer asked again */
+    for (round = 0; round < n; round++) {
+        if (!(count = candidates(pool, skip, cand))) {
+            return NULL;
         }
+        chosen = count == 1 ? 0
+                 : pool->lb->pick(pool->lb_state, r, cand, count);
+        if (chosen < 0 || chosen >= count) {
+            return NULL;
+        }
+        m = cand[chosen];
+        if (claim(m)) {
+            return m;
+        }
+        skip[m->index] = 1;
     }
-    if (!count) {
-        return NULL;
-    }
-    chosen = count == 1 ? 0 : pool->lb->pick(pool->lb_state, r, cand, count);
-    if (chosen < 0 || chosen >= count) {
-        return NULL;
-    }
-    m = cand[chosen];
-    apr_atomic_inc32(&m->sh->inflight);
-    return m;
+    return NULL;
 }
 
 void

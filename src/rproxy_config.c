@@ -213,6 +213,8 @@ pool_new(cmd_parms *cmd, const char *name, int implicit)
     pool->file = cmd->directive->filename;
     pool->line = cmd->directive->line_num;
     pool->implicit = implicit;
+    pool->outlier_eject = apr_time_from_sec(30);
+    pool->outlier_max_pct = 50;
     timeouts_unset(&pool->to);
     APR_ARRAY_PUSH(sconf->pools, rproxy_pool_t *) = pool;
     APR_ARRAY_PUSH(rp_globals.pools, rproxy_pool_t *) = pool;
@@ -475,6 +477,48 @@ rp_cmd_keepalive(cmd_parms *cmd, void *d, const char *args)
             return apr_psprintf(cmd->pool, "RProxyKeepalive %s: %s", word,
                                 err);
         }
+    }
+    return NULL;
+}
+
+const char *
+rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args)
+{
+    const char *word, *key, *val, *err = NULL;
+    rproxy_pool_t *pool = current_pool;
+
+    (void)d;
+    if (!pool) {
+        return "RProxyOutlier is only valid inside <RProxyPool>";
+    }
+    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
+        val = split_kv(cmd->temp_pool, word, &key);
+        if (val && !strcasecmp(key, "fails")) {
+            err = parse_int(val, 1, 1000, &pool->outlier_fails);
+        }
+        else if (val && !strcasecmp(key, "eject")) {
+            err = rp_parse_interval(val, &pool->outlier_eject);
+        }
+        else if (val && !strcasecmp(key, "max_ejected")) {
+            char *pct = apr_pstrdup(cmd->temp_pool, val);
+            apr_size_t len = strlen(pct);
+
+            if (len && pct[len - 1] == '%') {
+                pct[len - 1] = '\0';
+            }
+            err = parse_int(pct, 0, 100, &pool->outlier_max_pct);
+        }
+        else {
+            return apr_psprintf(cmd->pool, "RProxyOutlier: unknown option "
+                                "'%s' (valid: fails=N eject=T "
+                                "max_ejected=P%%)", word);
+        }
+        if (err) {
+            return apr_psprintf(cmd->pool, "RProxyOutlier %s: %s", word, err);
+        }
+    }
+    if (!pool->outlier_fails) {
+        return "RProxyOutlier: needs fails=N";
     }
     return NULL;
 }

@@ -229,6 +229,11 @@ try_member(rp_exchange_t *ex, rproxy_outcome_e *outcome)
         return HTTP_BAD_GATEWAY;
     }
     rc = relay(ex, outcome);
+    if (ex->status == HTTP_BAD_GATEWAY || ex->status == HTTP_SERVICE_UNAVAILABLE
+        || ex->status == HTTP_GATEWAY_TIME_OUT) {
+        /* relayed as it is, but a gateway failure for outlier detection */
+        *outcome = RPROXY_OUTCOME_FAILED;
+    }
     ex->bc->requests++;
     rp_conn_release(ex->bc, ex->keepalive && rc == OK);
     ex->bc = NULL;

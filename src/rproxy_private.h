@@ -81,6 +81,12 @@ typedef struct {
     volatile apr_uint32_t ewma_us;  /* peak-EWMA of latency, CAS updated */
     volatile apr_uint64_t requests; /* tries ended, atomic add */
     volatile apr_uint64_t failures; /* tries that failed, atomic add */
+    volatile apr_uint64_t ejections;    /* times ejected, atomic add */
+    volatile apr_uint64_t ejected_until;/* apr_time_t; written only by the
+                                         * child that wins the CAS on
+                                         * consecutive_fails */
+    volatile apr_uint32_t consecutive_fails;  /* reset to 0 on success */
+    volatile apr_uint32_t streak;   /* ejections since the last success */
 } rp_shm_member_t;
 
 struct rproxy_member_t {
@@ -120,6 +126,10 @@ struct rproxy_pool_t {
     int line;
     int implicit;                   /* made for a URL target */
     apr_thread_mutex_t *mutex;      /* per child, from child_init */
+    /* RProxyOutlier: passive ejection; fails == 0 turns it off */
+    int outlier_fails;
+    apr_interval_time_t outlier_eject;
+    int outlier_max_pct;
 };
 
 typedef struct {
@@ -182,6 +192,7 @@ const char *rp_cmd_pass(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_pass_match(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_forwarded(cmd_parms *cmd, void *d, const char *arg);
 const char *rp_cmd_hide_header(cmd_parms *cmd, void *d, const char *arg);
+const char *rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args);
 int rp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp);
 int rp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                     server_rec *s);
@@ -276,6 +287,7 @@ int rp_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                        apr_pool_t *ptemp, server_rec *s);
 void rp_shm_count(rproxy_member_t *m, rproxy_outcome_e outcome,
                   apr_interval_time_t latency);
+int rp_shm_ejected(const rproxy_member_t *m, apr_time_t now);
 
 /* rproxy_status.c */
 int rp_status_handler(request_rec *r);

@@ -88,6 +88,9 @@ fill_record(rp_shm_member_t *rec, rproxy_member_t *m, rp_shm_header_t *old)
         rec->requests = o->requests;
         rec->failures = o->failures;
         rec->ewma_us = o->ewma_us;
+        rec->ejections = o->ejections;
+        rec->ejected_until = o->ejected_until;
+        rec->streak = o->streak;
     }
     m->sh = rec;
 }
@@ -155,6 +158,58 @@ rp_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     return OK;
 }
 
+int
+rp_shm_ejected(const rproxy_member_t *m, apr_time_t now)
+{
+    return (apr_time_t)apr_atomic_read64(&m->sh->ejected_until) > now;
+}
+
+/* One more ejection must leave at most max_ejected percent of the pool
+ * out. */
+static int
+may_eject(const rproxy_pool_t *pool, apr_time_t now)
+{
+    int i, out = 0;
+
+    for (i = 0; i < pool->members->nelts; i++) {
+        out += rp_shm_ejected(APR_ARRAY_IDX(pool->members, i,
+                                            rproxy_member_t *), now);
+    }
+    return (out + 1) * 100 <= pool->outlier_max_pct * pool->members->nelts;
+}
+
+/* RProxyOutlier: the child whose failure makes the count reach `fails`
+ * ejects the member for eject x 2^(ejections since its last success - 1),
+ * at most 16 x eject. */
+static void
+outlier_failed(rproxy_member_t *m)
+{
+    rp_shm_member_t *sh = m->sh;
+    rproxy_pool_t *pool = m->pool;
+    apr_time_t now = apr_time_now();
+    apr_uint32_t streak;
+
+    if (!pool->outlier_fails || rp_shm_ejected(m, now)
+        || apr_atomic_inc32(&sh->consecutive_fails) + 1
+           != (apr_uint32_t)pool->outlier_fails) {
+        return;
+    }
+    apr_atomic_set32(&sh->consecutive_fails, 0);
+    if (!may_eject(pool, now)) {
+        return;
+    }
+    streak = apr_atomic_inc32(&sh->streak);
+    apr_atomic_set64(&sh->ejected_until, (apr_uint64_t)(now
+                     + pool->outlier_eject * (1 << (streak < 4 ? streak : 4))));
+    apr_atomic_inc64(&sh->ejections);
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pool->s, RPLOGNO(00071)
+                 RP_MEMBER_FMT "ejected for %" APR_TIME_T_FMT "s after %d "
+                 "consecutive failures", RP_MEMBER_ARGS(m),
+                 apr_time_sec(pool->outlier_eject
+                              * (1 << (streak < 4 ? streak : 4))),
+                 pool->outlier_fails);
+}
+
 void
 rp_shm_count(rproxy_member_t *m, rproxy_outcome_e outcome,
              apr_interval_time_t latency)
@@ -165,7 +220,14 @@ rp_shm_count(rproxy_member_t *m, rproxy_outcome_e outcome,
     apr_atomic_inc64(&sh->requests);
     if (outcome != RPROXY_OUTCOME_OK) {
         apr_atomic_inc64(&sh->failures);
+        outlier_failed(m);
         return;
+    }
+    if (apr_atomic_read32(&sh->consecutive_fails)) {
+        apr_atomic_set32(&sh->consecutive_fails, 0);
+    }
+    if (apr_atomic_read32(&sh->streak)) {
+        apr_atomic_set32(&sh->streak, 0);
     }
     /* peak EWMA: a slower sample counts at once, a faster one decays in
      * with weight 1/8, so a member that turns slow is noticed quickly */

@@ -20,6 +20,7 @@ static const char *
 member_role(const rproxy_member_t *m)
 {
     return m->disabled ? "disabled" : m->drain ? "draining"
+           : rp_shm_ejected(m, apr_time_now()) ? "ejected"
            : m->backup ? "backup" : "active";
 }
 
@@ -60,13 +61,15 @@ emit_member(request_rec *r, fmt_e fmt, const rproxy_member_t *m, int first)
     apr_uint64_t fail = apr_atomic_read64(&sh->failures);
     apr_uint32_t inflight = apr_atomic_read32(&sh->inflight);
     apr_uint32_t ewma = apr_atomic_read32(&sh->ewma_us);
+    apr_uint64_t ej = apr_atomic_read64(&sh->ejections);
 
     if (fmt == FMT_JSON) {
         ap_rprintf(r, "%s{\"name\":\"%s\",\"weight\":%d,\"role\":\"%s\","
                    "\"inflight\":%u,\"requests\":%" APR_UINT64_T_FMT ","
-                   "\"failures\":%" APR_UINT64_T_FMT ",\"latency_us\":%u}",
+                   "\"failures\":%" APR_UINT64_T_FMT ",\"ejections\":%"
+                   APR_UINT64_T_FMT ",\"latency_us\":%u}",
                    first ? "" : ",", json_str(r->pool, m->name), m->weight,
-                   member_role(m), inflight, req, fail, ewma);
+                   member_role(m), inflight, req, fail, ej, ewma);
     }
     else if (fmt == FMT_PROM) {
         const char *l = apr_psprintf(r->pool, "{pool=\"%s\",member=\"%s\"}",
@@ -75,8 +78,9 @@ emit_member(request_rec *r, fmt_e fmt, const rproxy_member_t *m, int first)
         ap_rprintf(r, "rproxy_member_inflight%s %u\n"
                    "rproxy_member_requests_total%s %" APR_UINT64_T_FMT "\n"
                    "rproxy_member_failures_total%s %" APR_UINT64_T_FMT "\n"
+                   "rproxy_member_ejections_total%s %" APR_UINT64_T_FMT "\n"
                    "rproxy_member_latency_ewma_seconds%s %.6f\n",
-                   l, inflight, l, req, l, fail, l, ewma / 1e6);
+                   l, inflight, l, req, l, fail, l, ej, l, ewma / 1e6);
     }
     else {
         ap_rprintf(r, "<tr><td>%s</td><td>%d</td><td>%s</td><td>%u</td>"
@@ -153,6 +157,7 @@ rp_status_handler(request_rec *r)
         ap_rputs("# TYPE rproxy_member_inflight gauge\n"
                  "# TYPE rproxy_member_requests_total counter\n"
                  "# TYPE rproxy_member_failures_total counter\n"
+                 "# TYPE rproxy_member_ejections_total counter\n"
                  "# TYPE rproxy_member_latency_ewma_seconds gauge\n", r);
     }
     ap_rputs(fmt == FMT_JSON ? "{\"pools\":["

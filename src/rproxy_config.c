@@ -213,6 +213,8 @@ pool_new(cmd_parms *cmd, const char *name, int implicit)
     pool->file = cmd->directive->filename;
     pool->line = cmd->directive->line_num;
     pool->implicit = implicit;
+    pool->retries = 2;
+    pool->retry_budget = -1;
     pool->outlier_eject = apr_time_from_sec(30);
     pool->outlier_max_pct = 50;
     timeouts_unset(&pool->to);
@@ -519,6 +521,42 @@ rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args)
     }
     if (!pool->outlier_fails) {
         return "RProxyOutlier: needs fails=N";
+    }
+    return NULL;
+}
+
+const char *
+rp_cmd_retries(cmd_parms *cmd, void *d, const char *args)
+{
+    const char *word, *key, *val, *err;
+    rproxy_pool_t *pool = current_pool;
+
+    (void)d;
+    if (!pool) {
+        return "RProxyRetries is only valid inside <RProxyPool>";
+    }
+    word = ap_getword_conf(cmd->temp_pool, &args);
+    if ((err = parse_int(word, 0, 100, &pool->retries))) {
+        return apr_psprintf(cmd->pool, "RProxyRetries '%s': %s (expects N "
+                            "[budget=P%%])", word, err);
+    }
+    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
+        char *pct;
+        apr_size_t len;
+
+        val = split_kv(cmd->temp_pool, word, &key);
+        if (!val || strcasecmp(key, "budget")) {
+            return apr_psprintf(cmd->pool, "RProxyRetries: unknown option "
+                                "'%s' (valid: budget=P%%)", word);
+        }
+        pct = apr_pstrdup(cmd->temp_pool, val);
+        len = strlen(pct);
+        if (len && pct[len - 1] == '%') {
+            pct[len - 1] = '\0';
+        }
+        if ((err = parse_int(pct, 0, 100, &pool->retry_budget))) {
+            return apr_psprintf(cmd->pool, "RProxyRetries %s: %s", word, err);
+        }
     }
     return NULL;
 }

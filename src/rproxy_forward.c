@@ -6,6 +6,9 @@
  * Retry rules (nothing is ever sent twice unless that is safe):
  *  - a member that cannot be reached is tried no further for this request,
  *    and the next member is picked: nothing was sent;
+ *  - an idempotent request whose body is held whole and that failed before
+ *    any response byte reached the client goes to another member;
+ *  - both within RProxyRetries (tries after the first) and its budget;
  *  - a pooled connection that fails before any response byte is replaced
  *    by a fresh one to the same member, once: when writing the request
  *    failed (none of it reached the backend), or when the request is
@@ -240,6 +243,33 @@ try_member(rp_exchange_t *ex, rproxy_outcome_e *outcome)
     return rc;
 }
 
+/* After a failed try: may the request go to another member? A member that
+ * could not be reached got nothing. Otherwise only an idempotent request
+ * whose body we still hold whole, and that failed before any of the
+ * response went to the client (rc is still an error status), goes again.
+ * RProxyRetries caps the tries and its budget the share of retries. */
+static int
+may_retry(rp_exchange_t *ex, int rc, rproxy_outcome_e outcome, int tries)
+{
+    rproxy_pool_t *pool = ex->match->route->pool;
+
+    if (outcome == RPROXY_OUTCOME_OK || tries > pool->retries) {
+        return 0;
+    }
+    if (outcome != RPROXY_OUTCOME_CONNECT
+        && (rc == OK || rc == DONE || !idempotent(ex->r)
+            || (ex->has_body && !ex->prefetch_all) || ex->upgrade)) {
+        return 0;
+    }
+    if (!rp_shm_retry_allowed(pool)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, ex->r, RPLOGNO(00045)
+                      "pool %s: retry budget exhausted; not retrying",
+                      pool->name);
+        return 0;
+    }
+    return 1;
+}
+
 /* What the request carries, decided once for all tries. */
 static int
 prepare(rp_exchange_t *ex)
@@ -274,7 +304,7 @@ rp_handler(request_rec *r)
     rp_exchange_t *ex;
     rproxy_pool_t *pool;
     unsigned char *tried;
-    rproxy_outcome_e outcome = RPROXY_OUTCOME_CONNECT;
+    rproxy_outcome_e outcome = RPROXY_OUTCOME_OK;
     int rc, tries = 0;
 
     if (!r->handler || strcmp(r->handler, RP_HANDLER)
@@ -293,11 +323,13 @@ rp_handler(request_rec *r)
     rc = HTTP_SERVICE_UNAVAILABLE;
     tried = apr_pcalloc(r->pool, pool->members->nelts);
     apr_table_setn(r->notes, "rproxy-pool", pool->name);
-    /* only a member that could not be reached hands over to the next */
-    while (outcome == RPROXY_OUTCOME_CONNECT
-           && (ex->m = rp_balancer_pick(r, pool, tried)) != NULL) {
+    rp_shm_pool_request(pool);
+    while (tries == 0 || may_retry(ex, rc, outcome, tries)) {
         apr_time_t started = apr_time_now();
 
+        if ((ex->m = rp_balancer_pick(r, pool, tried)) == NULL) {
+            break;
+        }
         tried[ex->m->index] = 1;
         tries++;
         apr_table_setn(r->notes, "rproxy-member", ex->m->name);

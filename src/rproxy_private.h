@@ -89,6 +89,19 @@ typedef struct {
     volatile apr_uint32_t streak;   /* ejections since the last success */
 } rp_shm_member_t;
 
+/* A pool's retry budget window, shared by every child (rproxy_shm.c):
+ * counts of client requests and of retries in the current and the
+ * previous window; the child that moves window_start by compare-and-swap
+ * rolls the counters over. Approximate by design. */
+typedef struct {
+    char pool[64];
+    volatile apr_uint64_t window_start;     /* apr_time_t */
+    volatile apr_uint32_t requests;
+    volatile apr_uint32_t retries;
+    volatile apr_uint32_t prev_requests;
+    volatile apr_uint32_t prev_retries;
+} rp_shm_pool_t;
+
 struct rproxy_member_t {
     rproxy_pool_t *pool;
     int index;
@@ -126,6 +139,11 @@ struct rproxy_pool_t {
     int line;
     int implicit;                   /* made for a URL target */
     apr_thread_mutex_t *mutex;      /* per child, from child_init */
+    rp_shm_pool_t *sh;              /* shared, from post_config */
+    /* RProxyRetries: tries after the first, and the budget in percent of
+     * recent requests (-1: no budget) */
+    int retries;
+    int retry_budget;
     /* RProxyOutlier: passive ejection; fails == 0 turns it off */
     int outlier_fails;
     apr_interval_time_t outlier_eject;
@@ -193,6 +211,7 @@ const char *rp_cmd_pass_match(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_forwarded(cmd_parms *cmd, void *d, const char *arg);
 const char *rp_cmd_hide_header(cmd_parms *cmd, void *d, const char *arg);
 const char *rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args);
+const char *rp_cmd_retries(cmd_parms *cmd, void *d, const char *args);
 int rp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp);
 int rp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                     server_rec *s);
@@ -288,6 +307,8 @@ int rp_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 void rp_shm_count(rproxy_member_t *m, rproxy_outcome_e outcome,
                   apr_interval_time_t latency);
 int rp_shm_ejected(const rproxy_member_t *m, apr_time_t now);
+void rp_shm_pool_request(rproxy_pool_t *pool);
+int rp_shm_retry_allowed(rproxy_pool_t *pool);
 
 /* rproxy_status.c */
 int rp_status_handler(request_rec *r);

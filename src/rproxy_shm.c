@@ -28,14 +28,19 @@
 #include "apr_shm.h"
 
 #define RP_SHM_MAGIC    0x52505348u     /* "RPSH" */
-#define RP_SHM_VERSION  1u
+#define RP_SHM_VERSION  2u
+/* The retry budget looks at the current and the previous window. */
+#define RP_BUDGET_WINDOW    apr_time_from_sec(10)
+/* Retries always allowed per window, so that a quiet pool can retry. */
+#define RP_BUDGET_MIN       3
 #define RP_SHM_KEY      "mod_rproxy-shm"
 
 typedef struct {
     apr_uint32_t magic;
     apr_uint32_t version;
     apr_uint32_t record_size;
-    apr_uint32_t count;
+    apr_uint32_t count;             /* member records, then pool records */
+    apr_uint32_t pool_count;
 } rp_shm_header_t;
 
 /* Survives reconfiguration in the parent process. */
@@ -126,8 +131,8 @@ rp_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         kept = ap_retained_data_create(RP_SHM_KEY, sizeof(*kept));
     }
     rv = apr_shm_create(&shm, sizeof(*h) + (n ? n : 1)
-                        * sizeof(rp_shm_member_t), NULL,
-                        s->process->pool);
+                        * sizeof(rp_shm_member_t) + rp_globals.pools->nelts
+                        * sizeof(rp_shm_pool_t), NULL, s->process->pool);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, RPLOGNO(00070)
                      "cannot create shared memory for %" APR_SIZE_T_FMT
@@ -147,7 +152,15 @@ rp_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                         old);
         }
     }
+    for (i = 0; i < rp_globals.pools->nelts; i++) {
+        rproxy_pool_t *pool = APR_ARRAY_IDX(rp_globals.pools, i,
+                                            rproxy_pool_t *);
+
+        pool->sh = (rp_shm_pool_t *)(records(h) + (n ? n : 1)) + i;
+        apr_cpystrn(pool->sh->pool, pool->name, sizeof(pool->sh->pool));
+    }
     h->count = (apr_uint32_t)n;
+    h->pool_count = (apr_uint32_t)rp_globals.pools->nelts;
     h->record_size = sizeof(rp_shm_member_t);
     h->version = RP_SHM_VERSION;
     h->magic = RP_SHM_MAGIC;
@@ -156,6 +169,47 @@ rp_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     }
     kept->shm = shm;
     return OK;
+}
+
+void
+rp_shm_pool_request(rproxy_pool_t *pool)
+{
+    apr_time_t now = apr_time_now();
+    apr_uint64_t start = apr_atomic_read64(&pool->sh->window_start);
+    rp_shm_pool_t *sh = pool->sh;
+
+    if (now - (apr_time_t)start > RP_BUDGET_WINDOW
+        && apr_atomic_cas64(&sh->window_start, now, start) == start) {
+        apr_atomic_set32(&sh->prev_requests, apr_atomic_xchg32(&sh->requests,
+                                                               0));
+        apr_atomic_set32(&sh->prev_retries, apr_atomic_xchg32(&sh->retries,
+                                                              0));
+    }
+    apr_atomic_inc32(&sh->requests);
+}
+
+/* RProxyRetries budget=P%: a retry is allowed while retries stay within
+ * P percent of the requests of the last one or two windows (plus a few
+ * per window, so that a quiet pool can still retry). */
+int
+rp_shm_retry_allowed(rproxy_pool_t *pool)
+{
+    rp_shm_pool_t *sh = pool->sh;
+    apr_uint64_t req, ret;
+
+    if (pool->retry_budget < 0) {
+        return 1;
+    }
+    req = (apr_uint64_t)apr_atomic_read32(&sh->requests)
+          + apr_atomic_read32(&sh->prev_requests);
+    ret = (apr_uint64_t)apr_atomic_read32(&sh->retries)
+          + apr_atomic_read32(&sh->prev_retries);
+    if (ret >= RP_BUDGET_MIN
+        && (ret + 1) * 100 > (apr_uint64_t)pool->retry_budget * req) {
+        return 0;
+    }
+    apr_atomic_inc32(&sh->retries);
+    return 1;
 }
 
 int

@@ -26,6 +26,9 @@ static const command_rec rproxy_cmds[] = {
         "idle=N idle_timeout=T: pooled backend connections"),
     AP_INIT_RAW_ARGS("RProxyRetries", rp_cmd_retries, NULL, RSRC_CONF,
         "N [budget=P%]: tries on other members after a failure"),
+    AP_INIT_RAW_ARGS("RProxySticky", rp_cmd_sticky, NULL, RSRC_CONF,
+        "cookie=NAME [secret=S|file:PATH] [path=] [domain=] [secure] "
+        "[httponly] [samesite=] [max_age=]: sticky sessions"),
     AP_INIT_RAW_ARGS("RProxyOutlier", rp_cmd_outlier, NULL, RSRC_CONF,
         "fails=N [eject=T] [max_ejected=P%]: passive ejection"),
     AP_INIT_RAW_ARGS("RProxyPass", rp_cmd_pass, NULL, RSRC_CONF | ACCESS_CONF,

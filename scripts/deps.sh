@@ -5,7 +5,7 @@
 #   scripts/deps.sh bench   + wrk
 # As root it runs apt-get; otherwise it prints the command to run.
 set -e
-need_build="apache2-bin apache2-dev gcc libc6-dev make"
+need_build="apache2-bin apache2-dev libssl-dev gcc libc6-dev make"
 need_test="$need_build libapache2-mod-perl2 libwww-perl openssl perl"
 need_bench="$need_test wrk"
 case "${1:-build}" in

@@ -121,6 +121,17 @@ claim(rproxy_member_t *m)
     return 1;
 }
 
+rproxy_member_t *
+rp_balancer_take(rproxy_member_t *m, const unsigned char *tried)
+{
+    /* a draining member still takes the requests pinned to it */
+    if (m->disabled || tried[m->index] || rp_shm_ejected(m, apr_time_now())
+        || !claim(m)) {
+        return NULL;
+    }
+    return m;
+}
+
 static int
 candidates(rproxy_pool_t *pool, const unsigned char *tried,
            rproxy_member_t **cand)

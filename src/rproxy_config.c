@@ -483,6 +483,12 @@ rp_cmd_keepalive(cmd_parms *cmd, void *d, const char *args)
     return NULL;
 }
 
+rproxy_pool_t *
+rp_config_current_pool(void)
+{
+    return current_pool;
+}
+
 const char *
 rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args)
 {
@@ -906,6 +912,12 @@ resolve_pool(apr_pool_t *pconf, server_rec *s, rproxy_pool_t *pool)
                      "pool %s: %s (%s:%d)", pool->name, err, pool->file,
                      pool->line);
         return APR_EINVAL;
+    }
+    if (rp_sticky_init(pconf, pool) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00006)
+                     "pool %s: RProxySticky: no random secret available "
+                     "(%s:%d)", pool->name, pool->file, pool->line);
+        return APR_EGENERAL;
     }
     if ((err = pool->lb->create(&pool->lb_state, pconf, pool,
                                 pool->lb_args))) {

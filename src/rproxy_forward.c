@@ -305,6 +305,8 @@ rp_handler(request_rec *r)
     rproxy_pool_t *pool;
     unsigned char *tried;
     rproxy_outcome_e outcome = RPROXY_OUTCOME_OK;
+    rproxy_member_t *sticky;
+    const char *issued = NULL;
     int rc, tries = 0;
 
     if (!r->handler || strcmp(r->handler, RP_HANDLER)
@@ -312,6 +314,8 @@ rp_handler(request_rec *r)
         return DECLINED;
     }
     pool = match->route->pool;
+    /* read (and removed from the request) before the headers are built */
+    sticky = rp_sticky_member(r, pool);
     ex = apr_pcalloc(r->pool, sizeof(*ex));
     ex->r = r;
     ex->match = match;
@@ -327,8 +331,12 @@ rp_handler(request_rec *r)
     while (tries == 0 || may_retry(ex, rc, outcome, tries)) {
         apr_time_t started = apr_time_now();
 
-        if ((ex->m = rp_balancer_pick(r, pool, tried)) == NULL) {
+        ex->m = tries == 0 && sticky ? rp_balancer_take(sticky, tried) : NULL;
+        if (!ex->m && (ex->m = rp_balancer_pick(r, pool, tried)) == NULL) {
             break;
+        }
+        if (pool->sticky && ex->m != sticky) {
+            rp_sticky_issue(r, ex->m, &issued);
         }
         tried[ex->m->index] = 1;
         tries++;

@@ -70,6 +70,7 @@ typedef struct {
 } rp_timeouts_t;
 
 typedef struct rp_connpool_t rp_connpool_t;
+typedef struct rp_sticky_t rp_sticky_t;
 
 /* A member's state shared by every child process (rproxy_shm.c). Each
  * field is written with APR atomics by the child serving the request;
@@ -140,6 +141,7 @@ struct rproxy_pool_t {
     int implicit;                   /* made for a URL target */
     apr_thread_mutex_t *mutex;      /* per child, from child_init */
     rp_shm_pool_t *sh;              /* shared, from post_config */
+    rp_sticky_t *sticky;            /* RProxySticky, or NULL */
     /* RProxyRetries: tries after the first, and the budget in percent of
      * recent requests (-1: no budget) */
     int retries;
@@ -212,6 +214,7 @@ const char *rp_cmd_forwarded(cmd_parms *cmd, void *d, const char *arg);
 const char *rp_cmd_hide_header(cmd_parms *cmd, void *d, const char *arg);
 const char *rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_retries(cmd_parms *cmd, void *d, const char *args);
+rproxy_pool_t *rp_config_current_pool(void);
 int rp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp);
 int rp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                     server_rec *s);
@@ -231,6 +234,8 @@ const char *rp_route_unmap(apr_pool_t *p, const rp_route_t *route,
 
 /* rproxy_balancer.c */
 rproxy_member_t *rp_balancer_pick(request_rec *r, rproxy_pool_t *pool,
+                                  const unsigned char *tried);
+rproxy_member_t *rp_balancer_take(rproxy_member_t *m,
                                   const unsigned char *tried);
 void rp_balancer_release(request_rec *r, rproxy_member_t *m,
                          rproxy_outcome_e outcome, apr_time_t started);
@@ -300,6 +305,12 @@ void rp_client_transfer(apr_bucket_brigade *to, apr_bucket_brigade *from);
 
 /* rproxy_tunnel.c */
 apr_status_t rp_tunnel_run(rp_exchange_t *ex);
+
+/* rproxy_sticky.c */
+const char *rp_cmd_sticky(cmd_parms *cmd, void *d, const char *args);
+apr_status_t rp_sticky_init(apr_pool_t *pconf, rproxy_pool_t *pool);
+rproxy_member_t *rp_sticky_member(request_rec *r, rproxy_pool_t *pool);
+void rp_sticky_issue(request_rec *r, rproxy_member_t *m, const char **issued);
 
 /* rproxy_shm.c */
 int rp_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog,

@@ -1,0 +1,260 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+ *
+ * rproxy_sticky.c - sticky sessions by an inserted cookie.
+ *
+ * The cookie names a member by an opaque token: the first 16 bytes of
+ * HMAC-SHA256(secret, pool name "\n" member name), base64url. It reveals
+ * neither the backend's address nor its name, cannot be forged without the
+ * secret, and is the same in every child and across restarts as long as
+ * the secret is (secret=file:PATH or a literal; without one a random
+ * secret is made at startup, so sessions are pinned only until a restart).
+ * Tokens are computed once per member at startup; a request's cookie is
+ * compared with each in constant time.
+ *
+ * A request with a valid token goes to its member while that member can
+ * take it (draining members still take their sticky requests); otherwise
+ * the balancer picks and the cookie is issued anew. The cookie is removed
+ * from the request before it is forwarded.
+ */
+
+#include "rproxy_private.h"
+
+#include "util_cookies.h"
+#include "apr_base64.h"
+#include "apr_file_io.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#define RP_TOKEN_BYTES  16
+
+struct rp_sticky_t {
+    const char *cookie;
+    const char *secret;         /* NULL: made at startup */
+    apr_size_t secret_len;
+    const char *attrs;          /* "; Path=/; HttpOnly ..." */
+    const char **tokens;        /* by member index, from post_config */
+};
+
+static const char *
+read_secret(cmd_parms *cmd, const char *path, rp_sticky_t *st)
+{
+    char buf[1024];
+    apr_file_t *f;
+    apr_size_t len = sizeof(buf);
+
+    path = ap_server_root_relative(cmd->temp_pool, path);
+    if (!path || apr_file_open(&f, path, APR_FOPEN_READ, 0, cmd->temp_pool)
+                 != APR_SUCCESS) {
+        return "cannot open the secret file";
+    }
+    apr_file_read(f, buf, &len);
+    apr_file_close(f);
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) {
+        len--;
+    }
+    if (len < 16) {
+        return "the secret must be at least 16 bytes";
+    }
+    st->secret = apr_pmemdup(cmd->pool, buf, len);
+    st->secret_len = len;
+    return NULL;
+}
+
+static const char *
+sticky_option(cmd_parms *cmd, rp_sticky_t *st, const char *key,
+              const char *val)
+{
+    if (val && !strcasecmp(key, "cookie")) {
+        st->cookie = val;
+        return ap_cookie_check_string(val) == APR_SUCCESS ? NULL
+               : "not a valid cookie name";
+    }
+    if (val && !strcasecmp(key, "secret")) {
+        if (!strncmp(val, "file:", 5)) {
+            return read_secret(cmd, val + 5, st);
+        }
+        st->secret = val;
+        st->secret_len = strlen(val);
+        return st->secret_len >= 16 ? NULL
+               : "the secret must be at least 16 bytes";
+    }
+    if (val && (!strcasecmp(key, "path") || !strcasecmp(key, "domain")
+                || !strcasecmp(key, "samesite") || !strcasecmp(key, "max_age"))) {
+        if (ap_strchr_c(val, ';') || ap_strchr_c(val, ',')) {
+            return "attribute values cannot contain ';' or ','";
+        }
+        if (!strcasecmp(key, "path")) {
+            key = "Path";
+        }
+        else if (!strcasecmp(key, "domain")) {
+            key = "Domain";
+        }
+        else if (!strcasecmp(key, "samesite")) {
+            key = "SameSite";
+        }
+        else {
+            key = "Max-Age";
+        }
+        st->attrs = apr_pstrcat(cmd->pool, st->attrs, "; ", key, "=", val,
+                                NULL);
+        return NULL;
+    }
+    if (!val && (!strcasecmp(key, "secure") || !strcasecmp(key, "httponly"))) {
+        st->attrs = apr_pstrcat(cmd->pool, st->attrs, "; ",
+                                !strcasecmp(key, "secure") ? "Secure"
+                                : "HttpOnly", NULL);
+        return NULL;
+    }
+    return "unknown option (valid: cookie=NAME secret=S|file:PATH path= "
+           "domain= samesite= max_age= secure httponly)";
+}
+
+const char *
+rp_cmd_sticky(cmd_parms *cmd, void *d, const char *args)
+{
+    rproxy_pool_t *pool = rp_config_current_pool();
+    rp_sticky_t *st;
+    const char *word, *err;
+
+    (void)d;
+    if (!pool) {
+        return "RProxySticky is only valid inside <RProxyPool>";
+    }
+    st = apr_pcalloc(cmd->pool, sizeof(*st));
+    st->attrs = "";
+    while (*(word = ap_getword_conf(cmd->pool, &args))) {
+        const char *eq = ap_strchr_c(word, '=');
+        const char *key = eq ? apr_pstrmemdup(cmd->pool, word, eq - word)
+                             : word;
+
+        if ((err = sticky_option(cmd, st, key, eq ? eq + 1 : NULL))) {
+            return apr_psprintf(cmd->pool, "RProxySticky %s: %s", word, err);
+        }
+    }
+    if (!st->cookie) {
+        return "RProxySticky: needs cookie=NAME";
+    }
+    if (!ap_strstr_c(st->attrs, "Path=")) {
+        st->attrs = apr_pstrcat(cmd->pool, "; Path=/", st->attrs, NULL);
+    }
+    pool->sticky = st;
+    return NULL;
+}
+
+static const char *
+member_token(apr_pool_t *p, const rp_sticky_t *st, const rproxy_member_t *m)
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    const char *msg = apr_pstrcat(p, m->pool->name, "\n", m->name, NULL);
+    char *out = apr_palloc(p, apr_base64_encode_len(RP_TOKEN_BYTES));
+    char *c;
+
+    HMAC(EVP_sha256(), st->secret, (int)st->secret_len,
+         (const unsigned char *)msg, strlen(msg), mac, &mac_len);
+    apr_base64_encode_binary(out, mac, RP_TOKEN_BYTES);
+    /* base64url without padding: safe in a cookie value */
+    for (c = out; *c; c++) {
+        *c = *c == '+' ? '-' : *c == '/' ? '_' : *c;
+    }
+    while (c > out && c[-1] == '=') {
+        *--c = '\0';
+    }
+    return out;
+}
+
+apr_status_t
+rp_sticky_init(apr_pool_t *pconf, rproxy_pool_t *pool)
+{
+    rp_sticky_t *st = pool->sticky;
+    int i;
+
+    if (!st) {
+        return APR_SUCCESS;
+    }
+    if (!st->secret) {
+        unsigned char *rnd = apr_palloc(pconf, 32);
+
+        if (RAND_bytes(rnd, 32) != 1) {
+            return APR_EGENERAL;
+        }
+        st->secret = (const char *)rnd;
+        st->secret_len = 32;
+    }
+    st->tokens = apr_palloc(pconf, pool->members->nelts * sizeof(char *));
+    for (i = 0; i < pool->members->nelts; i++) {
+        st->tokens[i] = member_token(pconf, st, APR_ARRAY_IDX(
+                                         pool->members, i, rproxy_member_t *));
+    }
+    return APR_SUCCESS;
+}
+
+rproxy_member_t *
+rp_sticky_member(request_rec *r, rproxy_pool_t *pool)
+{
+    rp_sticky_t *st = pool->sticky;
+    const char *val = NULL;
+    apr_size_t len;
+    int i;
+
+    if (!st || ap_cookie_read(r, st->cookie, &val, 1) != APR_SUCCESS
+        || !val) {
+        return NULL;
+    }
+    len = strlen(val);
+    for (i = 0; i < pool->members->nelts; i++) {
+        if (len == strlen(st->tokens[i])
+            && !CRYPTO_memcmp(val, st->tokens[i], len)) {
+            return APR_ARRAY_IDX(pool->members, i, rproxy_member_t *);
+        }
+    }
+    return NULL;
+}
+
+typedef struct {
+    const char *drop;
+    apr_table_t *keep;
+} cookie_filter_t;
+
+static int
+keep_other(void *vctx, const char *key, const char *val)
+{
+    cookie_filter_t *ctx = vctx;
+
+    if (strcmp(val, ctx->drop)) {
+        apr_table_addn(ctx->keep, key, val);
+    }
+    return 1;
+}
+
+static int
+add_back(void *vt, const char *key, const char *val)
+{
+    apr_table_addn(vt, key, val);
+    return 1;
+}
+
+/* Sets the cookie for m; *issued remembers it, so that a later try on
+ * another member replaces it rather than adding a second one. */
+void
+rp_sticky_issue(request_rec *r, rproxy_member_t *m, const char **issued)
+{
+    rp_sticky_t *st = m->pool->sticky;
+
+    if (*issued) {
+        cookie_filter_t ctx;
+
+        ctx.drop = *issued;
+        ctx.keep = apr_table_make(r->pool, 2);
+        apr_table_do(keep_other, &ctx, r->err_headers_out, "Set-Cookie",
+                     NULL);
+        apr_table_unset(r->err_headers_out, "Set-Cookie");
+        apr_table_do(add_back, r->err_headers_out, ctx.keep, NULL);
+    }
+    *issued = apr_pstrcat(r->pool, st->cookie, "=", st->tokens[m->index],
+                          st->attrs, NULL);
+    apr_table_addn(r->err_headers_out, "Set-Cookie", *issued);
+}

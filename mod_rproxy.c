@@ -29,6 +29,8 @@ static const command_rec rproxy_cmds[] = {
     AP_INIT_RAW_ARGS("RProxySticky", rp_cmd_sticky, NULL, RSRC_CONF,
         "cookie=NAME [secret=S|file:PATH] [path=] [domain=] [secure] "
         "[httponly] [samesite=] [max_age=]: sticky sessions"),
+    AP_INIT_TAKE1("RProxySlowStart", rp_cmd_slow_start, NULL, RSRC_CONF,
+        "T: a member coming back ramps its weight up over T"),
     AP_INIT_RAW_ARGS("RProxyOutlier", rp_cmd_outlier, NULL, RSRC_CONF,
         "fails=N [eject=T] [max_ejected=P%]: passive ejection"),
     AP_INIT_RAW_ARGS("RProxyPass", rp_cmd_pass, NULL, RSRC_CONF | ACCESS_CONF,

@@ -20,10 +20,25 @@ rproxy_member_index(const rproxy_member_t *m)
     return m->index;
 }
 
+/* With RProxySlowStart T, a member back from an ejection ramps its weight
+ * linearly from 1 to the configured one over T, so that it is not hit by a
+ * full share of the traffic while its caches are cold. */
 int
 rproxy_member_weight(const rproxy_member_t *m)
 {
-    return m->weight;
+    apr_interval_time_t ramp = m->pool->slow_start;
+    apr_time_t back, now;
+    apr_int64_t w;
+
+    if (ramp <= 0 || !(back = rp_shm_back_since(m))) {
+        return m->weight;
+    }
+    now = apr_time_now();
+    if (now <= back || now - back >= ramp) {
+        return m->weight;
+    }
+    w = (apr_int64_t)m->weight * (now - back) / ramp;
+    return w < 1 ? 1 : (int)w;
 }
 
 const char *

@@ -483,6 +483,21 @@ rp_cmd_keepalive(cmd_parms *cmd, void *d, const char *args)
     return NULL;
 }
 
+const char *
+rp_cmd_slow_start(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err;
+
+    (void)d;
+    if (!current_pool) {
+        return "RProxySlowStart is only valid inside <RProxyPool>";
+    }
+    if ((err = rp_parse_interval(arg, &current_pool->slow_start))) {
+        return apr_psprintf(cmd->pool, "RProxySlowStart %s: %s", arg, err);
+    }
+    return NULL;
+}
+
 rproxy_pool_t *
 rp_config_current_pool(void)
 {

@@ -146,6 +146,7 @@ struct rproxy_pool_t {
      * recent requests (-1: no budget) */
     int retries;
     int retry_budget;
+    apr_interval_time_t slow_start;     /* RProxySlowStart, 0: off */
     /* RProxyOutlier: passive ejection; fails == 0 turns it off */
     int outlier_fails;
     apr_interval_time_t outlier_eject;
@@ -214,6 +215,7 @@ const char *rp_cmd_forwarded(cmd_parms *cmd, void *d, const char *arg);
 const char *rp_cmd_hide_header(cmd_parms *cmd, void *d, const char *arg);
 const char *rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_retries(cmd_parms *cmd, void *d, const char *args);
+const char *rp_cmd_slow_start(cmd_parms *cmd, void *d, const char *arg);
 rproxy_pool_t *rp_config_current_pool(void);
 int rp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp);
 int rp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
@@ -318,6 +320,7 @@ int rp_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 void rp_shm_count(rproxy_member_t *m, rproxy_outcome_e outcome,
                   apr_interval_time_t latency);
 int rp_shm_ejected(const rproxy_member_t *m, apr_time_t now);
+apr_time_t rp_shm_back_since(const rproxy_member_t *m);
 void rp_shm_pool_request(rproxy_pool_t *pool);
 int rp_shm_retry_allowed(rproxy_pool_t *pool);
 

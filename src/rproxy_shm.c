@@ -218,6 +218,13 @@ rp_shm_ejected(const rproxy_member_t *m, apr_time_t now)
     return (apr_time_t)apr_atomic_read64(&m->sh->ejected_until) > now;
 }
 
+/* When the member last came back into rotation (0: never out). */
+apr_time_t
+rp_shm_back_since(const rproxy_member_t *m)
+{
+    return (apr_time_t)apr_atomic_read64(&m->sh->ejected_until);
+}
+
 /* One more ejection must leave at most max_ejected percent of the pool
  * out. */
 static int

@@ -62,6 +62,7 @@ rproxy_register_hooks(apr_pool_t *p)
     ap_hook_pre_config(rp_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(rp_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(rp_shm_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_pre_mpm(rp_shm_pre_mpm, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(rproxy_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(rp_translate_name, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_map_to_storage(rp_map_to_storage, NULL, NULL, APR_HOOK_FIRST);

@@ -16,6 +16,7 @@
 #include "apr_strings.h"
 #include "apr_thread_mutex.h"
 #include "apr_uri.h"
+#include "scoreboard.h"
 
 #include "mod_rproxy.h"
 
@@ -322,6 +323,7 @@ void rp_shm_count(rproxy_member_t *m, rproxy_outcome_e outcome,
 int rp_shm_ejected(const rproxy_member_t *m, apr_time_t now);
 apr_time_t rp_shm_back_since(const rproxy_member_t *m);
 void rp_shm_pool_request(rproxy_pool_t *pool);
+int rp_shm_pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type);
 int rp_shm_retry_allowed(rproxy_pool_t *pool);
 
 /* rproxy_status.c */

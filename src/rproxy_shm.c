@@ -14,6 +14,7 @@
  * grow; inflight is a gauge (incremented when a member is picked,
  * decremented when the try ends).
  *
+ * Full restart (and first start): pre_mpm zeroes every record.
  * Graceful restart: the segment is made anew for the new configuration,
  * and each member whose pool and name existed before takes over the old
  * counters and latency (inflight starts at 0: requests of the old
@@ -168,6 +169,31 @@ rp_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         apr_shm_destroy(kept->shm);
     }
     kept->shm = shm;
+    return OK;
+}
+
+/* The MPMs run pre_mpm at the first start and on every restart that is
+ * not graceful, in the parent, before any child is forked: the place to
+ * forget what the previous generation learned. */
+int
+rp_shm_pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type)
+{
+    rp_shm_retained_t *kept = ap_retained_data_get(RP_SHM_KEY);
+    rp_shm_header_t *h = kept ? valid_header(kept->shm) : NULL;
+    apr_uint32_t i;
+
+    (void)p;
+    (void)sb_type;
+    for (i = 0; h && i < h->count; i++) {
+        rp_shm_member_t *rec = &records(h)[i];
+        char pool[sizeof(rec->pool)], member[sizeof(rec->member)];
+
+        memcpy(pool, rec->pool, sizeof(pool));
+        memcpy(member, rec->member, sizeof(member));
+        memset(rec, 0, sizeof(*rec));
+        memcpy(rec->pool, pool, sizeof(pool));
+        memcpy(rec->member, member, sizeof(member));
+    }
     return OK;
 }
 

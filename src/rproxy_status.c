@@ -9,6 +9,7 @@
 
 #include "rproxy_private.h"
 
+#include "http_core.h"
 #include "http_protocol.h"
 #include "apr_atomic.h"
 
@@ -160,7 +161,11 @@ rp_status_handler(request_rec *r)
                  "# TYPE rproxy_member_ejections_total counter\n"
                  "# TYPE rproxy_member_latency_ewma_seconds gauge\n", r);
     }
-    ap_rputs(fmt == FMT_JSON ? "{\"pools\":["
+    if (fmt == FMT_JSON) {
+        ap_rprintf(r, "{\"generation\":%d,\"pools\":[",
+                   ap_state_query(AP_SQ_CONFIG_GEN));
+    }
+    ap_rputs(fmt == FMT_JSON ? ""
              : fmt == FMT_HTML ? "<!DOCTYPE html>\n<html><head><title>"
                "mod_rproxy status</title></head><body>\n" : "", r);
     for (i = 0; i < rp_globals.pools->nelts; i++) {

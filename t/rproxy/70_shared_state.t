@@ -11,10 +11,26 @@ use Apache::TestUtil qw(t_cmp);
 use JSON::PP ();
 use RPTest qw(raw_http);
 
-plan tests => 12;
+plan tests => 14;
+
+sub status {
+    my $res = GET '/rproxy-status?json';
+    return $res->code == 200 ? JSON::PP::decode_json($res->content) : undef;
+}
+
+# after a restart signal: wait until the new generation answers
+sub next_generation {
+    my ($gen) = @_;
+    for (1 .. 100) {
+        select(undef, undef, undef, 0.1);
+        my $j = status() or next;
+        return $j->{generation} if $j->{generation} > $gen;
+    }
+    return $gen;
+}
 
 sub app_stats {
-    my $j = JSON::PP::decode_json(GET('/rproxy-status?json')->content);
+    my $j = status();
     my ($app) = grep { $_->{name} eq 'app' } @{ $j->{pools} };
     my %s = (requests => 0, inflight => 0, members => scalar @{ $app->{members} });
     for my $m (@{ $app->{members} }) {
@@ -65,19 +81,22 @@ my $total = app_stats()->{requests};
 my $httpd = Apache::Test::vars('httpd');
 my $root = Apache::Test::vars('serverroot');
 my $conf = "$root/conf/httpd.conf";
+my $gen = status()->{generation};
 my $out = `$httpd -d $root -f $conf -k graceful 2>&1`;
 ok t_cmp($?, 0, 'graceful restart') or print "# $out";
-my $kept = 0;
-for (1 .. 50) {
-    select(undef, undef, undef, 0.2);
-    my $res = GET '/rproxy-status?json';
-    next unless $res->code == 200;
-    $kept = app_stats()->{requests};
-    last if $kept >= $total;
-}
-ok t_cmp($kept >= $total ? 1 : 0, 1, "counters kept over the graceful restart ($kept >= $total)");
+my $gen2 = next_generation($gen);
+my $kept = app_stats()->{requests};
+ok t_cmp($kept >= $total && $gen2 > $gen ? 1 : 0, 1,
+         "counters kept over the graceful restart ($kept >= $total, generation $gen -> $gen2)");
 my $res = GET '/rr/?count=1';
 ok t_cmp($res->code, 200, 'proxying after the restart');
+sleep 1;
+
+# a full (not graceful) restart starts from zero
+$out = `$httpd -d $root -f $conf -k restart 2>&1`;
+ok t_cmp($?, 0, 'full restart') or print "# $out";
+my $gen3 = next_generation($gen2);
+ok t_cmp($gen3 > $gen2 ? app_stats()->{requests} : -1, 0, 'counters reset by a full restart');
 
 # the other formats
 $res = GET '/rproxy-status';

@@ -102,6 +102,14 @@ int rproxy_member_weight(const rproxy_member_t *m);
 const char *rproxy_member_name(const rproxy_member_t *m);
 /** Requests this child process has in flight to the member right now. */
 apr_uint32_t rproxy_member_inflight(const rproxy_member_t *m);
+/**
+ * Smoothed (EWMA) response time of the member in microseconds, 0 until
+ * known; across all children once shared state lands. A peak-EWMA: a
+ * response slower than the current value raises it at once, a faster one
+ * pulls it down by 1/8 of the difference. Refused connects and malformed
+ * responses are not samples; a timeout is. Lock-free, any thread.
+ */
+apr_interval_time_t rproxy_member_latency(const rproxy_member_t *m);
 
 /** Number of members in the pool. */
 int rproxy_pool_size(const rproxy_pool_t *pool);

@@ -38,6 +38,12 @@ rproxy_member_inflight(const rproxy_member_t *m)
     return apr_atomic_read32(&((rproxy_member_t *)m)->inflight);
 }
 
+apr_interval_time_t
+rproxy_member_latency(const rproxy_member_t *m)
+{
+    return apr_atomic_read32(&((rproxy_member_t *)m)->ewma_us);
+}
+
 int
 rproxy_pool_size(const rproxy_pool_t *pool)
 {
@@ -116,15 +122,40 @@ rp_balancer_pick(request_rec *r, rproxy_pool_t *pool,
     return m;
 }
 
+/* Peak-EWMA: a slow response counts in full at once, so a member that
+ * turns slow is avoided from its first slow answer; faster ones pull the
+ * value down by 1/8 of the difference (rounded so that it converges), so
+ * it takes a run of fast answers to look fast again. A CAS loop because
+ * other threads (and, with shared state, other children) update it too. */
+static void
+observe_latency(rproxy_member_t *m, apr_interval_time_t latency)
+{
+    apr_uint32_t sample, old, upd;
+
+    sample = latency <= 0 ? 1
+             : latency >= APR_UINT32_MAX ? APR_UINT32_MAX
+             : (apr_uint32_t)latency;       /* 0 means "not known yet" */
+    do {
+        old = apr_atomic_read32(&m->ewma_us);
+        upd = sample >= old ? sample
+              : old - (apr_uint32_t)(((apr_uint64_t)old - sample + 7) / 8);
+    } while (apr_atomic_cas32(&m->ewma_us, upd, old) != old);
+}
+
 void
 rp_balancer_release(request_rec *r, rproxy_member_t *m,
                     rproxy_outcome_e outcome, apr_time_t started)
 {
     rproxy_pool_t *pool = m->pool;
+    apr_interval_time_t latency = apr_time_now() - started;
 
     apr_atomic_dec32(&m->inflight);
+    /* a refused connect or a malformed answer says nothing about how fast
+     * the member responds; a timeout does */
+    if (outcome == RPROXY_OUTCOME_OK || outcome == RPROXY_OUTCOME_TIMEOUT) {
+        observe_latency(m, latency);
+    }
     if (pool->lb->release) {
-        pool->lb->release(pool->lb_state, r, m, outcome,
-                          apr_time_now() - started);
+        pool->lb->release(pool->lb_state, r, m, outcome, latency);
     }
 }

@@ -93,6 +93,9 @@ struct rproxy_member_t {
     /* Per child process, set up in child_init. */
     rp_connpool_t *conns;
     volatile apr_uint32_t inflight;
+    /* Peak-EWMA of response times in microseconds, 0 until the first
+     * sample; written by rp_balancer_release() with apr_atomic_cas32. */
+    volatile apr_uint32_t ewma_us;
 };
 
 struct rproxy_pool_t {

@@ -14,10 +14,12 @@ extern const rproxy_balancer_t rp_lb_round_robin;
 extern const rproxy_balancer_t rp_lb_least_conn;
 extern const rproxy_balancer_t rp_lb_random;
 extern const rproxy_balancer_t rp_lb_p2c;
+extern const rproxy_balancer_t rp_lb_ewma;
 
 /* the built-in balancers, registered like any third-party one */
 static const rproxy_balancer_t *const rproxy_balancers[] = {
-    &rp_lb_round_robin, &rp_lb_least_conn, &rp_lb_random, &rp_lb_p2c
+    &rp_lb_round_robin, &rp_lb_least_conn, &rp_lb_random, &rp_lb_p2c,
+    &rp_lb_ewma
 };
 
 static const command_rec rproxy_cmds[] = {

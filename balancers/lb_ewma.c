@@ -43,8 +43,11 @@
 
 #include "apr_strings.h"
 
-/* Finagle's default decay time of 10 s, as a half-life */
+/* Finagle's default decay time of 10 s, as a half-life (t/unit/test_lb.c
+ * builds with a shorter one) */
+#ifndef EWMA_HALFLIFE_MS
 #define EWMA_HALFLIFE_MS    7000
+#endif
 /* the cost of an unknown member with requests in flight: more than any
  * real latency times any real queue */
 #define EWMA_PENALTY        1e15

@@ -11,6 +11,16 @@
 #include "ap_provider.h"
 
 extern const rproxy_balancer_t rp_lb_round_robin;
+extern const rproxy_balancer_t rp_lb_least_conn;
+extern const rproxy_balancer_t rp_lb_random;
+extern const rproxy_balancer_t rp_lb_p2c;
+extern const rproxy_balancer_t rp_lb_ewma;
+
+/* the built-in balancers, registered like any third-party one */
+static const rproxy_balancer_t *const rproxy_balancers[] = {
+    &rp_lb_round_robin, &rp_lb_least_conn, &rp_lb_random, &rp_lb_p2c,
+    &rp_lb_ewma
+};
 
 static const command_rec rproxy_cmds[] = {
     AP_INIT_RAW_ARGS("<RProxyPool", rp_cmd_pool_section, NULL, RSRC_CONF,
@@ -57,8 +67,14 @@ rproxy_child_init(apr_pool_t *pchild, server_rec *s)
 static void
 rproxy_register_hooks(apr_pool_t *p)
 {
-    ap_register_provider(p, RPROXY_BALANCER_GROUP, "round_robin",
-                         RPROXY_BALANCER_VERSION, &rp_lb_round_robin);
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(rproxy_balancers) / sizeof(rproxy_balancers[0]);
+         i++) {
+        ap_register_provider(p, RPROXY_BALANCER_GROUP,
+                             rproxy_balancers[i]->name,
+                             RPROXY_BALANCER_VERSION, rproxy_balancers[i]);
+    }
     ap_hook_pre_config(rp_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(rp_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(rp_shm_post_config, NULL, NULL, APR_HOOK_MIDDLE);

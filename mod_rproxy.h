@@ -103,8 +103,13 @@ const char *rproxy_member_name(const rproxy_member_t *m);
 /** Requests in flight to the member right now, across all child
  *  processes (read atomically from shared memory). */
 apr_uint32_t rproxy_member_inflight(const rproxy_member_t *m);
-/** Smoothed (peak-EWMA) response time of the member in microseconds,
- *  across all child processes; 0 until the first response. */
+/**
+ * Smoothed response time of the member in microseconds, across all child
+ * processes (shared memory); 0 until known. A peak-EWMA: a response slower
+ * than the current value raises it at once, a faster one pulls it down by
+ * 1/8 of the difference. Refused connects and malformed responses are not
+ * samples; a timeout is. Lock-free, any thread.
+ */
 apr_interval_time_t rproxy_member_latency(const rproxy_member_t *m);
 
 /** Number of members in the pool. */

@@ -308,13 +308,19 @@ rp_shm_count(rproxy_member_t *m, rproxy_outcome_e outcome,
     if (outcome != RPROXY_OUTCOME_OK) {
         apr_atomic_inc64(&sh->failures);
         outlier_failed(m);
+    }
+    else {
+        if (apr_atomic_read32(&sh->consecutive_fails)) {
+            apr_atomic_set32(&sh->consecutive_fails, 0);
+        }
+        if (apr_atomic_read32(&sh->streak)) {
+            apr_atomic_set32(&sh->streak, 0);
+        }
+    }
+    /* a refused connect or a malformed answer says nothing about how fast
+     * the member responds; a timeout does */
+    if (outcome != RPROXY_OUTCOME_OK && outcome != RPROXY_OUTCOME_TIMEOUT) {
         return;
-    }
-    if (apr_atomic_read32(&sh->consecutive_fails)) {
-        apr_atomic_set32(&sh->consecutive_fails, 0);
-    }
-    if (apr_atomic_read32(&sh->streak)) {
-        apr_atomic_set32(&sh->streak, 0);
     }
     /* peak EWMA: a slower sample counts at once, a faster one decays in
      * with weight 1/8, so a member that turns slow is noticed quickly */
@@ -324,6 +330,6 @@ rp_shm_count(rproxy_member_t *m, rproxy_outcome_e outcome,
     do {
         cur = apr_atomic_read32(&sh->ewma_us);
         next = (sample >= cur || !cur) ? sample
-                                       : cur - (cur - sample) / 8;
+                                       : cur - (cur - sample + 7) / 8;
     } while (apr_atomic_cas32(&sh->ewma_us, next, cur) != cur);
 }

@@ -10,7 +10,7 @@ use Apache::TestRequest ();
 
 our @EXPORT_OK = qw(echo_parse raw_http proxy_port evil_start evil_stop
                     read_response pattern_chunk read_request evil_log
-                    proxy_socket evil_respond);
+                    proxy_socket evil_respond hold_request held_backend);
 
 # The echo backend answers "key=value" lines and "h:Name: value" lines.
 sub echo_parse {
@@ -98,6 +98,25 @@ sub proxy_socket {
                                   Timeout => 10) or die "connect: $!";
     binmode $s;
     return $s;
+}
+
+# Balancer tests: sends a request through the proxy and returns its socket
+# without waiting for the answer, so that (with ?sleep=MS) the member that
+# got it stays busy until held_backend() collects the response.
+sub hold_request {
+    my ($path) = @_;
+    my $s = proxy_socket();
+    print $s "GET $path HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    return $s;
+}
+
+# The backend that answered a held request ("status N" if it failed).
+sub held_backend {
+    my ($s) = @_;
+    my ($status, $h) = read_response($s);
+    close $s;
+    return "status " . ($status // 'none') unless ($status // 0) == 200;
+    return $h->{'x-backend'}[0] // '-';
 }
 
 # For misbehaving backends: one well-formed response with a sized body.

@@ -8,6 +8,9 @@
  * Configuration:
  *   SetHandler rptest
  *   RPTestName NAME        identity of this backend (per-dir, child wins)
+ *   RPTestDelay MS         default for sleep= below (per-dir): a location
+ *                          that is always slow, e.g. one pool member whose
+ *                          URL path points there
  *
  * Every response (including the 101 and httpd's own error pages for these
  * requests, e.g. a 413 from LimitRequestBody) carries
@@ -75,6 +78,7 @@ static const char rpt_pattern[] =
 
 typedef struct {
     const char *name;
+    int delay_ms;               /* -1: not set here */
 } rpt_dir_conf;
 
 /* Everything the query string asked for, plus what we learnt about the
@@ -603,6 +607,7 @@ rpt_handler(request_rec *r)
     rq->headers = apr_array_make(r->pool, 4, sizeof(const char *));
     rq->size = -1;
     rq->chunked = 1;
+    rq->sleep_ms = conf->delay_ms > 0 ? conf->delay_ms : 0;
     /* Lets rpt_insert_error_filter() find our identity. */
     ap_set_module_config(r->request_config, &rptest_backend_module, rq);
 
@@ -679,8 +684,11 @@ rpt_insert_error_filter(request_rec *r)
 static void *
 rpt_create_dir_conf(apr_pool_t *p, char *dir)
 {
+    rpt_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
     (void)dir;
-    return apr_pcalloc(p, sizeof(rpt_dir_conf));
+    conf->delay_ms = -1;
+    return conf;
 }
 
 static void *
@@ -690,7 +698,22 @@ rpt_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     rpt_dir_conf *conf = apr_palloc(p, sizeof(*conf));
 
     conf->name = add->name ? add->name : base->name;
+    conf->delay_ms = add->delay_ms >= 0 ? add->delay_ms : base->delay_ms;
     return conf;
+}
+
+static const char *
+rpt_cmd_delay(cmd_parms *cmd, void *d, const char *arg)
+{
+    rpt_dir_conf *conf = d;
+    apr_int64_t n;
+
+    if (!parse_num(arg, 0, RPT_MAX_SLEEP_MS, &n)) {
+        return apr_psprintf(cmd->pool, "RPTestDelay %s: expects 0..%d "
+                            "milliseconds", arg, RPT_MAX_SLEEP_MS);
+    }
+    conf->delay_ms = (int)n;
+    return NULL;
 }
 
 static const command_rec rpt_cmds[] = {
@@ -698,6 +721,8 @@ static const command_rec rpt_cmds[] = {
                   (void *)APR_OFFSETOF(rpt_dir_conf, name),
                   RSRC_CONF | ACCESS_CONF,
                   "Identity reported by the rptest echo backend"),
+    AP_INIT_TAKE1("RPTestDelay", rpt_cmd_delay, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Milliseconds to wait before answering (sleep= default)"),
     {NULL}
 };
 

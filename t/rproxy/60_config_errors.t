@@ -14,6 +14,11 @@ mkdir "$dir/logs";
 my @cases = (
     ['unknown balancer', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyBalancer nosuch\n</RProxyPool>",
      qr/line 7 of .*:\sRProxyBalancer: unknown balancer 'nosuch' \(registered: .*round_robin/],
+    (map { ["$_ with an argument", "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyBalancer $_ extra-arg\n</RProxyPool>",
+            qr/pool a: RProxyBalancer $_: takes no arguments, got 'extra-arg' \(.*:5\)/] }
+         qw(least_conn random p2c ewma)),
+    ['unknown balancer lists the built-in ones', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyBalancer nosuch\n</RProxyPool>",
+     qr/registered: (?=.*\bround_robin\b)(?=.*\bleast_conn\b)(?=.*\brandom\b)(?=.*\bp2c\b)(?=.*\bewma\b)/],
     ['member scheme', "<RProxyPool a>\nRProxyMember ftp://127.0.0.1:1\n</RProxyPool>",
      qr/line 6 of .*:\sRProxyMember ftp:\/\/127\.0\.0\.1:1: URL scheme must be http or https/],
     ['weight range', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1 weight=0\n</RProxyPool>",

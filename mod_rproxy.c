@@ -11,6 +11,7 @@
 #include "ap_provider.h"
 
 extern const rproxy_balancer_t rp_lb_round_robin;
+extern const rproxy_balancer_t rp_lb_hash;
 
 static const command_rec rproxy_cmds[] = {
     AP_INIT_RAW_ARGS("<RProxyPool", rp_cmd_pool_section, NULL, RSRC_CONF,
@@ -50,6 +51,8 @@ rproxy_register_hooks(apr_pool_t *p)
 {
     ap_register_provider(p, RPROXY_BALANCER_GROUP, "round_robin",
                          RPROXY_BALANCER_VERSION, &rp_lb_round_robin);
+    ap_register_provider(p, RPROXY_BALANCER_GROUP, "hash",
+                         RPROXY_BALANCER_VERSION, &rp_lb_hash);
     ap_hook_pre_config(rp_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(rp_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(rproxy_child_init, NULL, NULL, APR_HOOK_MIDDLE);

@@ -15,11 +15,12 @@ extern const rproxy_balancer_t rp_lb_least_conn;
 extern const rproxy_balancer_t rp_lb_random;
 extern const rproxy_balancer_t rp_lb_p2c;
 extern const rproxy_balancer_t rp_lb_ewma;
+extern const rproxy_balancer_t rp_lb_hash;
 
 /* the built-in balancers, registered like any third-party one */
 static const rproxy_balancer_t *const rproxy_balancers[] = {
     &rp_lb_round_robin, &rp_lb_least_conn, &rp_lb_random, &rp_lb_p2c,
-    &rp_lb_ewma
+    &rp_lb_ewma, &rp_lb_hash
 };
 
 static const command_rec rproxy_cmds[] = {

@@ -114,6 +114,13 @@ apr_interval_time_t rproxy_member_latency(const rproxy_member_t *m);
 
 /** Number of members in the pool. */
 int rproxy_pool_size(const rproxy_pool_t *pool);
+/**
+ * The pool's member at position i (0..rproxy_pool_size()-1, configuration
+ * order, the same as rproxy_member_index()), whether usable right now or
+ * not; NULL when i is out of range. For create(), which sees every member,
+ * e.g. to lay out a hash ring. The handle lives as long as the pool.
+ */
+rproxy_member_t *rproxy_pool_member(const rproxy_pool_t *pool, int i);
 /** The pool's name. */
 const char *rproxy_pool_name(const rproxy_pool_t *pool);
 /**

@@ -65,6 +65,15 @@ rproxy_pool_size(const rproxy_pool_t *pool)
     return pool->members->nelts;
 }
 
+rproxy_member_t *
+rproxy_pool_member(const rproxy_pool_t *pool, int i)
+{
+    if (i < 0 || i >= pool->members->nelts) {
+        return NULL;
+    }
+    return APR_ARRAY_IDX(pool->members, i, rproxy_member_t *);
+}
+
 const char *
 rproxy_pool_name(const rproxy_pool_t *pool)
 {

@@ -19,6 +19,18 @@ my @cases = (
          qw(least_conn random p2c ewma)),
     ['unknown balancer lists the built-in ones', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyBalancer nosuch\n</RProxyPool>",
      qr/registered: (?=.*\bround_robin\b)(?=.*\bleast_conn\b)(?=.*\brandom\b)(?=.*\bp2c\b)(?=.*\bewma\b)/],
+    ['hash without expression', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyBalancer hash\n</RProxyPool>",
+     qr/line 7 of .*:\sRProxyBalancer hash: needs an argument/],
+    ['bad hash expression', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyBalancer hash \"%{HTTP:X-Key\"\n</RProxyPool>",
+     qr/pool a: RProxyBalancer hash: expression '%\{HTTP:X-Key': Unterminated .* \(.*:5\)/],
+    ['unknown hash variable', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyBalancer hash %{NOSUCH}\n</RProxyPool>",
+     qr/RProxyBalancer hash: expression '%\{NOSUCH\}': Variable 'NOSUCH' does not exist \(.*:5\)/],
+    ['hash bound range', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyBalancer hash %{REMOTE_ADDR} bound=0.5\n</RProxyPool>",
+     qr/RProxyBalancer hash: 'bound=0\.5': the bound is a number from 1 to 100 .*, or off \(.*:5\)/],
+    ['hash option', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyBalancer hash %{REMOTE_ADDR} spread=2\n</RProxyPool>",
+     qr/RProxyBalancer hash: unknown option 'spread=2' \(valid: bound=F .*bound=off\)/],
+    ['hash option first', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyBalancer hash bound=2\n</RProxyPool>",
+     qr/RProxyBalancer hash: expects an expression first/],
     ['member scheme', "<RProxyPool a>\nRProxyMember ftp://127.0.0.1:1\n</RProxyPool>",
      qr/line 6 of .*:\sRProxyMember ftp:\/\/127\.0\.0\.1:1: URL scheme must be http or https/],
     ['weight range', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1 weight=0\n</RProxyPool>",
@@ -83,5 +95,7 @@ for my $c (@cases) {
 
 # and a good one passes, so the failures above are the directives' doing
 my ($rc, $out) = try_config("<RProxyPool a>\nRProxyMember http://127.0.0.1:1\n</RProxyPool>\n"
+                            . "<RProxyPool h>\nRProxyMember http://127.0.0.1:1\n"
+                            . "RProxyBalancer hash \"%{HTTP:X-User}\" bound=1.5\n</RProxyPool>\n"
                             . "RProxyPass /x a\n<Location /y>\nRProxyPass http://127.0.0.1:1/\n</Location>");
 ok t_cmp("$rc $out", qr/^0 Syntax OK/, 'a valid configuration passes');

@@ -28,20 +28,6 @@
 
 #include "apr_strings.h"
 
-static const char *
-p2c_create(void **state, apr_pool_t *p, rproxy_pool_t *pool, const char *args)
-{
-    lb_rand_t *rnd;
-
-    if (args) {
-        return apr_psprintf(p, "takes no arguments, got '%s'", args);
-    }
-    rnd = apr_palloc(p, sizeof(*rnd));
-    lb_rand_init(rnd, pool);
-    *state = rnd;
-    return NULL;
-}
-
 static int
 p2c_pick(void *state, request_rec *r, rproxy_member_t *const *cand, int n)
 {
@@ -65,7 +51,7 @@ p2c_pick(void *state, request_rec *r, rproxy_member_t *const *cand, int n)
 const rproxy_balancer_t rp_lb_p2c = {
     "p2c",
     RPROXY_LB_USES_WEIGHT,
-    p2c_create,
+    lb_rand_create,
     p2c_pick,
     NULL
 };

@@ -22,6 +22,7 @@
 #define LB_RAND_H
 
 #include "mod_rproxy.h"
+#include "apr_strings.h"
 #include "apr_atomic.h"
 #include "apr_general.h"
 #include "apr_thread_mutex.h"
@@ -41,6 +42,23 @@ lb_rand_init(lb_rand_t *rnd, rproxy_pool_t *pool)
     rnd->pool = pool;
     rnd->counter = 0;
     rnd->seeded = 0;
+}
+
+/* create() for balancers whose whole state is one generator and that take
+ * no arguments (random, p2c). */
+static APR_INLINE const char *
+lb_rand_create(void **state, apr_pool_t *p, rproxy_pool_t *pool,
+               const char *args)
+{
+    lb_rand_t *rnd;
+
+    if (args) {
+        return apr_psprintf(p, "takes no arguments, got '%s'", args);
+    }
+    rnd = apr_palloc(p, sizeof(*rnd));
+    lb_rand_init(rnd, pool);
+    *state = rnd;
+    return NULL;
 }
 
 static APR_INLINE void

@@ -22,21 +22,6 @@
 
 #include "apr_strings.h"
 
-static const char *
-random_create(void **state, apr_pool_t *p, rproxy_pool_t *pool,
-              const char *args)
-{
-    lb_rand_t *rnd;
-
-    if (args) {
-        return apr_psprintf(p, "takes no arguments, got '%s'", args);
-    }
-    rnd = apr_palloc(p, sizeof(*rnd));
-    lb_rand_init(rnd, pool);
-    *state = rnd;
-    return NULL;
-}
-
 static int
 random_pick(void *state, request_rec *r, rproxy_member_t *const *cand, int n)
 {
@@ -47,7 +32,7 @@ random_pick(void *state, request_rec *r, rproxy_member_t *const *cand, int n)
 const rproxy_balancer_t rp_lb_random = {
     "random",
     RPROXY_LB_USES_WEIGHT,
-    random_create,
+    lb_rand_create,
     random_pick,
     NULL
 };

@@ -170,6 +170,19 @@ parse_int(const char *v, int min, int max, int *out)
     return NULL;
 }
 
+/* "50%" or "50" -> 50, within 0..100. */
+static const char *
+parse_percent(apr_pool_t *p, const char *v, int *out)
+{
+    char *num = apr_pstrdup(p, v);
+    apr_size_t len = strlen(num);
+
+    if (len && num[len - 1] == '%') {
+        num[len - 1] = '\0';
+    }
+    return parse_int(num, 0, 100, out);
+}
+
 /* Splits "key=value"; returns the value or NULL when there is no '='. */
 static const char *
 split_kv(apr_pool_t *p, const char *word, const char **key)
@@ -523,13 +536,7 @@ rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args)
             err = rp_parse_interval(val, &pool->outlier_eject);
         }
         else if (val && !strcasecmp(key, "max_ejected")) {
-            char *pct = apr_pstrdup(cmd->temp_pool, val);
-            apr_size_t len = strlen(pct);
-
-            if (len && pct[len - 1] == '%') {
-                pct[len - 1] = '\0';
-            }
-            err = parse_int(pct, 0, 100, &pool->outlier_max_pct);
+            err = parse_percent(cmd->temp_pool, val, &pool->outlier_max_pct);
         }
         else {
             return apr_psprintf(cmd->pool, "RProxyOutlier: unknown option "
@@ -562,20 +569,12 @@ rp_cmd_retries(cmd_parms *cmd, void *d, const char *args)
                             "[budget=P%%])", word, err);
     }
     while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
-        char *pct;
-        apr_size_t len;
-
         val = split_kv(cmd->temp_pool, word, &key);
         if (!val || strcasecmp(key, "budget")) {
             return apr_psprintf(cmd->pool, "RProxyRetries: unknown option "
                                 "'%s' (valid: budget=P%%)", word);
         }
-        pct = apr_pstrdup(cmd->temp_pool, val);
-        len = strlen(pct);
-        if (len && pct[len - 1] == '%') {
-            pct[len - 1] = '\0';
-        }
-        if ((err = parse_int(pct, 0, 100, &pool->retry_budget))) {
+        if ((err = parse_percent(cmd->temp_pool, val, &pool->retry_budget))) {
             return apr_psprintf(cmd->pool, "RProxyRetries %s: %s", word, err);
         }
     }

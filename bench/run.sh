@@ -17,6 +17,11 @@
 #   CONNS=50 WRK_THREADS=1 wrk connections and threads
 #   THREADS=64             ThreadsPerChild of both proxies (one child each)
 #   LOAD_CPU=0 PROXY_CPU=1 cores for wrk/origin/curl and for the proxies
+#   PROXY_CPU_QUOTA=50     CPU quota of each proxy httpd (parent and children),
+#                          percent of one core, through its own cgroup (v1 cpu
+#                          controller or v2 cpu.max); 0 or off: no quota. Keeps
+#                          the proxy, not wrk+origin, the bottleneck on 2 cores
+#   BUILD=1                0: use the existing .libs/mod_rproxy.so as it is
 #   MEM_SIZE_MB=256        size of the streamed body in the memory test
 #   MEM_RATE=20M           slow client / slow origin rate (curl's units)
 #   TESTS="mem small large"  which parts to run
@@ -33,6 +38,8 @@ WRK_THREADS=${WRK_THREADS:-1}
 THREADS=${THREADS:-64}
 LOAD_CPU=${LOAD_CPU:-0}
 PROXY_CPU=${PROXY_CPU:-1}
+PROXY_CPU_QUOTA=${PROXY_CPU_QUOTA:-50}
+BUILD=${BUILD:-1}
 MEM_SIZE_MB=${MEM_SIZE_MB:-256}
 MEM_RATE=${MEM_RATE:-20M}
 TESTS=${TESTS:-mem small large}
@@ -78,6 +85,10 @@ cleanup() {
         [ -s "$R/run/$p.pid" ] \
             && stop_httpd "$(cat "$R/run/$p.pid")" "$R/conf/$p.conf"
     done
+    # the cgroups last: rmdir only works once their processes are gone
+    for p in "${CG_DIRS[@]}"; do
+        cg_remove "$p"
+    done
     exit "$rc"
 }
 trap cleanup EXIT
@@ -85,11 +96,112 @@ trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
 
 die() { echo "bench: $*" >&2; exit 1; }
 
+# --- CPU quota for the proxies: one cgroup per proxy httpd -----------------
+#
+# On a 2-core box wrk + origin saturate their core before the proxy does;
+# a CFS quota on each proxy (same for both) makes the proxy the bottleneck,
+# so requests/s compares proxy CPU efficiency. The httpd is started from a
+# shell that first moves itself into the cgroup; everything it forks
+# (the daemonized parent, the children) inherits it.
+
+CG_PERIOD=100000   # us
+CG_KIND=none       # v1 | v2 | none
+CG_INFO=""         # for the summary header
+CG_DIRS=()         # cgroups created, removed on exit
+CG_A=- CG_B=-      # each proxy's cgroup directory, - for none
+
+cg_remove() {   # DIR: rmdir, retrying while the last processes exit
+    local d=$1 i
+    [ -d "$d" ] || return 0
+    for i in $(seq 50); do
+        rmdir "$d" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "bench: could not remove cgroup $d (still has: $(xargs <"$d/cgroup.procs" 2>/dev/null))" >&2
+}
+
+cg_make() {   # v1|v2 ROOT NAME QUOTA_US: create, set the quota; prints DIR
+    local kind=$1 root=$2 dir=$2/$3 q=$4
+    mkdir "$dir" 2>/dev/null || return 1
+    CG_DIRS+=("$dir")
+    if [ "$kind" = v1 ]; then
+        { echo "$CG_PERIOD" >"$dir/cpu.cfs_period_us" \
+            && echo "$q" >"$dir/cpu.cfs_quota_us"; } 2>/dev/null || return 1
+        [ "$(cat "$dir/cpu.cfs_quota_us")" = "$q" ] || return 1
+    else
+        { echo "$q $CG_PERIOD" >"$dir/cpu.max"; } 2>/dev/null || return 1
+        [ "$(cat "$dir/cpu.max")" = "$q $CG_PERIOD" ] || return 1
+    fi
+    CG_MADE=$dir
+}
+
+cg_setup() {
+    local q v1 v2 kind root try
+    case "$PROXY_CPU_QUOTA" in
+        0|off|none)
+            CG_INFO="none (PROXY_CPU_QUOTA=$PROXY_CPU_QUOTA)"; return 0 ;;
+        ''|*[!0-9]*)
+            die "PROXY_CPU_QUOTA=$PROXY_CPU_QUOTA: want a percentage of one core (1-100), or 0/off" ;;
+    esac
+    [ "$PROXY_CPU_QUOTA" -le 100 ] \
+        || die "PROXY_CPU_QUOTA=$PROXY_CPU_QUOTA: the proxies are pinned to one core; at most 100"
+    q=$((PROXY_CPU_QUOTA * CG_PERIOD / 100))
+    v2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+    v1=$(awk '$3 == "cgroup" && ("," $4 ",") ~ /,cpu,/ { print $2; exit }' /proc/mounts)
+    try=()
+    # v2 where it has the cpu controller (pure v2), else v1's cpu hierarchy
+    [ -n "$v2" ] && grep -qw cpu "$v2/cgroup.controllers" 2>/dev/null \
+        && try+=("v2:$v2")
+    [ -n "$v1" ] && try+=("v1:$v1")
+    for kind in "${try[@]}"; do
+        root=${kind#*:} kind=${kind%%:*}
+        if [ "$kind" = v2 ] && ! grep -qw cpu "$root/cgroup.subtree_control"; then
+            { echo +cpu >"$root/cgroup.subtree_control"; } 2>/dev/null || continue
+        fi
+        if cg_make "$kind" "$root" "rproxy-bench-$$-a" "$q" && CG_A=$CG_MADE \
+            && cg_make "$kind" "$root" "rproxy-bench-$$-b" "$q" && CG_B=$CG_MADE
+        then
+            CG_KIND=$kind
+            if [ "$kind" = v1 ]; then
+                CG_INFO="$PROXY_CPU_QUOTA% of one core per proxy (cgroup v1: cpu.cfs_quota_us $q / cpu.cfs_period_us $CG_PERIOD)"
+            else
+                CG_INFO="$PROXY_CPU_QUOTA% of one core per proxy (cgroup v2: cpu.max \"$q $CG_PERIOD\")"
+            fi
+            return 0
+        fi
+        for root in "${CG_DIRS[@]}"; do cg_remove "$root"; done
+        CG_DIRS=() CG_A=- CG_B=-
+    done
+    CG_INFO="NONE - no writable cpu cgroup (v1 cpu: ${v1:-not mounted}; v2: ${v2:-not mounted}); wrk+origin may be the bottleneck"
+    echo "bench: WARNING: cannot set PROXY_CPU_QUOTA=$PROXY_CPU_QUOTA%: no writable cgroup v1 cpu controller or v2 cpu.max (need root and the cpu controller); running WITHOUT a quota - the load generator core may limit the proxies and the ratios say less" >&2
+}
+
+cg_check() {   # DIR PARENT: the parent and all its children are in DIR
+    local dir=$1 parent=$2 p rel
+    [ "$dir" = - ] && return 0
+    rel=/${dir##*/}
+    for p in "$parent" $(ps -o pid= --ppid "$parent"); do
+        if [ "$CG_KIND" = v1 ]; then
+            grep -Eq "^[0-9]+:([^:]*,)?cpu(,[^:]*)?:.*$rel\$" "/proc/$p/cgroup"
+        else
+            grep -q "^0::.*$rel\$" "/proc/$p/cgroup"
+        fi || die "pid $p is not in cgroup $dir: $(tr '\n' ' ' <"/proc/$p/cgroup")"
+    done
+}
+
+cg_stat() {   # DIR: "nr_periods nr_throttled" so far (0 0 without a quota)
+    [ "$1" = - ] && { echo "0 0"; return 0; }
+    awk '$1 == "nr_periods" { p = $2 } $1 == "nr_throttled" { t = $2 }
+         END { printf "%d %d\n", p, t }' "$1/cpu.stat"
+}
+
 # --- preparation -----------------------------------------------------------
 
 prepare() {
     "$TOP/scripts/deps.sh" bench
-    make -s -C "$TOP" -f Makefile.apxs >/dev/null
+    if [ "$BUILD" != 0 ]; then
+        make -s -C "$TOP" -f Makefile.apxs >/dev/null
+    fi
     [ -f "$MODSO" ] || die "no $MODSO after the build"
     command -v wrk >/dev/null || die "wrk is not installed"
     command -v taskset >/dev/null || die "taskset (util-linux) is missing"
@@ -253,11 +365,15 @@ EOF
     } >"$R/conf/proxy-b.conf"
 }
 
-start_httpd() {   # NAME PORT CPU-PREFIX...
-    local name=$1 port=$2 conf=$R/conf/$1.conf pid i
-    shift 2
+start_httpd() {   # NAME PORT CGROUP-DIR|- CPU-PREFIX...
+    local name=$1 port=$2 cg=$3 conf=$R/conf/$1.conf pid i
+    shift 3
     "$HTTPD" -t -d "$R" -f "$conf" 2>"$R/logs/$name.configtest" \
         || { cat "$R/logs/$name.configtest" >&2; die "$name: bad config"; }
+    if [ "$cg" != - ]; then
+        # a shell that joins the cgroup, then execs (taskset) httpd
+        set -- /bin/sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg" "$@"
+    fi
     "$@" "$HTTPD" -d "$R" -f "$conf" -k start \
         || die "$name: httpd did not start; see $R/logs/${name}_error.log"
     for i in $(seq 100); do
@@ -399,22 +515,27 @@ median() {
 ERR_A=0 ERR_B=0
 throughput() {   # TEST PATH rps|mbps
     local test=$1 path=$2 what=$3 round who port parent out v e nreq
-    local mark breq bconn cpu0 cpu1 t0 t1 busy us
+    local mark breq bconn cpu0 cpu1 t0 t1 busy us cg per0 thr0 per1 thr1 thr
     local -a vals_A=() vals_B=() conns_A=() conns_B=()
-    local -a busy_A=() busy_B=() us_A=() us_B=()
+    local -a busy_A=() busy_B=() us_A=() us_B=() thr_A=() thr_B=()
     for who in A B; do
         port=$PA; [ "$who" = B ] && port=$PB
         run_wrk "$port" "$path" "$WARMUP" "$R/wrk/$test-$who-warmup.txt"
     done
     for round in $(seq "$ROUNDS"); do
         for who in A B; do
-            port=$PA parent=$PID_A
-            [ "$who" = B ] && port=$PB parent=$PID_B
+            port=$PA parent=$PID_A cg=$CG_A
+            [ "$who" = B ] && port=$PB parent=$PID_B cg=$CG_B
             out=$R/wrk/$test-$who-$round.txt
             mark=$(origin_lines)
+            read -r per0 thr0 < <(cg_stat "$cg")
             cpu0=$(cpu_ticks "$parent") t0=$(date +%s%N)
             run_wrk "$port" "$path" "$DURATION" "$out"
             cpu1=$(cpu_ticks "$parent") t1=$(date +%s%N)
+            read -r per1 thr1 < <(cg_stat "$cg")
+            # share of the quota periods in which the proxy ran out of quota
+            thr=$(awk -v p=$((per1 - per0)) -v t=$((thr1 - thr0)) \
+                  'BEGIN { if (p > 0) printf "%.0f", 100 * t / p; else print "-" }')
             read -r breq bconn < <(origin_since "$mark")
             read -r v e nreq < <(wrk_value "$out" "$what")
             # proxy CPU: share of its core, and microseconds per request
@@ -428,11 +549,11 @@ throughput() {   # TEST PATH rps|mbps
                 eval "ERR_$who=\$((ERR_$who + e))"
             fi
             eval "vals_$who+=(\"\$v\")"
-            eval "conns_$who+=(\"\$bconn\") busy_$who+=(\"\$busy\") us_$who+=(\"\$us\")"
-            printf '%-6s round %d proxy %s: %s %s; proxy cpu %s%%, %s us/req; origins got %s requests on %s new connections\n' \
+            eval "conns_$who+=(\"\$bconn\") busy_$who+=(\"\$busy\") us_$who+=(\"\$us\") thr_$who+=(\"\$thr\")"
+            printf '%-6s round %d proxy %s: %s %s; proxy cpu %s%%, %s us/req, throttled in %s%% of periods; origins got %s requests on %s new connections\n' \
                 "$test" "$round" "$who" "$v" \
                 "$([ "$what" = rps ] && echo req/s || echo MB/s)" \
-                "$busy" "$us" "$breq" "$bconn"
+                "$busy" "$us" "$thr" "$breq" "$bconn"
         done
     done
     printf -v "TP_${test}_A" '%s' "$(median "${vals_A[@]}")"
@@ -445,6 +566,10 @@ throughput() {   # TEST PATH rps|mbps
     printf -v "BUSY_${test}_B" '%s' "$(median "${busy_B[@]}")"
     printf -v "US_${test}_A" '%s' "$(median "${us_A[@]}")"
     printf -v "US_${test}_B" '%s' "$(median "${us_B[@]}")"
+    if [ "$CG_KIND" != none ]; then
+        printf -v "THR_${test}_A" '%s' "$(median "${thr_A[@]}")"
+        printf -v "THR_${test}_B" '%s' "$(median "${thr_B[@]}")"
+    fi
 }
 
 cpu_ticks() {   # PARENT: user+system clock ticks of its children so far
@@ -477,15 +602,19 @@ main() {
     local pa pb t
     prepare
     write_confs
+    cg_setup
     : >"$R/memory.txt"
-    start_httpd origin "$P1" "${PIN_LOAD[@]}"
-    start_httpd proxy-a "$PA" "${PIN_PROXY[@]}"
-    start_httpd proxy-b "$PB" "${PIN_PROXY[@]}"
+    start_httpd origin "$P1" - "${PIN_LOAD[@]}"
+    start_httpd proxy-a "$PA" "$CG_A" "${PIN_PROXY[@]}"
+    start_httpd proxy-b "$PB" "$CG_B" "${PIN_PROXY[@]}"
     pa=$(cat "$R/run/proxy-a.pid")
     pb=$(cat "$R/run/proxy-b.pid")
     PID_A=$pa PID_B=$pb
+    cg_check "$CG_A" "$pa"
+    cg_check "$CG_B" "$pb"
     HZ=$(getconf CLK_TCK)
     echo "origins 127.0.0.1:$P1 :$P2 :$P3; proxy A (mod_rproxy) :$PA pid $pa; proxy B (mod_proxy) :$PB pid $pb"
+    echo "proxy cpu quota: $CG_INFO"
     sanity A "$PA"
     sanity B "$PB"
     local kids_a0 kids_b0
@@ -515,6 +644,7 @@ main() {
         else
             echo "proxies: mpm_event 1 child x $THREADS threads; wrk -t$WRK_THREADS -c$CONNS; nothing pinned (one core)"
         fi
+        echo "proxy cpu quota: $CG_INFO"
         echo "throughput: median of $ROUNDS interleaved runs of ${DURATION}s; memory: ${MEM_SIZE_MB} MiB at $MEM_RATE/s"
         echo
         printf '%-34s %12s %12s %7s  %s\n' "" "mod_rproxy" "mod_proxy" "ratio" "target"
@@ -528,6 +658,9 @@ main() {
                 "$BUSY_small_A" "$BUSY_small_B"
             printf '%-34s %12s %12s\n' "  proxy cpu per request, us" \
                 "$US_small_A" "$US_small_B"
+            [ "$CG_KIND" = none ] \
+                || printf '%-34s %12s %12s\n' "  quota periods throttled, %" \
+                    "$THR_small_A" "$THR_small_B"
             printf '    rounds A: %s\n    rounds B: %s\n' "$ROUNDS_small_A" "$ROUNDS_small_B" ;;
         esac
         case " $TESTS " in *" large "*)
@@ -540,6 +673,9 @@ main() {
                 "$BUSY_large_A" "$BUSY_large_B"
             printf '%-34s %12s %12s\n' "  proxy cpu per request, us" \
                 "$US_large_A" "$US_large_B"
+            [ "$CG_KIND" = none ] \
+                || printf '%-34s %12s %12s\n' "  quota periods throttled, %" \
+                    "$THR_large_A" "$THR_large_B"
             printf '    rounds A: %s\n    rounds B: %s\n' "$ROUNDS_large_A" "$ROUNDS_large_B" ;;
         esac
         case " $TESTS " in *" mem "*)

@@ -257,7 +257,10 @@ rp_conn_release(rp_bconn_t *bc, int reusable)
     apr_interval_time_t keep = m->pool->to.ka_idle_timeout;
 
     if (bc->backend_ka) {
-        apr_interval_time_t theirs = bc->backend_ka - RP_KA_MARGIN;
+        /* a second before theirs, or a quarter of a short one */
+        apr_interval_time_t theirs = bc->backend_ka
+            - (bc->backend_ka >= 4 * RP_KA_MARGIN ? RP_KA_MARGIN
+                                                  : bc->backend_ka / 4);
 
         if (theirs < keep) {
             keep = theirs;

@@ -200,6 +200,13 @@ rp_headers_request(rp_exchange_t *ex)
         apr_table_setn(ex->headers, "Connection", "Upgrade");
         apr_table_setn(ex->headers, "Upgrade", ex->upgrade);
     }
+    else {
+        /* asking for keep-alive explicitly makes httpd-like backends
+         * announce their Keep-Alive timeout, which the pool honours */
+        apr_table_setn(ex->headers, "Connection",
+                       ex->match->route->pool->to.ka_idle ? "keep-alive"
+                                                          : "close");
+    }
     add_forwarded(ex);
 }
 

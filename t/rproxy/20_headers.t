@@ -33,7 +33,9 @@ my ($st, $h, $e) = req('/b1/hop',
     'Trailer: X-T',
     'X-Keep-Me: yes');
 ok t_cmp($st, 200, 'answered');
-for my $gone (qw(connection x-drop-me keep-alive te proxy-connection
+ok t_cmp($e->{h}{connection}[0], 'keep-alive',
+         "the client's Connection is replaced by the proxy's own");
+for my $gone (qw(x-drop-me keep-alive te proxy-connection
                  proxy-authorization upgrade trailer)) {
     ok t_cmp($e->{h}{$gone}, undef, "$gone not forwarded");
 }

@@ -29,7 +29,7 @@
 #include "apr_shm.h"
 
 #define RP_SHM_MAGIC    0x52505348u     /* "RPSH" */
-#define RP_SHM_VERSION  2u
+#define RP_SHM_VERSION  3u
 /* The retry budget looks at the current and the previous window. */
 #define RP_BUDGET_WINDOW    apr_time_from_sec(10)
 /* Retries always allowed per window, so that a quiet pool can retry. */
@@ -49,10 +49,14 @@ typedef struct {
     apr_shm_t *shm;
 } rp_shm_retained_t;
 
+/* Records start 8-byte aligned, as their 64-bit atomics need (a 64-bit
+ * atomic on a misaligned address is not atomic across cache lines). */
+#define RP_SHM_RECORDS_OFF  APR_ALIGN(sizeof(rp_shm_header_t), 8)
+
 static rp_shm_member_t *
 records(rp_shm_header_t *h)
 {
-    return (rp_shm_member_t *)(h + 1);
+    return (rp_shm_member_t *)((char *)h + RP_SHM_RECORDS_OFF);
 }
 
 static rp_shm_header_t *
@@ -131,7 +135,7 @@ rp_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     if (!kept) {
         kept = ap_retained_data_create(RP_SHM_KEY, sizeof(*kept));
     }
-    rv = apr_shm_create(&shm, sizeof(*h) + (n ? n : 1)
+    rv = apr_shm_create(&shm, RP_SHM_RECORDS_OFF + (n ? n : 1)
                         * sizeof(rp_shm_member_t) + rp_globals.pools->nelts
                         * sizeof(rp_shm_pool_t), NULL, s->process->pool);
     if (rv != APR_SUCCESS) {

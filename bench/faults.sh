@@ -77,6 +77,7 @@ HTTPD=${HTTPD:-/usr/sbin/apache2}
 MODDIR=${MODDIR:-/usr/lib/apache2/modules}
 
 BENCH=$(cd "$(dirname "$0")" && pwd)
+. "$BENCH/lib.sh"
 TOP=$(dirname "$BENCH")
 F=$BENCH/results/faults
 MODSO=${MODSO:-$TOP/.libs/mod_rproxy.so}
@@ -162,10 +163,7 @@ prepare() {
     echo "text/plain txt" >"$F/conf/mime.types"
     chmod -R a+rX "$F"
     # four free ports, held together so they differ
-    read -r P1 P2 P3 PP < <(perl -MIO::Socket::INET -e '
-        my @s = map { IO::Socket::INET->new(Listen => 1, ReuseAddr => 1,
-                LocalAddr => "127.0.0.1", LocalPort => 0) or die "$!\n" } 1..4;
-        print join(" ", map { $_->sockport } @s), "\n"')
+    read -r P1 P2 P3 PP < <(free_ports 4)
     PORT_origin1=$P1 PORT_origin2=$P2 PORT_origin3=$P3 PORT_proxy=$PP
 }
 
@@ -189,13 +187,7 @@ MaxKeepAliveRequests 0
     Require all denied
 </Directory>
 EOF
-    if [ "$(id -u)" = 0 ]; then
-        if getent passwd www-data >/dev/null; then
-            echo "User www-data"; echo "Group www-data"
-        else
-            echo "User nobody"; echo "Group nogroup"
-        fi
-    fi
+    httpd_user_lines
     mkdir -p "$F/run/$1"
 }
 

@@ -49,6 +49,7 @@ HTTPD=${HTTPD:-/usr/sbin/apache2}
 APXS=${APXS:-/usr/bin/apxs}
 
 BENCH=$(cd "$(dirname "$0")" && pwd)
+. "$BENCH/lib.sh"
 TOP=$(dirname "$BENCH")
 R=$BENCH/results
 MODSO=$TOP/.libs/mod_rproxy.so
@@ -222,10 +223,7 @@ prepare() {
     chmod -R a+rX "$R"
 
     # five free ports, held together so they differ
-    read -r P1 P2 P3 PA PB < <(perl -MIO::Socket::INET -e '
-        my @s = map { IO::Socket::INET->new(Listen => 1, ReuseAddr => 1,
-                LocalAddr => "127.0.0.1", LocalPort => 0) or die "$!\n" } 1..5;
-        print join(" ", map { $_->sockport } @s), "\n"')
+    read -r P1 P2 P3 PA PB < <(free_ports 5)
 }
 
 mkfile() {   # PATH SIZE SOURCE: (re)generate unless the size already fits
@@ -261,13 +259,7 @@ LimitRequestBody 0
     Require all denied
 </Directory>
 EOF
-    if [ "$(id -u)" = 0 ]; then
-        if getent passwd www-data >/dev/null; then
-            echo "User www-data"; echo "Group www-data"
-        else
-            echo "User nobody"; echo "Group nogroup"
-        fi
-    fi
+    httpd_user_lines
     mkdir -p "$R/run/$1"
 }
 

@@ -112,13 +112,15 @@ rp_balancer_lookup(apr_pool_t *p, const char *name,
 }
 
 /* May m take a request now? Not disabled or draining, in the tier being
- * filled, not tried yet, not ejected, below its max_conns. */
+ * filled, not tried yet, not failing its health check, not ejected, below
+ * its max_conns. */
 static int
 usable(const rproxy_member_t *m, int backup, const unsigned char *tried,
        apr_time_t now)
 {
-    return !m->disabled && !m->drain && m->backup == backup
-           && !tried[m->index] && !rp_shm_ejected(m, now)
+    return !rp_shm_admin(m) && m->backup == backup
+           && !tried[m->index] && !rp_shm_hc_down(m)
+           && !rp_shm_ejected(m, now)
            && (!m->max_conns
                || apr_atomic_read32(&m->sh->inflight)
                   < (apr_uint32_t)m->max_conns);
@@ -149,7 +151,8 @@ rproxy_member_t *
 rp_balancer_take(rproxy_member_t *m, const unsigned char *tried)
 {
     /* a draining member still takes the requests pinned to it */
-    if (m->disabled || tried[m->index] || rp_shm_ejected(m, apr_time_now())
+    if ((rp_shm_admin(m) & RP_ADMIN_DISABLED) || tried[m->index]
+        || rp_shm_hc_down(m) || rp_shm_ejected(m, apr_time_now())
         || !claim(m)) {
         return NULL;
     }

@@ -73,22 +73,48 @@ typedef struct {
 typedef struct rp_connpool_t rp_connpool_t;
 typedef struct rp_sticky_t rp_sticky_t;
 
+/* Upper bounds, in milliseconds, of the latency histogram's buckets; one
+ * more bucket counts everything slower. */
+#define RP_LAT_BUCKETS_MS   1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, \
+                            2500, 5000, 10000
+#define RP_LAT_NBUCKETS     14
+
+/* Administrative state bits (rp_shm_member_t.admin): set from the
+ * configuration at every start, so that what the configuration says wins
+ * over what a graceful restart carried over. */
+#define RP_ADMIN_DRAIN      0x1u
+#define RP_ADMIN_DISABLED   0x2u
+
 /* A member's state shared by every child process (rproxy_shm.c). Each
- * field is written with APR atomics by the child serving the request;
- * there is no lock and no multi-field snapshot. */
+ * field is written with APR atomics by the child serving the request (or,
+ * for the hc_ fields, by the one health prober); there is no lock and no
+ * multi-field snapshot. */
 typedef struct {
     char pool[64];                  /* identity, set by the parent */
     char member[256];
+    volatile apr_uint32_t admin;    /* RP_ADMIN_* */
     volatile apr_uint32_t inflight; /* +1 at pick, -1 when the try ends */
     volatile apr_uint32_t ewma_us;  /* peak-EWMA of latency, CAS updated */
+    volatile apr_uint32_t consecutive_fails;  /* reset to 0 on success */
+    volatile apr_uint32_t streak;   /* ejections since the last success */
+    /* active health checks (rproxy_health.c): written by the prober only */
+    volatile apr_uint32_t hc_down;  /* 1: failed `fall` checks in a row */
+    volatile apr_uint32_t hc_run;   /* passes (up) or failures (down) in a
+                                     * row that count towards a change */
+    volatile apr_uint32_t hc_status;/* last HTTP status, 0: no answer */
+    volatile apr_uint64_t hc_checks;    /* checks run */
+    volatile apr_uint64_t hc_failed;    /* checks failed */
+    volatile apr_uint64_t hc_changed;   /* apr_time_t of the last up/down */
     volatile apr_uint64_t requests; /* tries ended, atomic add */
     volatile apr_uint64_t failures; /* tries that failed, atomic add */
     volatile apr_uint64_t ejections;    /* times ejected, atomic add */
     volatile apr_uint64_t ejected_until;/* apr_time_t; written only by the
                                          * child that wins the CAS on
                                          * consecutive_fails */
-    volatile apr_uint32_t consecutive_fails;  /* reset to 0 on success */
-    volatile apr_uint32_t streak;   /* ejections since the last success */
+    volatile apr_uint64_t bytes_in;     /* response bytes read from it */
+    volatile apr_uint64_t bytes_out;    /* request bytes written to it */
+    volatile apr_uint64_t lat_sum_us;   /* sum of the histogram's samples */
+    volatile apr_uint64_t lat_hist[RP_LAT_NBUCKETS];
 } rp_shm_member_t;
 
 /* A pool's retry budget window, shared by every child (rproxy_shm.c):
@@ -322,6 +348,9 @@ void rp_shm_count(rproxy_member_t *m, rproxy_outcome_e outcome,
                   apr_interval_time_t latency);
 int rp_shm_ejected(const rproxy_member_t *m, apr_time_t now);
 apr_time_t rp_shm_back_since(const rproxy_member_t *m);
+apr_uint32_t rp_shm_admin(const rproxy_member_t *m);
+int rp_shm_hc_down(const rproxy_member_t *m);
+const char *rp_shm_state(const rproxy_member_t *m, apr_time_t now);
 void rp_shm_pool_request(rproxy_pool_t *pool);
 int rp_shm_pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type);
 int rp_shm_retry_allowed(rproxy_pool_t *pool);

@@ -17,8 +17,10 @@
  * Full restart (and first start): pre_mpm zeroes every record.
  * Graceful restart: the segment is made anew for the new configuration,
  * and each member whose pool and name existed before takes over the old
- * counters and latency (inflight starts at 0: requests of the old
- * generation finish on the old segment, which those children still map).
+ * record: counters, latency, ejection and health state (inflight starts
+ * at 0: requests of the old generation finish on the old segment, which
+ * those children still map). The administrative state (drain, disabled)
+ * is always the new configuration's.
  * The old segment is then released by the parent.
  */
 
@@ -29,7 +31,7 @@
 #include "apr_shm.h"
 
 #define RP_SHM_MAGIC    0x52505348u     /* "RPSH" */
-#define RP_SHM_VERSION  3u
+#define RP_SHM_VERSION  4u
 /* The retry budget looks at the current and the previous window. */
 #define RP_BUDGET_WINDOW    apr_time_from_sec(10)
 /* Retries always allowed per window, so that a quiet pool can retry. */
@@ -92,16 +94,17 @@ fill_record(rp_shm_member_t *rec, rproxy_member_t *m, rp_shm_header_t *old)
 {
     rp_shm_member_t *o = find_old(old, m);
 
+    if (o) {
+        memcpy(rec, o, sizeof(*rec));
+        /* requests of the old generation end on the old segment */
+        rec->inflight = 0;
+        rec->consecutive_fails = 0;
+    }
     apr_cpystrn(rec->pool, m->pool->name, sizeof(rec->pool));
     apr_cpystrn(rec->member, m->name, sizeof(rec->member));
-    if (o) {
-        rec->requests = o->requests;
-        rec->failures = o->failures;
-        rec->ewma_us = o->ewma_us;
-        rec->ejections = o->ejections;
-        rec->ejected_until = o->ejected_until;
-        rec->streak = o->streak;
-    }
+    /* the new configuration wins for what it sets */
+    rec->admin = (m->drain ? RP_ADMIN_DRAIN : 0)
+                 | (m->disabled ? RP_ADMIN_DISABLED : 0);
     m->sh = rec;
 }
 
@@ -194,9 +197,12 @@ rp_shm_pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type)
 
         memcpy(pool, rec->pool, sizeof(pool));
         memcpy(member, rec->member, sizeof(member));
+        apr_uint32_t admin = rec->admin;
+
         memset(rec, 0, sizeof(*rec));
         memcpy(rec->pool, pool, sizeof(pool));
         memcpy(rec->member, member, sizeof(member));
+        rec->admin = admin;
     }
     return OK;
 }
@@ -248,11 +254,40 @@ rp_shm_ejected(const rproxy_member_t *m, apr_time_t now)
     return (apr_time_t)apr_atomic_read64(&m->sh->ejected_until) > now;
 }
 
-/* When the member last came back into rotation (0: never out). */
+apr_uint32_t
+rp_shm_admin(const rproxy_member_t *m)
+{
+    return apr_atomic_read32(&m->sh->admin);
+}
+
+int
+rp_shm_hc_down(const rproxy_member_t *m)
+{
+    return apr_atomic_read32(&m->sh->hc_down) != 0;
+}
+
+/* One word for the member's state, worst first, for the status page. */
+const char *
+rp_shm_state(const rproxy_member_t *m, apr_time_t now)
+{
+    apr_uint32_t admin = rp_shm_admin(m);
+
+    return (admin & RP_ADMIN_DISABLED) ? "disabled"
+           : rp_shm_hc_down(m) ? "health-failed"
+           : rp_shm_ejected(m, now) ? "ejected"
+           : (admin & RP_ADMIN_DRAIN) ? "draining" : "up";
+}
+
+/* When the member last came back into rotation, from an ejection or a
+ * failed health check (0: never out). */
 apr_time_t
 rp_shm_back_since(const rproxy_member_t *m)
 {
-    return (apr_time_t)apr_atomic_read64(&m->sh->ejected_until);
+    apr_time_t ejected = (apr_time_t)apr_atomic_read64(&m->sh->ejected_until);
+    apr_time_t hc_up = rp_shm_hc_down(m)
+                       ? 0 : (apr_time_t)apr_atomic_read64(&m->sh->hc_changed);
+
+    return ejected > hc_up ? ejected : hc_up;
 }
 
 /* One more ejection must leave at most max_ejected percent of the pool

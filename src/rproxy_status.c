@@ -17,12 +17,13 @@
 
 typedef enum { FMT_HTML, FMT_JSON, FMT_PROM } fmt_e;
 
+/* "backup" for a backup member that is up, else its state. */
 static const char *
 member_role(const rproxy_member_t *m)
 {
-    return m->disabled ? "disabled" : m->drain ? "draining"
-           : rp_shm_ejected(m, apr_time_now()) ? "ejected"
-           : m->backup ? "backup" : "active";
+    const char *state = rp_shm_state(m, apr_time_now());
+
+    return m->backup && !strcmp(state, "up") ? "backup" : state;
 }
 
 /* JSON string body: quotes, backslashes and control characters escaped

@@ -32,7 +32,7 @@ ok t_cmp($live->{requests} >= 8 ? 1 : 0, 1, 'the live member took every request'
 # back after eject=2s; two more failures eject it again, now for 4s
 select(undef, undef, undef, 2.3);
 ($dead) = members('outlier');
-ok t_cmp($dead->{role}, 'active', 'back after the ejection time');
+ok t_cmp($dead->{role}, 'up', 'back after the ejection time');
 GET('/outlier/?count=1') for 1 .. 6;
 ($dead) = members('outlier');
 ok t_cmp($dead->{ejections}, 2, 'ejected again after two more failures');

@@ -42,6 +42,10 @@ static const command_rec rproxy_cmds[] = {
         "[httponly] [samesite=] [max_age=]: sticky sessions"),
     AP_INIT_TAKE1("RProxySlowStart", rp_cmd_slow_start, NULL, RSRC_CONF,
         "T: a member coming back ramps its weight up over T"),
+    AP_INIT_RAW_ARGS("RProxyHealthCheck", rp_cmd_health_check, NULL,
+        RSRC_CONF, "[uri=PATH] [interval=T] [timeout=T] [rise=N] [fall=N] "
+        "[expect=CODES] [method=GET|HEAD|OPTIONS] [host=NAME]: active "
+        "health checks"),
     AP_INIT_RAW_ARGS("RProxyOutlier", rp_cmd_outlier, NULL, RSRC_CONF,
         "fails=N [eject=T] [max_ejected=P%]: passive ejection"),
     AP_INIT_RAW_ARGS("RProxyPass", rp_cmd_pass, NULL, RSRC_CONF | ACCESS_CONF,
@@ -68,6 +72,8 @@ rproxy_child_init(apr_pool_t *pchild, server_rec *s)
 static void
 rproxy_register_hooks(apr_pool_t *p)
 {
+    /* the prober registers with mod_watchdog before its post_config runs */
+    static const char *const watchdog[] = { "mod_watchdog.c", NULL };
     apr_size_t i;
 
     for (i = 0; i < sizeof(rproxy_balancers) / sizeof(rproxy_balancers[0]);
@@ -78,7 +84,11 @@ rproxy_register_hooks(apr_pool_t *p)
     }
     ap_hook_pre_config(rp_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(rp_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(rp_health_check_config, NULL, NULL,
+                         APR_HOOK_MIDDLE);
     ap_hook_post_config(rp_shm_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(rp_health_post_config, NULL, watchdog,
+                        APR_HOOK_MIDDLE);
     ap_hook_pre_mpm(rp_shm_pre_mpm, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(rproxy_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(rp_translate_name, NULL, NULL, APR_HOOK_FIRST);

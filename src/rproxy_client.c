@@ -177,7 +177,8 @@ rp_client_send_head(rp_exchange_t *ex)
     end->iov_len = 2;
     end++;
     head = apr_pstrcatv(r->pool, vec, end - vec, &len);
-    apr_socket_timeout_set(ex->bc->sock, ex->m->pool->to.idle);
+    apr_socket_timeout_set(ex->bc->sock, ex->timeout ? ex->timeout
+                                                     : ex->m->pool->to.idle);
     APR_BRIGADE_INSERT_TAIL(ex->bin, apr_bucket_transient_create(
                                 head, len, ex->bin->bucket_alloc));
     if (ex->prefetch) {
@@ -414,7 +415,8 @@ rp_client_read_head(rp_exchange_t *ex, int *got_bytes)
         ex->rp = fake_request(ex);
     }
     apr_table_clear(ex->rp->headers_in);
-    apr_socket_timeout_set(ex->bc->sock, ex->m->pool->to.header);
+    apr_socket_timeout_set(ex->bc->sock, ex->timeout ? ex->timeout
+                                                     : ex->m->pool->to.header);
     rv = ap_rgetline(&line, RP_STATUS_LINE_MAX, &len, ex->rp, 0, ex->bin);
     apr_brigade_cleanup(ex->bin);
     if (rv != APR_SUCCESS) {

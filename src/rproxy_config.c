@@ -170,6 +170,12 @@ parse_int(const char *v, int min, int max, int *out)
     return NULL;
 }
 
+const char *
+rp_parse_int(const char *v, int min, int max, int *out)
+{
+    return parse_int(v, min, max, out);
+}
+
 /* "50%" or "50" -> 50, within 0..100. */
 static const char *
 parse_percent(apr_pool_t *p, const char *v, int *out)

@@ -149,7 +149,7 @@ pool_take(rproxy_member_t *m, const char *sni)
 }
 
 static apr_status_t
-conn_connect(rproxy_member_t *m, rp_bconn_t *bc)
+conn_connect(rproxy_member_t *m, rp_bconn_t *bc, apr_interval_time_t timeout)
 {
     apr_sockaddr_t *addr;
     apr_status_t rv = APR_EGENERAL;
@@ -161,7 +161,7 @@ conn_connect(rproxy_member_t *m, rp_bconn_t *bc)
             return rv;
         }
         apr_socket_opt_set(bc->sock, APR_TCP_NODELAY, 1);
-        apr_socket_timeout_set(bc->sock, m->pool->to.connect);
+        apr_socket_timeout_set(bc->sock, timeout);
         rv = apr_socket_connect(bc->sock, addr);
         if (rv == APR_SUCCESS) {
             return rv;
@@ -171,9 +171,10 @@ conn_connect(rproxy_member_t *m, rp_bconn_t *bc)
     return rv;
 }
 
+/* Opens a connection; r, when given, is where failures are logged. */
 static apr_status_t
 conn_open(request_rec *r, rproxy_member_t *m, const char *sni,
-          rp_bconn_t **out)
+          apr_interval_time_t timeout, rp_bconn_t **out)
 {
     apr_allocator_t *alloc;
     apr_pool_t *p;
@@ -192,9 +193,11 @@ conn_open(request_rec *r, rproxy_member_t *m, const char *sni,
     bc->pool = p;
     bc->m = m;
     bc->sni = sni ? apr_pstrdup(p, sni) : NULL;
-    if ((rv = conn_connect(m, bc)) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, RPLOGNO(00020)
-                      RP_MEMBER_FMT "connect failed", RP_MEMBER_ARGS(m));
+    if ((rv = conn_connect(m, bc, timeout)) != APR_SUCCESS) {
+        if (r) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, RPLOGNO(00020)
+                          RP_MEMBER_FMT "connect failed", RP_MEMBER_ARGS(m));
+        }
         apr_pool_destroy(p);
         return rv;
     }
@@ -208,10 +211,12 @@ conn_open(request_rec *r, rproxy_member_t *m, const char *sni,
         return APR_ECONNRESET;
     }
     if (ap_ssl_bind_outgoing(bc->c, NULL, m->is_tls) != OK && m->is_tls) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, RPLOGNO(00021)
-                      RP_MEMBER_FMT "cannot start TLS: is SSLProxyEngine on "
-                      "in the server that defines the pool?",
-                      RP_MEMBER_ARGS(m));
+        if (r) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, RPLOGNO(00021)
+                          RP_MEMBER_FMT "cannot start TLS: is SSLProxyEngine "
+                          "on in the server that defines the pool?",
+                          RP_MEMBER_ARGS(m));
+        }
         apr_pool_destroy(p);
         return APR_EGENERAL;
     }
@@ -246,7 +251,14 @@ rp_conn_acquire(request_rec *r, rproxy_member_t *m, const char *sni,
                       "backend; discarded", RP_MEMBER_ARGS(m));
         conn_close(bc);
     }
-    return conn_open(r, m, sni, out);
+    return conn_open(r, m, sni, m->pool->to.connect, out);
+}
+
+apr_status_t
+rp_conn_open(rproxy_member_t *m, const char *sni,
+             apr_interval_time_t timeout, rp_bconn_t **out)
+{
+    return conn_open(NULL, m, sni, timeout, out);
 }
 
 void

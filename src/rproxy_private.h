@@ -72,6 +72,7 @@ typedef struct {
 
 typedef struct rp_connpool_t rp_connpool_t;
 typedef struct rp_sticky_t rp_sticky_t;
+typedef struct rp_health_t rp_health_t;
 
 /* Upper bounds, in milliseconds, of the latency histogram's buckets; one
  * more bucket counts everything slower. */
@@ -152,6 +153,9 @@ struct rproxy_member_t {
     rp_shm_member_t *sh;        /* shared by all children (post_config) */
     /* Per child process, set up in child_init. */
     rp_connpool_t *conns;
+    /* The health prober's own (in the child that runs it) */
+    volatile apr_uint32_t hc_busy;  /* a check is running */
+    apr_time_t hc_due;              /* when the next check starts */
 };
 
 struct rproxy_pool_t {
@@ -169,6 +173,7 @@ struct rproxy_pool_t {
     apr_thread_mutex_t *mutex;      /* per child, from child_init */
     rp_shm_pool_t *sh;              /* shared, from post_config */
     rp_sticky_t *sticky;            /* RProxySticky, or NULL */
+    rp_health_t *hc;                /* RProxyHealthCheck, or NULL */
     /* RProxyRetries: tries after the first, and the budget in percent of
      * recent requests (-1: no budget) */
     int retries;
@@ -250,6 +255,7 @@ int rp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
 rp_server_conf *rp_server_config(const server_rec *s);
 rp_dir_conf *rp_dir_config(const request_rec *r);
 const char *rp_parse_interval(const char *v, apr_interval_time_t *out);
+const char *rp_parse_int(const char *v, int min, int max, int *out);
 
 /* rproxy_route.c */
 int rp_translate_name(request_rec *r);
@@ -290,6 +296,10 @@ typedef struct rp_bconn_t {
 void rp_conn_child_init(apr_pool_t *pchild, server_rec *s);
 apr_status_t rp_conn_acquire(request_rec *r, rproxy_member_t *m,
                              const char *sni, int fresh, rp_bconn_t **out);
+/* A new connection with its own connect timeout, logging nothing: the
+ * caller (the health prober) reports. */
+apr_status_t rp_conn_open(rproxy_member_t *m, const char *sni,
+                          apr_interval_time_t timeout, rp_bconn_t **out);
 void rp_conn_release(rp_bconn_t *bc, int reusable);
 
 /* One request's trip through mod_rproxy: what to send, where, and what
@@ -316,6 +326,9 @@ typedef struct {
     const char *reason;
     int minor;                      /* HTTP/1.minor */
     int keepalive;                  /* the backend lets us reuse it */
+    /* when set, the socket timeout of every step instead of the pool's
+     * header and idle timeouts (health checks) */
+    apr_interval_time_t timeout;
 } rp_exchange_t;
 
 /* rproxy_headers.c */
@@ -354,6 +367,13 @@ const char *rp_shm_state(const rproxy_member_t *m, apr_time_t now);
 void rp_shm_pool_request(rproxy_pool_t *pool);
 int rp_shm_pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type);
 int rp_shm_retry_allowed(rproxy_pool_t *pool);
+
+/* rproxy_health.c */
+const char *rp_cmd_health_check(cmd_parms *cmd, void *d, const char *args);
+int rp_health_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp, server_rec *s);
+int rp_health_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                          apr_pool_t *ptemp, server_rec *s);
 
 /* rproxy_status.c */
 int rp_status_handler(request_rec *r);

@@ -49,6 +49,28 @@ my @cases = (
      qr/RProxyTimeouts: unknown option 'read=5s' \(valid: connect=T header=T idle=T\)/],
     ['bad keepalive', "RProxyKeepalive idle=lots",
      qr/RProxyKeepalive idle=lots: not a number/],
+    ['health check outside a pool', "RProxyHealthCheck uri=/hc",
+     qr/line 5 of .*:\sRProxyHealthCheck is only valid inside <RProxyPool>/],
+    ['health check interval', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyHealthCheck interval=soon\n</RProxyPool>",
+     qr/line 7 of .*:\sRProxyHealthCheck interval=soon: expects a duration/],
+    ['health check interval too short', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyHealthCheck interval=50ms\n</RProxyPool>",
+     qr/RProxyHealthCheck interval=50ms: must be at least 100ms/],
+    ['health check rise', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyHealthCheck rise=0\n</RProxyPool>",
+     qr/RProxyHealthCheck rise=0: out of range/],
+    ['health check expect', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyHealthCheck expect=2xx\n</RProxyPool>",
+     qr/RProxyHealthCheck expect=2xx: expects HTTP status codes or ranges between 100 and 599/],
+    ['health check expect range', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyHealthCheck expect=399-200\n</RProxyPool>",
+     qr/RProxyHealthCheck expect=399-200: expects HTTP status codes or ranges/],
+    ['health check method', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyHealthCheck method=POST\n</RProxyPool>",
+     qr/RProxyHealthCheck method=POST: expects GET, HEAD or OPTIONS/],
+    ['health check uri', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyHealthCheck uri=health\n</RProxyPool>",
+     qr/RProxyHealthCheck uri=health: expects a path starting with '\/'/],
+    ['health check timeout over interval', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyHealthCheck interval=1s timeout=2s\n</RProxyPool>",
+     qr/RProxyHealthCheck: timeout \(2000ms\) must not be longer than interval \(1000ms\)/],
+    ['health check option', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyHealthCheck port=81\n</RProxyPool>",
+     qr/RProxyHealthCheck port=81: unknown option \(valid: uri=PATH interval=T/],
+    ['two health checks', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyHealthCheck\nRProxyHealthCheck uri=/x\n</RProxyPool>",
+     qr/line 8 of .*:\sRProxyHealthCheck: only one per pool/],
     ['path without target', "RProxyPass /x",
      qr/RProxyPass \/x: expects a TARGET after the PATH/],
     ['relative path', "RProxyPass x http://127.0.0.1:1/",
@@ -96,6 +118,8 @@ for my $c (@cases) {
 # and a good one passes, so the failures above are the directives' doing
 my ($rc, $out) = try_config("<RProxyPool a>\nRProxyMember http://127.0.0.1:1\n</RProxyPool>\n"
                             . "<RProxyPool h>\nRProxyMember http://127.0.0.1:1\n"
-                            . "RProxyBalancer hash \"%{HTTP:X-User}\" bound=1.5\n</RProxyPool>\n"
+                            . "RProxyBalancer hash \"%{HTTP:X-User}\" bound=1.5\n"
+                            . "RProxyHealthCheck uri=/hc interval=2s timeout=1s rise=1 fall=5 "
+                            . "expect=200,204,300-302 method=OPTIONS host=app.example:8080\n</RProxyPool>\n"
                             . "RProxyPass /x a\n<Location /y>\nRProxyPass http://127.0.0.1:1/\n</Location>");
 ok t_cmp("$rc $out", qr/^0 Syntax OK/, 'a valid configuration passes');

@@ -1,0 +1,125 @@
+# Active health checks (RProxyHealthCheck): one prober for the whole
+# server takes a failing member out within fall x interval and brings it
+# back after rise passes, with slow start; what the prober sends is what
+# the directive says. Pool "health": b1 and a backend this test runs on
+# hc_backend_port; checks every 300 ms, timeout 200 ms, rise=2 fall=2,
+# expect=200,204, HEAD /hc with Host health.example, RProxySlowStart 3s.
+use strict;
+use warnings FATAL => 'all';
+use lib 't/lib';
+use Apache::Test qw(plan ok);
+use Apache::TestRequest qw(GET);
+use Apache::TestUtil qw(t_cmp);
+use JSON::PP ();
+use Time::HiRes qw(time sleep);
+use RPTest qw(evil_start evil_stop read_request evil_respond evil_log);
+
+plan tests => 16;
+
+my $port = Apache::Test::vars('hc_backend_port');
+my $control = Apache::Test::vars('t_logs') . '/hc_status';
+
+sub role {
+    my $j = JSON::PP::decode_json(GET('/rproxy-status?json')->content);
+    my ($p) = grep { $_->{name} eq 'health' } @{ $j->{pools} };
+    return $p->{members}[1]{role};
+}
+
+# seconds until the member's role is $want (undef if not within $limit)
+sub wait_role {
+    my ($want, $limit) = @_;
+    my $t0 = time;
+    while (time - $t0 < $limit) {
+        return time - $t0 if role() eq $want;
+        sleep 0.05;
+    }
+    return undef;
+}
+
+# how many of $n requests the test's member answered
+sub share {
+    my ($n) = @_;
+    my $mine = 0;
+    for (1 .. $n) {
+        $mine++ if GET('/health/?count=1')->content =~ /^backend=hc$/m;
+    }
+    return $mine;
+}
+
+sub start_backend {
+    return evil_start(sub {
+        my ($c, $n, $log) = @_;
+        while (my ($method, $target, $h) = read_request($c)) {
+            evil_log($log, "$method $target host=" . ($h->{host} // '')
+                           . ' ua=' . ($h->{'user-agent'} // ''));
+            if ($target eq '/hc') {
+                my $st = 200;
+                if (open my $fh, '<', $control) { chomp($st = <$fh>) }
+                print $c "HTTP/1.1 $st Check\r\nContent-Length: 0\r\n\r\n";
+                last;
+            }
+            evil_respond($c, "backend=hc\n");
+        }
+    }, port => $port);
+}
+
+sub set_status {
+    open my $fh, '>', $control or die "$control: $!";
+    print $fh "$_[0]\n";
+    close $fh;
+}
+
+# one keep-alive client: the rotation is seen by one child
+Apache::TestRequest::user_agent(reset => 1, keep_alive => 1);
+set_status(200);
+
+# nothing listens on the port yet: refused checks take the member out
+ok t_cmp(defined wait_role('health-failed', 5) ? 1 : 0, 1, 'a member nobody answers for is taken out');
+ok t_cmp(share(10), 0, 'while out, it gets no request');
+
+# it answers: back after two passes, that is after one interval at least
+my $be = start_backend();
+my $up = wait_role('up', 5);
+ok t_cmp(defined $up ? 1 : 0, 1, 'back in rotation once the checks pass');
+ok t_cmp(($up // 99) < 2.5 ? 1 : 0, 1, "within rise x interval (+ slack): ${\ ($up // 'never')}s");
+
+# slow start: a small share first, the full share (10 of 20) after 3 s
+my $early = share(20);
+ok t_cmp($early <= 5 ? 1 : 0, 1, "just back: a small share ($early of 20)");
+sleep 3.2;
+my $late = share(20);
+ok t_cmp($late >= 8 && $late <= 12 ? 1 : 0, 1, "after the ramp: the full share ($late of 20)");
+
+# what the prober sent
+my @checks = grep { /^HEAD / } evil_log($be->{log});
+ok t_cmp($checks[0] // '', 'HEAD /hc host=health.example ua=mod_rproxy-health-check',
+         'method, uri, Host and User-Agent as configured');
+ok t_cmp(scalar(grep { !/^(?:conn \d+|HEAD \/hc .*|GET \/\?count=1 .*)$/ } evil_log($be->{log})), 0,
+         'nothing else reached the member');
+
+# one prober for the whole server, whatever the number of children:
+# 3 s at one check every 300 ms is about 10 checks
+my $before = grep { /^HEAD / } evil_log($be->{log});
+sleep 3;
+my $checks = grep({ /^HEAD / } evil_log($be->{log})) - $before;
+ok t_cmp($checks >= 6 && $checks <= 14 ? 1 : 0, 1, "about 10 checks in 3 s ($checks)");
+
+# a status outside expect= fails the check: out within fall x interval
+set_status(503);
+my $down = wait_role('health-failed', 5);
+ok t_cmp(defined $down ? 1 : 0, 1, 'a 503 from the health URI takes it out');
+ok t_cmp(($down // 99) < 1.5 ? 1 : 0, 1, "within fall x interval (+ slack): ${\ ($down // 'never')}s");
+my $served = grep { /^GET / } evil_log($be->{log});
+ok t_cmp(share(10), 0, 'no request while it fails its checks');
+ok t_cmp(scalar(grep { /^GET / } evil_log($be->{log})), $served, 'not one reached it');
+
+# 204 is in expect=200,204
+set_status(204);
+ok t_cmp(defined wait_role('up', 5) ? 1 : 0, 1, 'an expected 204 brings it back');
+
+# killed: refused connects take it out again
+evil_stop($be);
+my $gone = wait_role('health-failed', 5);
+ok t_cmp(defined $gone ? 1 : 0, 1, 'a stopped member is taken out');
+ok t_cmp(($gone // 99) < 1.5 ? 1 : 0, 1, "within fall x interval (+ slack): ${\ ($gone // 'never')}s");
+unlink $control;

@@ -348,6 +348,7 @@ probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
                ? apr_psprintf(p, "no answer within %" APR_TIME_T_FMT "ms",
                               apr_time_as_msec(hc->timeout))
                : rv == APR_EINVAL ? "malformed response"
+               : m->is_tls ? "TLS handshake or connection failed"
                : apr_psprintf(p, "connection failed (%pm)", &rv);
         return 0;
     }
@@ -393,14 +394,15 @@ record(rproxy_member_t *m, const rp_health_t *hc, int status,
     apr_atomic_set32(&sh->hc_down, down ? 0 : 1);
     if (down) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->pool->s, RPLOGNO(00102)
-                     RP_MEMBER_FMT "passed %d health checks in a row: back "
-                     "in rotation", RP_MEMBER_ARGS(m), hc->rise);
+                     RP_MEMBER_FMT "passed %d health check%s in a row: "
+                     "back in rotation", RP_MEMBER_ARGS(m), hc->rise,
+                     hc->rise == 1 ? "" : "s");
     }
     else {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, m->pool->s, RPLOGNO(00103)
-                     RP_MEMBER_FMT "failed %d health checks in a row (last: "
-                     "%s): out of rotation", RP_MEMBER_ARGS(m), hc->fall,
-                     why);
+                     RP_MEMBER_FMT "failed %d health check%s in a row "
+                     "(last: %s): out of rotation", RP_MEMBER_ARGS(m),
+                     hc->fall, hc->fall == 1 ? "" : "s", why);
     }
 }
 

@@ -14,15 +14,16 @@ use JSON::PP ();
 use Time::HiRes qw(time sleep);
 use RPTest qw(evil_start evil_stop read_request evil_respond evil_log);
 
-plan tests => 16;
+plan tests => 18;
 
 my $port = Apache::Test::vars('hc_backend_port');
 my $control = Apache::Test::vars('t_logs') . '/hc_status';
 
 sub role {
+    my ($pool, $i) = @_;
     my $j = JSON::PP::decode_json(GET('/rproxy-status?json')->content);
-    my ($p) = grep { $_->{name} eq 'health' } @{ $j->{pools} };
-    return $p->{members}[1]{role};
+    my ($p) = grep { $_->{name} eq ($pool // 'health') } @{ $j->{pools} };
+    return $p->{members}[$i // 1]{role};
 }
 
 # seconds until the member's role is $want (undef if not within $limit)
@@ -123,3 +124,8 @@ my $gone = wait_role('health-failed', 5);
 ok t_cmp(defined $gone ? 1 : 0, 1, 'a stopped member is taken out');
 ok t_cmp(($gone // 99) < 1.5 ? 1 : 0, 1, "within fall x interval (+ slack): ${\ ($gone // 'never')}s");
 unlink $control;
+
+# over TLS, through mod_ssl as requests go: a verified member passes, one
+# whose certificate does not match its name fails
+ok t_cmp(role('health_tls', 0), 'up', 'TLS checks pass for a verified member');
+ok t_cmp(role('health_tls', 1), 'health-failed', 'and fail on a name mismatch');

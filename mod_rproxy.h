@@ -96,7 +96,11 @@ typedef struct rproxy_balancer_t {
 
 /** The member's position in its pool, 0..rproxy_pool_size()-1. */
 int rproxy_member_index(const rproxy_member_t *m);
-/** The configured weight (1..1000). */
+/**
+ * The member's weight now: the configured one (1..1000), or less while
+ * RProxySlowStart ramps it up after the member came back. In create() it
+ * is always the configured weight.
+ */
 int rproxy_member_weight(const rproxy_member_t *m);
 /** The member's name: its URL as configured ("http://10.0.0.1:8080"). */
 const char *rproxy_member_name(const rproxy_member_t *m);
@@ -129,6 +133,13 @@ const char *rproxy_pool_name(const rproxy_pool_t *pool);
  * ever called after child_init).
  */
 apr_thread_mutex_t *rproxy_pool_lock(rproxy_pool_t *pool);
+/**
+ * A counter shared by every child process of the server: each call returns
+ * the next value (wrapping at 2^32), atomically, lock-free. For rotations
+ * that are to be exact across all children rather than within each.
+ * Only in pick() and release().
+ */
+apr_uint32_t rproxy_pool_ticket(rproxy_pool_t *pool);
 
 #ifdef __cplusplus
 }

@@ -30,7 +30,8 @@ rproxy_member_weight(const rproxy_member_t *m)
     apr_time_t back, now;
     apr_int64_t w;
 
-    if (ramp <= 0 || !(back = rp_shm_back_since(m))) {
+    /* no shared state yet: create() at configuration time */
+    if (ramp <= 0 || !m->sh || !(back = rp_shm_back_since(m))) {
         return m->weight;
     }
     now = apr_time_now();
@@ -84,6 +85,12 @@ apr_thread_mutex_t *
 rproxy_pool_lock(rproxy_pool_t *pool)
 {
     return pool->mutex;
+}
+
+apr_uint32_t
+rproxy_pool_ticket(rproxy_pool_t *pool)
+{
+    return apr_atomic_inc32(&pool->sh->ticket);
 }
 
 const char *

@@ -129,6 +129,7 @@ typedef struct {
     volatile apr_uint32_t retries;
     volatile apr_uint32_t prev_requests;
     volatile apr_uint32_t prev_retries;
+    volatile apr_uint32_t ticket;   /* rproxy_pool_ticket() */
 } rp_shm_pool_t;
 
 struct rproxy_member_t {

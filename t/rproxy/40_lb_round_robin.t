@@ -7,7 +7,7 @@ use Apache::Test qw(plan ok);
 use Apache::TestRequest qw(GET);
 use Apache::TestUtil qw(t_cmp);
 
-plan tests => 9;
+plan tests => 11;
 
 # one keep-alive client connection: under prefork every request then meets
 # the same child, whose connection pool and rotation the test observes
@@ -18,7 +18,6 @@ sub backends {
     return join ' ', map { GET("$url?count=1")->header('X-Backend') // '-' } 1 .. $n;
 }
 
-# the rotation is per child process and the test server has one child;
 # find where the rotation stands, then check two full turns exactly
 my $first = GET('/rr/?count=1')->header('X-Backend');
 my %next = (b1 => 'b2', b2 => 'b3', b3 => 'b1');
@@ -35,10 +34,27 @@ for my $p (0 .. 6) {
     my @exp = map { $sched[($p + $_) % 7] } 0 .. 20;
     $phase = $p, last if "@exp" eq "@got";
 }
-ok defined $phase;
+ok t_cmp(defined $phase ? 1 : 0, 1, "the smooth 5:1:1 schedule: @got");
 my %count;
 $count{$_}++ for @got;
 ok t_cmp("$count{b1} $count{b2} $count{b3}", '15 3 3', 'weights 5:1:1 give 15:3:3 over 21');
+
+# the rotation is shared by all children: with a new connection for every
+# request (under prefork, mostly another child each time) it stays exact
+Apache::TestRequest::user_agent(reset => 1, keep_alive => 0);
+@got = split ' ', backends('/w/', 14);
+undef $phase;
+for my $p (0 .. 6) {
+    my @exp = map { $sched[($p + $_) % 7] } 0 .. 13;
+    $phase = $p, last if "@exp" eq "@got";
+}
+ok t_cmp(defined $phase ? 1 : 0, 1, "the 5:1:1 schedule holds across connections: @got");
+$first = GET('/rr/?count=1')->header('X-Backend');
+@want = ();
+$cur = $first;
+for (1 .. 6) { $cur = $next{$cur}; push @want, $cur }
+ok t_cmp(backends('/rr/', 6), "@want", 'and so does the equal rotation');
+Apache::TestRequest::user_agent(reset => 1, keep_alive => 1);
 
 # disabled and draining members take nothing; the backup steps in when no
 # primary is usable

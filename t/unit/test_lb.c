@@ -33,6 +33,7 @@ struct rproxy_pool_t {
     int n;
     rproxy_member_t m[MAX_MEMBERS];
     rproxy_member_t *cand[MAX_MEMBERS];
+    apr_uint32_t ticket;
 };
 
 int rproxy_member_index(const rproxy_member_t *m) { return m->index; }
@@ -60,6 +61,16 @@ apr_thread_mutex_t *rproxy_pool_lock(rproxy_pool_t *pool)
 {
     (void)pool;
     return NULL;        /* one thread here */
+}
+
+rproxy_member_t *rproxy_pool_member(const rproxy_pool_t *pool, int i)
+{
+    return i >= 0 && i < pool->n ? (rproxy_member_t *)&pool->m[i] : NULL;
+}
+
+apr_uint32_t rproxy_pool_ticket(rproxy_pool_t *pool)
+{
+    return pool->ticket++;
 }
 
 /* --- harness ------------------------------------------------------- */
@@ -131,7 +142,7 @@ test_args(void)
     const rproxy_balancer_t *all[] = { &rp_lb_round_robin, &rp_lb_least_conn,
                                        &rp_lb_random, &rp_lb_p2c,
                                        &rp_lb_ewma };
-    rproxy_pool_t pool = { 1, { { 0, 1, 0, 0 } }, { NULL } };
+    rproxy_pool_t pool = { 1, { { 0, 1, 0, 0 } }, { NULL }, 0 };
     void *state;
     size_t i;
 

@@ -82,6 +82,7 @@ fi
 rm -rf "$run"
 mkdir -p "$run/htdocs"
 for b in one two three; do
+    echo "ok" > "$run/htdocs/health-$b.txt"
     echo "backend $b" > "$run/htdocs/$b.txt"
 done
 chmod -R a+rX "$run"
@@ -126,8 +127,15 @@ mod_rproxy demo
   see what a backend received (X-Backend, X-Backend-Path headers):
     curl -si ${url}one/hello      (RProxyPass /one/ -> backend one, path /hello)
 
-  No status page yet: "SetHandler rproxy-status" comes in a later issue.
-  Until then the access log below shows pool, member and tries per request.
+  the status page (state, in flight, requests, latency per member):
+    ${url}rproxy-status      (also ?json and ?prometheus)
+  take backend three out: its health check (GET /health, every second)
+  then fails; two failures and it is out, for every child process at once:
+    mv $docs/health-three.txt $docs/health-three.off
+  and back (two passes, then its weight ramps up over 10 s of slow start):
+    mv $docs/health-three.off $docs/health-three.txt
+
+  The access log below shows pool, member and tries per request.
 
   config: $run/httpd.conf
   Ctrl-C stops httpd.

@@ -270,6 +270,16 @@ void rp_balancer_release(request_rec *r, rproxy_member_t *m,
                          rproxy_outcome_e outcome, apr_time_t started);
 const char *rp_balancer_lookup(apr_pool_t *p, const char *name,
                                const rproxy_balancer_t **lb);
+/* Where the members that could take a request (not disabled, draining,
+ * ejected, failing health checks or already tried) stand. */
+typedef enum {
+    RP_SLOTS_NONE,      /* there is no such member */
+    RP_SLOTS_FULL,      /* every one is at its max_conns */
+    RP_SLOTS_FREE       /* one at least has a free slot (or no cap) */
+} rp_slots_e;
+/* Reads shared state only, without locks; any thread. */
+rp_slots_e rp_balancer_slots(const rproxy_pool_t *pool,
+                             const unsigned char *tried);
 
 /* A connection to a member; owned by one request at a time. */
 typedef struct rp_bconn_t {

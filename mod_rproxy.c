@@ -48,6 +48,9 @@ static const command_rec rproxy_cmds[] = {
         "health checks"),
     AP_INIT_RAW_ARGS("RProxyOutlier", rp_cmd_outlier, NULL, RSRC_CONF,
         "fails=N [eject=T] [max_ejected=P%]: passive ejection"),
+    AP_INIT_RAW_ARGS("RProxyQueue", rp_cmd_queue, NULL, RSRC_CONF,
+        "timeout=T [max=N]: wait up to T for a slot when every member is "
+        "at max_conns"),
     AP_INIT_RAW_ARGS("RProxyPass", rp_cmd_pass, NULL, RSRC_CONF | ACCESS_CONF,
         "PATH TARGET [key=value ...], or TARGET inside <Location>/<If>"),
     AP_INIT_RAW_ARGS("RProxyPassMatch", rp_cmd_pass_match, NULL, RSRC_CONF,

@@ -118,19 +118,51 @@ rp_balancer_lookup(apr_pool_t *p, const char *name,
                         name, list);
 }
 
-/* May m take a request now? Not disabled or draining, in the tier being
- * filled, not tried yet, not failing its health check, not ejected, below
- * its max_conns. */
+/* Could m take the request if it had a free slot? Not disabled or
+ * draining, not tried yet, not failing its health check, not ejected. */
+static int
+eligible(const rproxy_member_t *m, const unsigned char *tried,
+         apr_time_t now)
+{
+    return !rp_shm_admin(m) && !tried[m->index] && !rp_shm_hc_down(m)
+           && !rp_shm_ejected(m, now);
+}
+
+static int
+below_cap(const rproxy_member_t *m)
+{
+    return !m->max_conns || apr_atomic_read32(&m->sh->inflight)
+                            < (apr_uint32_t)m->max_conns;
+}
+
+/* May m take a request now? Eligible, in the tier being filled, below its
+ * max_conns. */
 static int
 usable(const rproxy_member_t *m, int backup, const unsigned char *tried,
        apr_time_t now)
 {
-    return !rp_shm_admin(m) && m->backup == backup
-           && !tried[m->index] && !rp_shm_hc_down(m)
-           && !rp_shm_ejected(m, now)
-           && (!m->max_conns
-               || apr_atomic_read32(&m->sh->inflight)
-                  < (apr_uint32_t)m->max_conns);
+    return m->backup == backup && eligible(m, tried, now) && below_cap(m);
+}
+
+rp_slots_e
+rp_balancer_slots(const rproxy_pool_t *pool, const unsigned char *tried)
+{
+    apr_time_t now = apr_time_now();
+    rp_slots_e slots = RP_SLOTS_NONE;
+    int i;
+
+    for (i = 0; i < pool->members->nelts; i++) {
+        const rproxy_member_t *m = APR_ARRAY_IDX(pool->members, i,
+                                                 rproxy_member_t *);
+        if (!eligible(m, tried, now)) {
+            continue;
+        }
+        if (below_cap(m)) {
+            return RP_SLOTS_FREE;
+        }
+        slots = RP_SLOTS_FULL;
+    }
+    return slots;
 }
 
 /* Takes an in-flight slot; with max_conns, only while one is free (the

@@ -236,6 +236,7 @@ pool_new(cmd_parms *cmd, const char *name, int implicit)
     pool->retry_budget = -1;
     pool->outlier_eject = apr_time_from_sec(30);
     pool->outlier_max_pct = 50;
+    pool->queue_max = RP_DEFAULT_QUEUE_MAX;
     timeouts_unset(&pool->to);
     APR_ARRAY_PUSH(sconf->pools, rproxy_pool_t *) = pool;
     APR_ARRAY_PUSH(rp_globals.pools, rproxy_pool_t *) = pool;
@@ -587,6 +588,51 @@ rp_cmd_retries(cmd_parms *cmd, void *d, const char *args)
     return NULL;
 }
 
+/* RProxyQueue timeout=T [max=N]; the waiting is rproxy_queue.c's. */
+const char *
+rp_cmd_queue(cmd_parms *cmd, void *d, const char *args)
+{
+    const char *word, *key, *val, *err;
+    rproxy_pool_t *pool = current_pool;
+    apr_interval_time_t timeout = 0;
+    int max = RP_DEFAULT_QUEUE_MAX;
+
+    (void)d;
+    if (!pool) {
+        return "RProxyQueue is only valid inside <RProxyPool>";
+    }
+    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
+        val = split_kv(cmd->temp_pool, word, &key);
+        if (val && !strcasecmp(key, "timeout")) {
+            if (!(err = rp_parse_interval(val, &timeout))
+                && (timeout <= 0 || timeout > RP_QUEUE_TIMEOUT_MAX)) {
+                err = "out of range";
+            }
+            if (err) {
+                return apr_psprintf(cmd->pool, "RProxyQueue %s: %s (valid: "
+                                    "timeout=T from 1ms to 10m, such as "
+                                    "500ms or 3s)", word, err);
+            }
+        }
+        else if (val && !strcasecmp(key, "max")) {
+            if ((err = parse_int(val, 1, 1000000, &max))) {
+                return apr_psprintf(cmd->pool, "RProxyQueue %s: %s (valid: "
+                                    "max=1..1000000)", word, err);
+            }
+        }
+        else {
+            return apr_psprintf(cmd->pool, "RProxyQueue: unknown option "
+                                "'%s' (valid: timeout=T max=N)", word);
+        }
+    }
+    if (!timeout) {
+        return "RProxyQueue: needs timeout=T (such as 500ms or 3s)";
+    }
+    pool->queue_timeout = timeout;
+    pool->queue_max = max;
+    return NULL;
+}
+
 /* The pool for a URL target: one per origin and server, shared by every
  * route that names it, so the routes share its connections. */
 static const char *
@@ -889,6 +935,20 @@ rp_cmd_hide_header(cmd_parms *cmd, void *d, const char *arg)
 
 /* --- startup checks ---------------------------------------------------- */
 
+/* RProxyQueue waits only for members with max_conns. */
+static int
+any_capped(const rproxy_pool_t *pool)
+{
+    int i;
+
+    for (i = 0; i < pool->members->nelts; i++) {
+        if (APR_ARRAY_IDX(pool->members, i, rproxy_member_t *)->max_conns) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static apr_status_t
 resolve_pool(apr_pool_t *pconf, server_rec *s, rproxy_pool_t *pool)
 {
@@ -925,6 +985,12 @@ resolve_pool(apr_pool_t *pconf, server_rec *s, rproxy_pool_t *pool)
                          RP_MEMBER_ARGS(m), pool->file, pool->line);
             return APR_EINVAL;
         }
+    }
+    if (pool->queue_timeout && !any_capped(pool)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, RPLOGNO(00094)
+                     "pool %s: RProxyQueue has no effect: no member has "
+                     "max_conns=N (%s:%d)", pool->name, pool->file,
+                     pool->line);
     }
     if (!pool->lb && (err = rp_balancer_lookup(pconf, pool->lb_name,
                                                &pool->lb))) {

@@ -13,8 +13,10 @@
  *    by a fresh one to the same member, once: when writing the request
  *    failed (none of it reached the backend), or when the request is
  *    idempotent and its body (if any) is still held in full;
+ *  - a retry never waits in RProxyQueue (only the first pick does);
  *  - anything else is answered: 502 for a broken or malformed response,
- *    504 for a timeout, 503 when no member is usable.
+ *    504 for a timeout, 503 when no member is usable (or none became free
+ *    within the queue timeout).
  * Status codes exist only here; the functions below return apr_status_t.
  */
 
@@ -297,6 +299,23 @@ prepare(rp_exchange_t *ex)
     return OK;
 }
 
+/* The member for the next try: on the first, the sticky one if it can
+ * take the request, else the balancer's choice; only the first try waits
+ * in the pool's queue when every member is full (rproxy_queue.c). */
+static apr_status_t
+choose(rp_exchange_t *ex, rproxy_member_t *sticky,
+       const unsigned char *tried, int tries)
+{
+    rproxy_pool_t *pool = ex->match->route->pool;
+
+    ex->m = tries == 0 && sticky ? rp_balancer_take(sticky, tried) : NULL;
+    if (ex->m || (ex->m = rp_balancer_pick(ex->r, pool, tried))) {
+        return APR_SUCCESS;
+    }
+    return tries == 0 ? rp_queue_wait(ex->r, pool, tried, &ex->m)
+                      : APR_ENOENT;
+}
+
 int
 rp_handler(request_rec *r)
 {
@@ -307,6 +326,7 @@ rp_handler(request_rec *r)
     rproxy_outcome_e outcome = RPROXY_OUTCOME_OK;
     rproxy_member_t *sticky;
     const char *issued = NULL;
+    apr_status_t picked = APR_SUCCESS;
     int rc, tries = 0;
 
     if (!r->handler || strcmp(r->handler, RP_HANDLER)
@@ -329,12 +349,12 @@ rp_handler(request_rec *r)
     apr_table_setn(r->notes, "rproxy-pool", pool->name);
     rp_shm_pool_request(pool);
     while (tries == 0 || may_retry(ex, rc, outcome, tries)) {
-        apr_time_t started = apr_time_now();
+        apr_time_t started;
 
-        ex->m = tries == 0 && sticky ? rp_balancer_take(sticky, tried) : NULL;
-        if (!ex->m && (ex->m = rp_balancer_pick(r, pool, tried)) == NULL) {
+        if ((picked = choose(ex, sticky, tried, tries)) != APR_SUCCESS) {
             break;
         }
+        started = apr_time_now();
         if (pool->sticky && ex->m != sticky) {
             rp_sticky_issue(r, ex->m, &issued);
         }
@@ -348,7 +368,11 @@ rp_handler(request_rec *r)
                                     apr_time_now() - started));
     }
     apr_table_setn(r->notes, "rproxy-tries", apr_itoa(r->pool, tries));
-    if (rc == HTTP_SERVICE_UNAVAILABLE && !tries) {
+    if (!tries && picked == APR_ECONNABORTED) {
+        /* it left while queued: nobody to answer */
+        r->connection->aborted = 1;
+    }
+    else if (!tries && picked == APR_ENOENT) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, RPLOGNO(00043)
                       "pool %s: no usable member", pool->name);
     }

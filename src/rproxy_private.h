@@ -48,6 +48,9 @@ extern module AP_MODULE_DECLARE_DATA rproxy_module;
 /* Closed a little before the backend's own advertised keep-alive timeout,
  * so that we never write into a connection the backend is closing. */
 #define RP_KA_MARGIN                apr_time_from_msec(1000)
+/* RProxyQueue: max= when not given, and the longest timeout= */
+#define RP_DEFAULT_QUEUE_MAX        100
+#define RP_QUEUE_TIMEOUT_MAX        apr_time_from_sec(600)
 
 /* Handler name set on requests that mod_rproxy serves. */
 #define RP_HANDLER              "rproxy"
@@ -118,8 +121,8 @@ typedef struct {
     volatile apr_uint64_t lat_hist[RP_LAT_NBUCKETS];
 } rp_shm_member_t;
 
-/* A pool's retry budget window, shared by every child (rproxy_shm.c):
- * counts of client requests and of retries in the current and the
+/* A pool's state shared by every child (rproxy_shm.c). The retry budget
+ * window: counts of client requests and of retries in the current and the
  * previous window; the child that moves window_start by compare-and-swap
  * rolls the counters over. Approximate by design. */
 typedef struct {
@@ -130,6 +133,9 @@ typedef struct {
     volatile apr_uint32_t prev_requests;
     volatile apr_uint32_t prev_retries;
     volatile apr_uint32_t ticket;   /* rproxy_pool_ticket() */
+    volatile apr_uint32_t queued;   /* requests waiting in RProxyQueue: +1
+                                     * by compare-and-swap below max=, -1
+                                     * when the wait ends (rproxy_queue.c) */
 } rp_shm_pool_t;
 
 struct rproxy_member_t {
@@ -184,6 +190,11 @@ struct rproxy_pool_t {
     int outlier_fails;
     apr_interval_time_t outlier_eject;
     int outlier_max_pct;
+    /* RProxyQueue: how long a request may wait for a member slot when
+     * every member is at max_conns (0: no queue, 503 at once), and how
+     * many may wait at once across all children */
+    apr_interval_time_t queue_timeout;
+    int queue_max;
 };
 
 typedef struct {
@@ -249,6 +260,7 @@ const char *rp_cmd_hide_header(cmd_parms *cmd, void *d, const char *arg);
 const char *rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_retries(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_slow_start(cmd_parms *cmd, void *d, const char *arg);
+const char *rp_cmd_queue(cmd_parms *cmd, void *d, const char *args);
 rproxy_pool_t *rp_config_current_pool(void);
 int rp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp);
 int rp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
@@ -277,6 +289,32 @@ void rp_balancer_release(request_rec *r, rproxy_member_t *m,
                          rproxy_outcome_e outcome, apr_time_t started);
 const char *rp_balancer_lookup(apr_pool_t *p, const char *name,
                                const rproxy_balancer_t **lb);
+/* Where the members that could take a request (not disabled, draining,
+ * ejected, failing health checks or already tried) stand. */
+typedef enum {
+    RP_SLOTS_NONE,      /* there is no such member */
+    RP_SLOTS_FULL,      /* every one is at its max_conns */
+    RP_SLOTS_FREE       /* one at least has a free slot (or no cap) */
+} rp_slots_e;
+/* Reads shared state only, without locks; any thread. */
+rp_slots_e rp_balancer_slots(const rproxy_pool_t *pool,
+                             const unsigned char *tried);
+
+/* rproxy_queue.c */
+/**
+ * Called when rp_balancer_pick() found no member for a request's first
+ * try: with RProxyQueue, and while some member is only full, waits for a
+ * slot, polling the shared counters, up to the pool's queue timeout.
+ * Sets the note rproxy-queue-ms when it waited. Any thread.
+ * @return APR_SUCCESS with the claimed member in *out; APR_ENOENT: no
+ *         queue, or nothing to wait for (no member could take the request
+ *         even with a free slot, or the balancer refused a free one);
+ *         APR_ENOSPC: max= requests already wait; APR_TIMEUP: no slot
+ *         within the timeout; APR_ECONNABORTED: the client left.
+ */
+apr_status_t rp_queue_wait(request_rec *r, rproxy_pool_t *pool,
+                           const unsigned char *tried,
+                           rproxy_member_t **out);
 
 /* A connection to a member; owned by one request at a time. */
 typedef struct rp_bconn_t {

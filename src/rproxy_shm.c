@@ -6,7 +6,8 @@
  * Layout: one anonymous shared segment, made by the parent in post_config
  * and inherited by the children it forks: a header (magic, version, record
  * size, count) and one rp_shm_member_t per configured member, found by the
- * pool and member names.
+ * pool and member names, then one rp_shm_pool_t per pool (retry budget
+ * window, RProxyQueue's count of waiting requests), zeroed at every start.
  *
  * Consistency model: every field is written with APR atomics by whichever
  * child serves the request, without locks; readers see each field

@@ -89,11 +89,27 @@ my @cases = (
      qr/RProxyForwarded: unknown value 'sometimes' \(valid: x-forwarded, rfc7239, both, none\)/],
     ['bad pool name', "<RProxyPool a/b>\nRProxyMember http://127.0.0.1:1\n</RProxyPool>",
      qr/a pool name uses letters, digits/],
+    ['queue outside a pool', "RProxyQueue timeout=1s",
+     qr/line 5 of .*:\sRProxyQueue is only valid inside <RProxyPool>/],
+    ['queue without timeout', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1 max_conns=1\nRProxyQueue max=5\n</RProxyPool>",
+     qr/line 7 of .*:\sRProxyQueue: needs timeout=T \(such as 500ms or 3s\)/],
+    ['queue timeout not a duration', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1 max_conns=1\nRProxyQueue timeout=soon\n</RProxyPool>",
+     qr/line 7 of .*:\sRProxyQueue timeout=soon: expects a duration .*\(valid: timeout=T from 1ms to 10m, such as 500ms or 3s\)/],
+    ['queue timeout zero', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1 max_conns=1\nRProxyQueue timeout=0\n</RProxyPool>",
+     qr/line 7 of .*:\sRProxyQueue timeout=0: out of range \(valid: timeout=T from 1ms to 10m/],
+    ['queue timeout too long', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1 max_conns=1\nRProxyQueue timeout=11m\n</RProxyPool>",
+     qr/RProxyQueue timeout=11m: out of range \(valid: timeout=T from 1ms to 10m/],
+    ['queue max range', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1 max_conns=1\nRProxyQueue timeout=1s max=0\n</RProxyPool>",
+     qr/line 7 of .*:\sRProxyQueue max=0: out of range \(valid: max=1\.\.1000000\)/],
+    ['queue max not a number', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1 max_conns=1\nRProxyQueue timeout=1s max=lots\n</RProxyPool>",
+     qr/RProxyQueue max=lots: not a number \(valid: max=1\.\.1000000\)/],
+    ['queue option', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1 max_conns=1\nRProxyQueue timeout=1s order=fifo\n</RProxyPool>",
+     qr/line 7 of .*:\sRProxyQueue: unknown option 'order=fifo' \(valid: timeout=T max=N\)/],
     ['unresolvable member', "<RProxyPool a>\nRProxyMember http://no-such-host.invalid:80\n</RProxyPool>",
      qr/cannot resolve no-such-host\.invalid/],
 );
 
-plan tests => 2 * @cases + 1;
+plan tests => 2 * @cases + 2;
 
 sub try_config {
     my ($body) = @_;
@@ -116,10 +132,17 @@ for my $c (@cases) {
 }
 
 # and a good one passes, so the failures above are the directives' doing
-my ($rc, $out) = try_config("<RProxyPool a>\nRProxyMember http://127.0.0.1:1\n</RProxyPool>\n"
+my ($rc, $out) = try_config("<RProxyPool a>\nRProxyMember http://127.0.0.1:1 max_conns=2\n"
+                            . "RProxyQueue timeout=500ms max=10\n</RProxyPool>\n"
                             . "<RProxyPool h>\nRProxyMember http://127.0.0.1:1\n"
                             . "RProxyBalancer hash \"%{HTTP:X-User}\" bound=1.5\n"
                             . "RProxyHealthCheck uri=/hc interval=2s timeout=1s rise=1 fall=5 "
                             . "expect=200,204,300-302 method=OPTIONS host=app.example:8080\n</RProxyPool>\n"
                             . "RProxyPass /x a\n<Location /y>\nRProxyPass http://127.0.0.1:1/\n</Location>");
 ok t_cmp("$rc $out", qr/^0 Syntax OK/, 'a valid configuration passes');
+
+# a queue with nothing to wait for starts, with a warning
+($rc, $out) = try_config("<RProxyPool a>\nRProxyMember http://127.0.0.1:1\n"
+                         . "RProxyQueue timeout=1s\n</RProxyPool>");
+ok t_cmp("$rc $out", qr/^0 .*RP00094: pool a: RProxyQueue has no effect: no member has max_conns=N \(.*:5\).*Syntax OK/s,
+         'RProxyQueue without max_conns: a warning');

@@ -15,6 +15,15 @@
  *
  * Every connection lives in its own pool with its own allocator, so it can
  * move between threads and outlive the request that opened it.
+ *
+ * Two connection filters count the bytes each connection carries, for the
+ * members' bytes_in and bytes_out. They sit above mod_ssl, so they count
+ * HTTP/1.1 as framed (status and header lines with their CRLFs, chunk
+ * sizes), tunnelled bytes too, not TLS records; and below everything that
+ * parses, so what is counted is what was taken off the connection or
+ * handed to it, in the order it happened. The counters are plain integers
+ * in the connection (one request owns it at a time); the exchange adds
+ * them up per try and the shared record gets them once (rp_shm_count).
  */
 
 #include "rproxy_private.h"
@@ -31,6 +40,68 @@ struct rp_connpool_t {
 };
 
 static volatile apr_uint32_t next_conn_id;
+
+#define RP_COUNT_FILTER     "rproxy_count"
+static ap_filter_rec_t *count_in_handle;
+static ap_filter_rec_t *count_out_handle;
+
+/* Data bytes in [b, sentinel). A bucket of unknown length (a socket or
+ * pipe bucket, which the core only returns in AP_MODE_EXHAUSTIVE, unused
+ * here) is not counted rather than read. */
+static apr_uint64_t
+data_bytes(apr_bucket *b, apr_bucket_brigade *bb)
+{
+    apr_uint64_t n = 0;
+
+    for (; b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
+        if (b->length != (apr_size_t)-1) {
+            n += b->length;
+        }
+    }
+    return n;
+}
+
+/* Counts what the lower filters append to bb; a speculative read (the
+ * liveness probe) leaves the data where it was and counts nothing. */
+static apr_status_t
+count_in(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_t mode,
+         apr_read_type_e block, apr_off_t readbytes)
+{
+    rp_bconn_t *bc = f->ctx;
+    /* the sentinel when bb is empty: its next is then the first bucket */
+    apr_bucket *last = APR_BRIGADE_LAST(bb);
+    apr_status_t rv = ap_get_brigade(f->next, bb, mode, block, readbytes);
+
+    if (rv == APR_SUCCESS && mode != AP_MODE_SPECULATIVE) {
+        bc->io.in += data_bytes(APR_BUCKET_NEXT(last), bb);
+    }
+    return rv;
+}
+
+/* Counts what the connection accepted: a failed write counts nothing,
+ * since how much of it left is unknown. */
+static apr_status_t
+count_out(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    rp_bconn_t *bc = f->ctx;
+    apr_uint64_t n = data_bytes(APR_BRIGADE_FIRST(bb), bb);
+    apr_status_t rv = ap_pass_brigade(f->next, bb);
+
+    if (rv == APR_SUCCESS) {
+        bc->io.out += n;
+    }
+    return rv;
+}
+
+void
+rp_conn_register_filters(void)
+{
+    /* AP_FTYPE_CONNECTION: above mod_ssl (AP_FTYPE_CONNECTION + 5) */
+    count_in_handle = ap_register_input_filter(RP_COUNT_FILTER, count_in,
+                                               NULL, AP_FTYPE_CONNECTION);
+    count_out_handle = ap_register_output_filter(RP_COUNT_FILTER, count_out,
+                                                 NULL, AP_FTYPE_CONNECTION);
+}
 
 void
 rp_conn_child_init(apr_pool_t *pchild, server_rec *s)
@@ -228,6 +299,8 @@ conn_open(request_rec *r, rproxy_member_t *m, const char *sni,
         apr_pool_destroy(p);
         return APR_EGENERAL;
     }
+    ap_add_input_filter_handle(count_in_handle, bc, NULL, bc->c);
+    ap_add_output_filter_handle(count_out_handle, bc, NULL, bc->c);
     /* the core set the server's Timeout; ours applies from here on */
     apr_socket_timeout_set(bc->sock, m->pool->to.idle);
     *out = bc;
@@ -243,6 +316,7 @@ rp_conn_acquire(request_rec *r, rproxy_member_t *m, const char *sni,
     while (!fresh && (bc = pool_take(m, sni)) != NULL) {
         if (conn_alive(bc)) {
             bc->next = NULL;
+            bc->io.in = bc->io.out = 0;
             *out = bc;
             return APR_SUCCESS;
         }

@@ -185,6 +185,17 @@ relay(rp_exchange_t *ex, rproxy_outcome_e *outcome)
     return OK;
 }
 
+/* Gives the try's connection back (to the idle list when reusable), and
+ * keeps what it carried for the member's byte counters. */
+static void
+let_go(rp_exchange_t *ex, int reusable)
+{
+    ex->io.in += ex->bc->io.in;
+    ex->io.out += ex->bc->io.out;
+    rp_conn_release(ex->bc, reusable);
+    ex->bc = NULL;
+}
+
 /* One try on member ex->m; returns an HTTP status or OK/DONE, and tells
  * the balancer's side of the story in *outcome (a connect failure is the
  * one that lets the next member be tried). */
@@ -211,8 +222,7 @@ try_member(rp_exchange_t *ex, rproxy_outcome_e *outcome)
         if (rv == APR_SUCCESS) {
             break;
         }
-        rp_conn_release(ex->bc, 0);
-        ex->bc = NULL;
+        let_go(ex, 0);
         if (!resend) {
             const char *ce = apr_table_get(r->notes, "rproxy-client-error");
 
@@ -240,8 +250,7 @@ try_member(rp_exchange_t *ex, rproxy_outcome_e *outcome)
         *outcome = RPROXY_OUTCOME_FAILED;
     }
     ex->bc->requests++;
-    rp_conn_release(ex->bc, ex->keepalive && rc == OK);
-    ex->bc = NULL;
+    let_go(ex, ex->keepalive && rc == OK);
     return rc;
 }
 
@@ -361,8 +370,9 @@ rp_handler(request_rec *r)
         tried[ex->m->index] = 1;
         tries++;
         apr_table_setn(r->notes, "rproxy-member", ex->m->name);
+        ex->io.in = ex->io.out = 0;
         rc = try_member(ex, &outcome);
-        rp_balancer_release(r, ex->m, outcome, started);
+        rp_balancer_release(r, ex->m, outcome, started, &ex->io);
         apr_table_setn(r->notes, "rproxy-backend-time",
                        apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
                                     apr_time_now() - started));

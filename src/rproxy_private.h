@@ -77,11 +77,24 @@ typedef struct rp_connpool_t rp_connpool_t;
 typedef struct rp_sticky_t rp_sticky_t;
 typedef struct rp_health_t rp_health_t;
 
+/* Bytes moved over a member's connections, as HTTP/1.1 frames them (above
+ * TLS): counted per connection by its filters (rproxy_conn.c), summed per
+ * try by the exchange and added to the member's shared record once, when
+ * the try ends (rp_shm_count). */
+typedef struct {
+    apr_uint64_t in;            /* read: response heads, bodies as framed,
+                                 * tunnelled bytes */
+    apr_uint64_t out;           /* written: request head, body as framed,
+                                 * tunnelled bytes */
+} rp_bytes_t;
+
 /* Upper bounds, in milliseconds, of the latency histogram's buckets; one
  * more bucket counts everything slower. */
 #define RP_LAT_BUCKETS_MS   1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, \
                             2500, 5000, 10000
 #define RP_LAT_NBUCKETS     14
+/* The same bounds as an array (rproxy_shm.c), RP_LAT_NBUCKETS - 1 long. */
+extern const apr_uint32_t rp_lat_bounds_ms[];
 
 /* Administrative state bits (rp_shm_member_t.admin): set from the
  * configuration at every start, so that what the configuration says wins
@@ -115,9 +128,12 @@ typedef struct {
     volatile apr_uint64_t ejected_until;/* apr_time_t; written only by the
                                          * child that wins the CAS on
                                          * consecutive_fails */
+    /* traffic and latency: one atomic add each when a try ends */
     volatile apr_uint64_t bytes_in;     /* response bytes read from it */
     volatile apr_uint64_t bytes_out;    /* request bytes written to it */
     volatile apr_uint64_t lat_sum_us;   /* sum of the histogram's samples */
+    /* tries that ended OK or timed out, by latency from the pick: bucket
+     * i counts those above bound i-1 and up to bound i (not cumulative) */
     volatile apr_uint64_t lat_hist[RP_LAT_NBUCKETS];
 } rp_shm_member_t;
 
@@ -286,7 +302,8 @@ rproxy_member_t *rp_balancer_pick(request_rec *r, rproxy_pool_t *pool,
 rproxy_member_t *rp_balancer_take(rproxy_member_t *m,
                                   const unsigned char *tried);
 void rp_balancer_release(request_rec *r, rproxy_member_t *m,
-                         rproxy_outcome_e outcome, apr_time_t started);
+                         rproxy_outcome_e outcome, apr_time_t started,
+                         const rp_bytes_t *io);
 const char *rp_balancer_lookup(apr_pool_t *p, const char *name,
                                const rproxy_balancer_t **lb);
 /* Where the members that could take a request (not disabled, draining,
@@ -328,10 +345,13 @@ typedef struct rp_bconn_t {
     apr_time_t expires;         /* idle deadline while pooled */
     apr_interval_time_t backend_ka; /* backend's Keep-Alive timeout, or 0 */
     int requests;               /* responses read on it so far */
+    rp_bytes_t io;              /* since rp_conn_acquire handed it out */
     struct rp_bconn_t *next;
 } rp_bconn_t;
 
 /* rproxy_conn.c */
+/* Registers the byte-counting connection filters; from register_hooks. */
+void rp_conn_register_filters(void);
 void rp_conn_child_init(apr_pool_t *pchild, server_rec *s);
 apr_status_t rp_conn_acquire(request_rec *r, rproxy_member_t *m,
                              const char *sni, int fresh, rp_bconn_t **out);
@@ -368,6 +388,7 @@ typedef struct {
     /* when set, the socket timeout of every step instead of the pool's
      * header and idle timeouts (health checks) */
     apr_interval_time_t timeout;
+    rp_bytes_t io;                  /* moved by the current try so far */
 } rp_exchange_t;
 
 /* rproxy_headers.c */
@@ -396,8 +417,10 @@ void rp_sticky_issue(request_rec *r, rproxy_member_t *m, const char **issued);
 /* rproxy_shm.c */
 int rp_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                        apr_pool_t *ptemp, server_rec *s);
+/* The end of a try on m: its outcome, latency (from the pick) and the
+ * bytes it moved (may be NULL) go into the shared record. Any thread. */
 void rp_shm_count(rproxy_member_t *m, rproxy_outcome_e outcome,
-                  apr_interval_time_t latency);
+                  apr_interval_time_t latency, const rp_bytes_t *io);
 int rp_shm_ejected(const rproxy_member_t *m, apr_time_t now);
 apr_time_t rp_shm_back_since(const rproxy_member_t *m);
 apr_uint32_t rp_shm_admin(const rproxy_member_t *m);

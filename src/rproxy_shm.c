@@ -13,7 +13,9 @@
  * child serves the request, without locks; readers see each field
  * atomically but not a snapshot of all fields together. Counters only
  * grow; inflight is a gauge (incremented when a member is picked,
- * decremented when the try ends).
+ * decremented when the try ends). A try adds its bytes and its latency
+ * sample when it ends, one atomic add per counter, so a long response
+ * or tunnel shows in bytes_in/bytes_out only once it is over.
  *
  * Full restart (and first start): pre_mpm zeroes every record.
  * Graceful restart: the segment is made anew for the new configuration,
@@ -38,6 +40,13 @@
 /* Retries always allowed per window, so that a quiet pool can retry. */
 #define RP_BUDGET_MIN       3
 #define RP_SHM_KEY      "mod_rproxy-shm"
+
+const apr_uint32_t rp_lat_bounds_ms[] = { RP_LAT_BUCKETS_MS };
+
+/* one bucket per bound, and the last one for everything slower */
+typedef char rp_lat_buckets_match[(sizeof(rp_lat_bounds_ms)
+                                   / sizeof(rp_lat_bounds_ms[0])
+                                   == RP_LAT_NBUCKETS - 1) ? 1 : -1];
 
 typedef struct {
     apr_uint32_t magic;
@@ -337,14 +346,36 @@ outlier_failed(rproxy_member_t *m)
                  pool->outlier_fails);
 }
 
+/* The latency histogram: the first bucket whose bound the sample does not
+ * exceed (Prometheus' "le"), else the last one. */
+static void
+record_latency(rp_shm_member_t *sh, apr_interval_time_t latency)
+{
+    apr_uint64_t us = latency > 0 ? (apr_uint64_t)latency : 0;
+    int i = 0;
+
+    while (i < RP_LAT_NBUCKETS - 1
+           && us > (apr_uint64_t)rp_lat_bounds_ms[i] * 1000) {
+        i++;
+    }
+    apr_atomic_inc64(&sh->lat_hist[i]);
+    apr_atomic_add64(&sh->lat_sum_us, us);
+}
+
 void
 rp_shm_count(rproxy_member_t *m, rproxy_outcome_e outcome,
-             apr_interval_time_t latency)
+             apr_interval_time_t latency, const rp_bytes_t *io)
 {
     rp_shm_member_t *sh = m->sh;
     apr_uint32_t cur, next, sample;
 
     apr_atomic_inc64(&sh->requests);
+    if (io && io->in) {
+        apr_atomic_add64(&sh->bytes_in, io->in);
+    }
+    if (io && io->out) {
+        apr_atomic_add64(&sh->bytes_out, io->out);
+    }
     if (outcome != RPROXY_OUTCOME_OK) {
         apr_atomic_inc64(&sh->failures);
         outlier_failed(m);
@@ -358,10 +389,12 @@ rp_shm_count(rproxy_member_t *m, rproxy_outcome_e outcome,
         }
     }
     /* a refused connect or a malformed answer says nothing about how fast
-     * the member responds; a timeout does */
+     * the member responds; a timeout does (it lands in the bucket of the
+     * timeout that ran out, or above) */
     if (outcome != RPROXY_OUTCOME_OK && outcome != RPROXY_OUTCOME_TIMEOUT) {
         return;
     }
+    record_latency(sh, latency);
     /* peak EWMA: a slower sample counts at once, a faster one decays in
      * with weight 1/8, so a member that turns slow is noticed quickly */
     sample = latency > APR_UINT32_MAX ? APR_UINT32_MAX

@@ -1,10 +1,12 @@
 /* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
  *
  * rproxy_status.c - the "rproxy-status" handler: every pool and member
- * with its configured role and the shared counters, as an HTML table, as
- * JSON (?json) or as Prometheus text (?prometheus, or Accept:
- * text/plain;version=0.0.4). Read-only; it takes no lock (see rproxy_shm.c
- * for what a reader can expect of the numbers).
+ * with its role and the shared counters (tries, failures, bytes, latency
+ * as a smoothed value and as a histogram, health checks), as an HTML
+ * table, as JSON (?json) or as Prometheus text (?prometheus, or Accept:
+ * text/plain;version=0.0.4), where each family comes once, with every
+ * member's samples, as the format requires. Read-only; it takes no lock
+ * (see rproxy_shm.c for what a reader can expect of the numbers).
  */
 
 #include "rproxy_private.h"
@@ -17,13 +19,94 @@
 
 typedef enum { FMT_HTML, FMT_JSON, FMT_PROM } fmt_e;
 
-/* "backup" for a backup member that is up, else its state. */
-static const char *
-member_role(const rproxy_member_t *m)
-{
-    const char *state = rp_shm_state(m, apr_time_now());
+/* One member's numbers, each read once, so that every format (and every
+ * Prometheus family, the histogram's buckets and its _count) agrees with
+ * itself. Fields are read one by one, without a lock: not a snapshot of
+ * the record as a whole (see rproxy_shm.c). */
+typedef struct {
+    const rproxy_member_t *m;
+    const char *role;
+    const char *labels;             /* Prometheus, set by emit_prometheus */
+    apr_uint64_t up, inflight, requests, failures, ejections, ewma_us;
+    apr_uint64_t bytes_in, bytes_out;
+    apr_uint64_t lat_hist[RP_LAT_NBUCKETS], lat_count, lat_sum_us;
+    apr_uint64_t hc_checks, hc_failed, hc_status;
+} snap_t;
 
-    return m->backup && !strcmp(state, "up") ? "backup" : state;
+static void
+snap_read(snap_t *s, const rproxy_member_t *m, apr_time_t now)
+{
+    rp_shm_member_t *sh = m->sh;
+    const char *state = rp_shm_state(m, now);
+    int i;
+
+    s->m = m;
+    /* "backup" for a backup member that is up, else its state */
+    s->role = m->backup && !strcmp(state, "up") ? "backup" : state;
+    s->up = !strcmp(state, "up");
+    s->inflight = apr_atomic_read32(&sh->inflight);
+    s->requests = apr_atomic_read64(&sh->requests);
+    s->failures = apr_atomic_read64(&sh->failures);
+    s->ejections = apr_atomic_read64(&sh->ejections);
+    s->ewma_us = apr_atomic_read32(&sh->ewma_us);
+    s->bytes_in = apr_atomic_read64(&sh->bytes_in);
+    s->bytes_out = apr_atomic_read64(&sh->bytes_out);
+    s->lat_count = 0;
+    for (i = 0; i < RP_LAT_NBUCKETS; i++) {
+        s->lat_hist[i] = apr_atomic_read64(&sh->lat_hist[i]);
+        s->lat_count += s->lat_hist[i];
+    }
+    s->lat_sum_us = apr_atomic_read64(&sh->lat_sum_us);
+    s->hc_checks = apr_atomic_read64(&sh->hc_checks);
+    s->hc_failed = apr_atomic_read64(&sh->hc_failed);
+    s->hc_status = apr_atomic_read32(&sh->hc_status);
+}
+
+/* Every member of every pool, in configuration order. */
+static snap_t *
+snap_all(request_rec *r, int *count)
+{
+    apr_time_t now = apr_time_now();
+    snap_t *snaps;
+    int i, j, n = 0;
+
+    for (i = 0; i < rp_globals.pools->nelts; i++) {
+        n += APR_ARRAY_IDX(rp_globals.pools, i, rproxy_pool_t *)
+                 ->members->nelts;
+    }
+    snaps = apr_pcalloc(r->pool, (n ? n : 1) * sizeof(*snaps));
+    n = 0;
+    for (i = 0; i < rp_globals.pools->nelts; i++) {
+        rproxy_pool_t *pool = APR_ARRAY_IDX(rp_globals.pools, i,
+                                            rproxy_pool_t *);
+
+        for (j = 0; j < pool->members->nelts; j++) {
+            snap_read(&snaps[n++], APR_ARRAY_IDX(pool->members, j,
+                                                 rproxy_member_t *), now);
+        }
+    }
+    *count = n;
+    return snaps;
+}
+
+/* The q-quantile of the latency in ms, estimated as Prometheus'
+ * histogram_quantile() does: linear inside the bucket where it falls.
+ * -1 when it falls in the last, unbounded bucket. Needs lat_count > 0. */
+static double
+quantile_ms(const snap_t *s, double q)
+{
+    double rank = q * (double)s->lat_count, below = 0, lo, hi;
+    int i;
+
+    for (i = 0; i < RP_LAT_NBUCKETS - 1; i++) {
+        if (s->lat_hist[i] && below + (double)s->lat_hist[i] >= rank) {
+            lo = i ? rp_lat_bounds_ms[i - 1] : 0;
+            hi = rp_lat_bounds_ms[i];
+            return lo + (hi - lo) * (rank - below) / (double)s->lat_hist[i];
+        }
+        below += (double)s->lat_hist[i];
+    }
+    return -1;
 }
 
 /* JSON string body: quotes, backslashes and control characters escaped
@@ -55,67 +138,275 @@ json_str(apr_pool_t *p, const char *s)
     return out;
 }
 
+/* "latency_histogram": the bounds in ms (null: the last bucket has none)
+ * and the samples per bucket, not cumulative. */
 static void
-emit_member(request_rec *r, fmt_e fmt, const rproxy_member_t *m, int first)
-{
-    rp_shm_member_t *sh = m->sh;
-    apr_uint64_t req = apr_atomic_read64(&sh->requests);
-    apr_uint64_t fail = apr_atomic_read64(&sh->failures);
-    apr_uint32_t inflight = apr_atomic_read32(&sh->inflight);
-    apr_uint32_t ewma = apr_atomic_read32(&sh->ewma_us);
-    apr_uint64_t ej = apr_atomic_read64(&sh->ejections);
-
-    if (fmt == FMT_JSON) {
-        ap_rprintf(r, "%s{\"name\":\"%s\",\"weight\":%d,\"role\":\"%s\","
-                   "\"inflight\":%u,\"requests\":%" APR_UINT64_T_FMT ","
-                   "\"failures\":%" APR_UINT64_T_FMT ",\"ejections\":%"
-                   APR_UINT64_T_FMT ",\"latency_us\":%u}",
-                   first ? "" : ",", json_str(r->pool, m->name), m->weight,
-                   member_role(m), inflight, req, fail, ej, ewma);
-    }
-    else if (fmt == FMT_PROM) {
-        const char *l = apr_psprintf(r->pool, "{pool=\"%s\",member=\"%s\"}",
-                                     json_str(r->pool, m->pool->name),
-                                     json_str(r->pool, m->name));
-        ap_rprintf(r, "rproxy_member_inflight%s %u\n"
-                   "rproxy_member_requests_total%s %" APR_UINT64_T_FMT "\n"
-                   "rproxy_member_failures_total%s %" APR_UINT64_T_FMT "\n"
-                   "rproxy_member_ejections_total%s %" APR_UINT64_T_FMT "\n"
-                   "rproxy_member_latency_ewma_seconds%s %.6f\n",
-                   l, inflight, l, req, l, fail, l, ej, l, ewma / 1e6);
-    }
-    else {
-        ap_rprintf(r, "<tr><td>%s</td><td>%d</td><td>%s</td><td>%u</td>"
-                   "<td>%" APR_UINT64_T_FMT "</td><td>%" APR_UINT64_T_FMT
-                   "</td><td>%.1f</td></tr>\n",
-                   ap_escape_html(r->pool, m->name), m->weight,
-                   member_role(m), inflight, req, fail, ewma / 1000.0);
-    }
-}
-
-static void
-emit_pool(request_rec *r, fmt_e fmt, const rproxy_pool_t *pool, int first)
+json_histogram(request_rec *r, const snap_t *s)
 {
     int i;
 
-    if (fmt == FMT_JSON) {
-        ap_rprintf(r, "%s{\"name\":\"%s\",\"balancer\":\"%s\",\"members\":[",
-                   first ? "" : ",", json_str(r->pool, pool->name),
-                   json_str(r->pool, pool->lb_name));
+    ap_rputs(",\"latency_histogram\":{\"le_ms\":[", r);
+    for (i = 0; i < RP_LAT_NBUCKETS - 1; i++) {
+        ap_rprintf(r, "%u,", rp_lat_bounds_ms[i]);
     }
-    else if (fmt == FMT_HTML) {
-        ap_rprintf(r, "<h2>pool %s (%s)</h2>\n<table border=\"1\">"
-                   "<tr><th>member</th><th>weight</th><th>role</th>"
-                   "<th>in flight</th><th>requests</th><th>failures</th>"
-                   "<th>latency ms</th></tr>\n",
-                   ap_escape_html(r->pool, pool->name),
-                   ap_escape_html(r->pool, pool->lb_name));
+    ap_rputs("null],\"counts\":[", r);
+    for (i = 0; i < RP_LAT_NBUCKETS; i++) {
+        ap_rprintf(r, "%s%" APR_UINT64_T_FMT, i ? "," : "", s->lat_hist[i]);
     }
-    for (i = 0; i < pool->members->nelts; i++) {
-        emit_member(r, fmt, APR_ARRAY_IDX(pool->members, i,
-                                          rproxy_member_t *), i == 0);
+    ap_rprintf(r, "],\"count\":%" APR_UINT64_T_FMT ",\"sum_us\":%"
+               APR_UINT64_T_FMT "}", s->lat_count, s->lat_sum_us);
+}
+
+static void
+json_member(request_rec *r, const snap_t *s, int first)
+{
+    ap_rprintf(r, "%s{\"name\":\"%s\",\"weight\":%d,\"role\":\"%s\","
+               "\"inflight\":%" APR_UINT64_T_FMT ",\"requests\":%"
+               APR_UINT64_T_FMT ",\"failures\":%" APR_UINT64_T_FMT
+               ",\"ejections\":%" APR_UINT64_T_FMT ",\"latency_us\":%"
+               APR_UINT64_T_FMT ",\"bytes_in\":%" APR_UINT64_T_FMT
+               ",\"bytes_out\":%" APR_UINT64_T_FMT,
+               first ? "" : ",", json_str(r->pool, s->m->name), s->m->weight,
+               s->role, s->inflight, s->requests, s->failures, s->ejections,
+               s->ewma_us, s->bytes_in, s->bytes_out);
+    json_histogram(r, s);
+    ap_rprintf(r, ",\"hc\":{\"checks\":%" APR_UINT64_T_FMT ",\"failed\":%"
+               APR_UINT64_T_FMT ",\"last_status\":%" APR_UINT64_T_FMT "}}",
+               s->hc_checks, s->hc_failed, s->hc_status);
+}
+
+/* p50 / p90 / p99 in ms, or a dash before the first sample. */
+static const char *
+html_quantiles(request_rec *r, const snap_t *s)
+{
+    static const double qs[] = { 0.5, 0.9, 0.99 };
+    const char *out = "";
+    int i;
+
+    if (!s->lat_count) {
+        return "-";
     }
-    ap_rputs(fmt == FMT_JSON ? "]}" : fmt == FMT_HTML ? "</table>\n" : "", r);
+    for (i = 0; i < 3; i++) {
+        double v = quantile_ms(s, qs[i]);
+
+        out = apr_psprintf(r->pool, "%s%s%s", out, i ? " / " : "",
+                           v < 0 ? apr_psprintf(r->pool, "&gt;%u",
+                                                rp_lat_bounds_ms[
+                                                    RP_LAT_NBUCKETS - 2])
+                                 : apr_psprintf(r->pool, "%.1f", v));
+    }
+    return out;
+}
+
+static void
+html_member(request_rec *r, const snap_t *s)
+{
+    const char *hc = "-";
+
+    if (s->hc_checks) {
+        hc = apr_psprintf(r->pool, "%" APR_UINT64_T_FMT " (%" APR_UINT64_T_FMT
+                          " failed), last %s", s->hc_checks, s->hc_failed,
+                          s->hc_status ? apr_psprintf(r->pool, "%"
+                                                      APR_UINT64_T_FMT,
+                                                      s->hc_status)
+                                       : "no answer");
+    }
+    ap_rprintf(r, "<tr><td>%s</td><td>%d</td><td>%s</td><td>%"
+               APR_UINT64_T_FMT "</td><td>%" APR_UINT64_T_FMT "</td><td>%"
+               APR_UINT64_T_FMT "</td><td>%.1f</td><td>%s</td><td>%"
+               APR_UINT64_T_FMT "</td><td>%" APR_UINT64_T_FMT "</td>"
+               "<td>%s</td></tr>\n",
+               ap_escape_html(r->pool, s->m->name), s->m->weight, s->role,
+               s->inflight, s->requests, s->failures, s->ewma_us / 1000.0,
+               html_quantiles(r, s), s->bytes_in, s->bytes_out, hc);
+}
+
+/* JSON and HTML: pool by pool, with the pool's members' snapshots. */
+static void
+emit_pools(request_rec *r, fmt_e fmt, const snap_t *snaps)
+{
+    int i, j, k = 0;
+
+    for (i = 0; i < rp_globals.pools->nelts; i++) {
+        const rproxy_pool_t *pool = APR_ARRAY_IDX(rp_globals.pools, i,
+                                                  rproxy_pool_t *);
+
+        apr_uint32_t queued = apr_atomic_read32(&pool->sh->queued);
+
+        if (fmt == FMT_JSON) {
+            ap_rprintf(r, "%s{\"name\":\"%s\",\"balancer\":\"%s\","
+                       "\"queued\":%u,\"members\":[", i ? "," : "",
+                       json_str(r->pool, pool->name),
+                       json_str(r->pool, pool->lb_name), queued);
+        }
+        else {
+            ap_rprintf(r, "<h2>pool %s (%s, %u queued)</h2>\n"
+                       "<table border=\"1\">"
+                       "<tr><th>member</th><th>weight</th><th>role</th>"
+                       "<th>in flight</th><th>requests</th>"
+                       "<th>failures</th><th>latency ms</th>"
+                       "<th>p50 / p90 / p99 ms</th><th>bytes in</th>"
+                       "<th>bytes out</th><th>health checks</th></tr>\n",
+                       ap_escape_html(r->pool, pool->name),
+                       ap_escape_html(r->pool, pool->lb_name), queued);
+        }
+        for (j = 0; j < pool->members->nelts; j++, k++) {
+            if (fmt == FMT_JSON) {
+                json_member(r, &snaps[k], j == 0);
+            }
+            else {
+                html_member(r, &snaps[k]);
+            }
+        }
+        ap_rputs(fmt == FMT_JSON ? "]}" : "</table>\n", r);
+    }
+}
+
+/* Prometheus families with one sample per member, in the order shown. */
+static const struct {
+    const char *name;
+    const char *type;
+    const char *help;
+    apr_size_t off;             /* an apr_uint64_t in snap_t */
+    double scale;               /* 0: the integer as it is */
+} prom_scalars[] = {
+    { "rproxy_member_up", "gauge",
+      "1 while the member takes requests (state up, or backup and up)",
+      APR_OFFSETOF(snap_t, up), 0 },
+    { "rproxy_member_inflight", "gauge", "Tries in flight to the member",
+      APR_OFFSETOF(snap_t, inflight), 0 },
+    { "rproxy_member_requests_total", "counter", "Tries ended on the member",
+      APR_OFFSETOF(snap_t, requests), 0 },
+    { "rproxy_member_failures_total", "counter", "Tries that failed",
+      APR_OFFSETOF(snap_t, failures), 0 },
+    { "rproxy_member_ejections_total", "counter",
+      "Times the member was ejected", APR_OFFSETOF(snap_t, ejections), 0 },
+    { "rproxy_member_latency_ewma_seconds", "gauge",
+      "Peak EWMA of the try latency", APR_OFFSETOF(snap_t, ewma_us), 1e-6 },
+    { "rproxy_member_bytes_in_total", "counter",
+      "Response bytes read from the member (HTTP/1.1 framing included)",
+      APR_OFFSETOF(snap_t, bytes_in), 0 },
+    { "rproxy_member_bytes_out_total", "counter",
+      "Request bytes written to the member (HTTP/1.1 framing included)",
+      APR_OFFSETOF(snap_t, bytes_out), 0 },
+    { "rproxy_member_health_checks_total", "counter",
+      "Active health checks run", APR_OFFSETOF(snap_t, hc_checks), 0 },
+    { "rproxy_member_health_check_failures_total", "counter",
+      "Active health checks failed", APR_OFFSETOF(snap_t, hc_failed), 0 }
+};
+
+#define PROM_HIST   "rproxy_member_latency_seconds"
+
+/* A bound in ms as seconds, without trailing zeros: "0.025", "2.5", "10"
+ * (apr_snprintf's %g would drop the leading zero). */
+static const char *
+le_seconds(apr_pool_t *p, apr_uint32_t ms)
+{
+    char *s = apr_psprintf(p, "%u.%03u", ms / 1000, ms % 1000);
+    apr_size_t len = strlen(s);
+
+    while (s[len - 1] == '0') {
+        s[--len] = '\0';
+    }
+    if (s[len - 1] == '.') {
+        s[len - 1] = '\0';
+    }
+    return s;
+}
+
+/* Cumulative buckets, le in seconds, then _sum and _count. */
+static void
+prom_histogram(request_rec *r, const snap_t *snaps, int n)
+{
+    const char *le[RP_LAT_NBUCKETS];
+    apr_uint64_t cum;
+    int i, k;
+
+    for (i = 0; i < RP_LAT_NBUCKETS - 1; i++) {
+        le[i] = le_seconds(r->pool, rp_lat_bounds_ms[i]);
+    }
+    le[i] = "+Inf";
+
+    ap_rputs("# HELP " PROM_HIST " Try latency from the pick to the end of "
+             "the try, of tries that ended OK or timed out\n"
+             "# TYPE " PROM_HIST " histogram\n", r);
+    for (k = 0; k < n; k++) {
+        const snap_t *s = &snaps[k];
+
+        for (i = 0, cum = 0; i < RP_LAT_NBUCKETS; i++) {
+            cum += s->lat_hist[i];
+            ap_rprintf(r, PROM_HIST "_bucket{%s,le=\"%s\"} %"
+                       APR_UINT64_T_FMT "\n", s->labels, le[i], cum);
+        }
+        ap_rprintf(r, PROM_HIST "_sum{%s} %.6f\n" PROM_HIST "_count{%s} %"
+                   APR_UINT64_T_FMT "\n", s->labels, s->lat_sum_us / 1e6,
+                   s->labels, s->lat_count);
+    }
+}
+
+/* A label value as the text format wants it: backslash, double quote and
+ * newline escaped, nothing else. */
+static const char *
+prom_label(apr_pool_t *p, const char *s)
+{
+    char *out = apr_palloc(p, 2 * strlen(s) + 1), *d = out;
+
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"' || *s == '\n') {
+            *d++ = '\\';
+            *d++ = *s == '\n' ? 'n' : *s;
+        }
+        else {
+            *d++ = *s;
+        }
+    }
+    *d = '\0';
+    return out;
+}
+
+/* Text exposition 0.0.4: each family once, with its HELP and TYPE, then
+ * every member's sample. */
+static void
+emit_prometheus(request_rec *r, snap_t *snaps, int n)
+{
+    apr_size_t f;
+    int k;
+
+    for (k = 0; k < n; k++) {
+        snaps[k].labels = apr_psprintf(r->pool, "pool=\"%s\",member=\"%s\"",
+                                       prom_label(r->pool,
+                                                  snaps[k].m->pool->name),
+                                       prom_label(r->pool, snaps[k].m->name));
+    }
+    ap_rputs("# HELP rproxy_pool_queued Requests waiting in the pool's "
+             "RProxyQueue\n# TYPE rproxy_pool_queued gauge\n", r);
+    for (k = 0; k < rp_globals.pools->nelts; k++) {
+        const rproxy_pool_t *pool = APR_ARRAY_IDX(rp_globals.pools, k,
+                                                  rproxy_pool_t *);
+
+        ap_rprintf(r, "rproxy_pool_queued{pool=\"%s\"} %u\n",
+                   prom_label(r->pool, pool->name),
+                   apr_atomic_read32(&pool->sh->queued));
+    }
+    for (f = 0; f < sizeof(prom_scalars) / sizeof(prom_scalars[0]); f++) {
+        ap_rprintf(r, "# HELP %s %s\n# TYPE %s %s\n", prom_scalars[f].name,
+                   prom_scalars[f].help, prom_scalars[f].name,
+                   prom_scalars[f].type);
+        for (k = 0; k < n; k++) {
+            apr_uint64_t v = *(const apr_uint64_t *)
+                ((const char *)&snaps[k] + prom_scalars[f].off);
+
+            if (prom_scalars[f].scale) {
+                ap_rprintf(r, "%s{%s} %.6f\n", prom_scalars[f].name,
+                           snaps[k].labels, v * prom_scalars[f].scale);
+            }
+            else {
+                ap_rprintf(r, "%s{%s} %" APR_UINT64_T_FMT "\n",
+                           prom_scalars[f].name, snaps[k].labels, v);
+            }
+        }
+    }
+    prom_histogram(r, snaps, n);
 }
 
 static fmt_e
@@ -140,8 +431,9 @@ rp_status_handler(request_rec *r)
         "text/html; charset=utf-8", "application/json",
         "text/plain; version=0.0.4; charset=utf-8"
     };
+    snap_t *snaps;
     fmt_e fmt;
-    int i;
+    int n;
 
     if (!r->handler || strcmp(r->handler, RP_STATUS_HANDLER)) {
         return DECLINED;
@@ -155,25 +447,21 @@ rp_status_handler(request_rec *r)
     if (r->header_only) {
         return OK;
     }
+    snaps = snap_all(r, &n);
     if (fmt == FMT_PROM) {
-        ap_rputs("# TYPE rproxy_member_inflight gauge\n"
-                 "# TYPE rproxy_member_requests_total counter\n"
-                 "# TYPE rproxy_member_failures_total counter\n"
-                 "# TYPE rproxy_member_ejections_total counter\n"
-                 "# TYPE rproxy_member_latency_ewma_seconds gauge\n", r);
+        emit_prometheus(r, snaps, n);
     }
-    if (fmt == FMT_JSON) {
+    else if (fmt == FMT_JSON) {
         ap_rprintf(r, "{\"generation\":%d,\"pools\":[",
                    ap_state_query(AP_SQ_CONFIG_GEN));
+        emit_pools(r, fmt, snaps);
+        ap_rputs("]}\n", r);
     }
-    ap_rputs(fmt == FMT_JSON ? ""
-             : fmt == FMT_HTML ? "<!DOCTYPE html>\n<html><head><title>"
-               "mod_rproxy status</title></head><body>\n" : "", r);
-    for (i = 0; i < rp_globals.pools->nelts; i++) {
-        emit_pool(r, fmt, APR_ARRAY_IDX(rp_globals.pools, i, rproxy_pool_t *),
-                  i == 0);
+    else {
+        ap_rputs("<!DOCTYPE html>\n<html><head><title>mod_rproxy status"
+                 "</title></head><body>\n", r);
+        emit_pools(r, fmt, snaps);
+        ap_rputs("</body></html>\n", r);
     }
-    ap_rputs(fmt == FMT_JSON ? "]}\n" : fmt == FMT_HTML ? "</body></html>\n"
-             : "", r);
     return OK;
 }

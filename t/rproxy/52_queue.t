@@ -14,7 +14,7 @@ use JSON::PP ();
 use Time::HiRes qw(time sleep);
 use RPTest qw(hold_request held_backend);
 
-plan tests => 26;
+plan tests => 28;
 
 # the pool's only member, as the status page shows it
 sub member {
@@ -122,6 +122,11 @@ ok t_cmp(held_backend($held), 'b4', 'the held request was answered');
 $held = hold('queueone', 2000);
 my $waiting = hold_request('/queueone/?count=1&t=first');
 sleep 0.3;
+my $status = JSON::PP::decode_json(GET('/rproxy-status?json')->content);
+my ($qp) = grep { $_->{name} eq 'queueone' } @{ $status->{pools} };
+ok t_cmp($qp->{queued}, 1, 'the status page counts the waiting request');
+ok t_cmp(scalar(GET('/rproxy-status?prometheus')->content =~ /^rproxy_pool_queued\{pool="queueone"\} 1$/m),
+         1, 'so does the Prometheus gauge');
 ($res, $took) = timed_get('/queueone/?count=1&t=second');
 ok t_cmp($res->code, 503, 'the queue is full -> 503');
 ok t_cmp($took < 0.3 ? 1 : 0, 1, sprintf('at once (%.2fs)', $took));

@@ -11,7 +11,7 @@ use Apache::TestUtil qw(t_cmp);
 use JSON::PP ();
 use RPTest qw(raw_http);
 
-plan tests => 14;
+plan tests => 17;
 
 sub status {
     my $res = GET '/rproxy-status?json';
@@ -27,6 +27,14 @@ sub next_generation {
         return $j->{generation} if $j->{generation} > $gen;
     }
     return $gen;
+}
+
+# the health pool's second member: nothing listens there once 53_health.t
+# is over, so its checks fail and it stays out
+sub hc_member {
+    my $j = status() or return {};
+    my ($p) = grep { $_->{name} eq 'health' } @{ $j->{pools} };
+    return $p->{members}[1];
 }
 
 sub app_stats {
@@ -81,6 +89,12 @@ my $total = app_stats()->{requests};
 my $httpd = Apache::Test::vars('httpd');
 my $root = Apache::Test::vars('serverroot');
 my $conf = "$root/conf/httpd.conf";
+my $hc_before;
+for (1 .. 100) {
+    $hc_before = hc_member();
+    last if $hc_before->{hc}{checks} >= 10 && $hc_before->{role} eq 'health-failed';
+    select(undef, undef, undef, 0.1);
+}
 my $gen = status()->{generation};
 my $out = `$httpd -d $root -f $conf -k graceful 2>&1`;
 ok t_cmp($?, 0, 'graceful restart') or print "# $out";
@@ -88,6 +102,10 @@ my $gen2 = next_generation($gen);
 my $kept = app_stats()->{requests};
 ok t_cmp($kept >= $total && $gen2 > $gen ? 1 : 0, 1,
          "counters kept over the graceful restart ($kept >= $total, generation $gen -> $gen2)");
+my $hc_after = hc_member();
+ok t_cmp($hc_after->{role}, 'health-failed', 'a member out by its health checks stays out');
+ok t_cmp($hc_after->{hc}{checks} >= $hc_before->{hc}{checks} ? 1 : 0, 1,
+         "its check counts go on ($hc_before->{hc}{checks} -> $hc_after->{hc}{checks})");
 my $res = GET '/rr/?count=1';
 ok t_cmp($res->code, 200, 'proxying after the restart');
 sleep 1;
@@ -97,11 +115,14 @@ $out = `$httpd -d $root -f $conf -k restart 2>&1`;
 ok t_cmp($?, 0, 'full restart') or print "# $out";
 my $gen3 = next_generation($gen2);
 ok t_cmp($gen3 > $gen2 ? app_stats()->{requests} : -1, 0, 'counters reset by a full restart');
+my $hc_reset = hc_member()->{hc}{checks};
+ok t_cmp($hc_reset < $hc_before->{hc}{checks} ? 1 : 0, 1,
+         "health checks counted from zero ($hc_reset < $hc_before->{hc}{checks})");
 
 # the other formats
 $res = GET '/rproxy-status';
 ok t_cmp($res->header('Content-Type'), qr{^text/html}, 'HTML by default');
-ok t_cmp($res->content =~ m{<h2>pool app \(round_robin\)</h2>} ? 1 : 0, 1, 'HTML lists the pool');
+ok t_cmp($res->content =~ m{<h2>pool app \(round_robin, 0 queued\)</h2>} ? 1 : 0, 1, 'HTML lists the pool');
 $res = GET '/rproxy-status', Accept => 'text/plain;version=0.0.4';
 ok t_cmp($res->content =~ /^rproxy_member_requests_total\{pool="app",member="http:\/\/127\.0\.0\.1:\d+"\} \d+$/m ? 1 : 0,
          1, 'Prometheus exposition by Accept');

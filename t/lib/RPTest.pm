@@ -7,10 +7,13 @@ use Exporter 'import';
 use IO::Socket::INET;
 use Apache::Test ();
 use Apache::TestRequest ();
+use JSON::PP ();
+use Time::HiRes ();
 
 our @EXPORT_OK = qw(echo_parse raw_http proxy_port evil_start evil_stop
                     read_response pattern_chunk read_request evil_log
-                    proxy_socket evil_respond hold_request held_backend);
+                    proxy_socket evil_respond hold_request held_backend
+                    pool_inflight hold_picked);
 
 # The echo backend answers "key=value" lines and "h:Name: value" lines.
 sub echo_parse {
@@ -107,6 +110,34 @@ sub hold_request {
     my ($path) = @_;
     my $s = proxy_socket();
     print $s "GET $path HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    return $s;
+}
+
+# Requests in flight to a pool's members, across all children, as the
+# status page shows them.
+sub pool_inflight {
+    my ($pool) = @_;
+    my $res = Apache::TestRequest::GET('/rproxy-status?json');
+    my $j = JSON::PP::decode_json($res->content);
+    my ($p) = grep { $_->{name} eq $pool } @{ $j->{pools} };
+    my $n = 0;
+    $n += $_->{inflight} for @{ $p->{members} };
+    return $n;
+}
+
+# hold_request(), then wait until the proxy has picked a member for it
+# (the pool counts one more in flight). A fixed pause is not enough: under
+# prefork a new connection can wait a second or more for a free child
+# (idle keep-alive connections from the proxy hold backend children), and
+# would be picked after requests sent later.
+sub hold_picked {
+    my ($path, $pool) = @_;
+    my $before = pool_inflight($pool);
+    my $s = hold_request($path);
+    my $t0 = Time::HiRes::time();
+    Time::HiRes::sleep(0.02)
+        while pool_inflight($pool) <= $before
+              && Time::HiRes::time() - $t0 < 10;
     return $s;
 }
 

@@ -6,7 +6,7 @@ use lib 't/lib';
 use Apache::Test qw(plan ok skip);
 use Apache::TestRequest qw(GET);
 use Apache::TestUtil qw(t_cmp);
-use RPTest qw(hold_request held_backend);
+use RPTest qw(hold_picked held_backend);
 
 plan tests => 7;
 
@@ -25,8 +25,6 @@ sub tally {
     return join ' ', map { "$_=$c{$_}" } sort keys %c;
 }
 
-sub pause { select undef, undef, undef, $_[0] }
-
 # nothing in flight: every pick is a tie, and tied members take turns
 my @got = backends('/lc/', 9);
 ok t_cmp(tally(@got), 'b1=3 b2=3 b3=3', 'idle, equal weights: 3 each of 9');
@@ -36,15 +34,12 @@ ok t_cmp(tally(backends('/lcw/', 9)), 'b1=6 b2=3', 'idle, weights 2:1: 6 and 3 o
 
 
 # Two slow requests to each pool, one after the other so that the second
-# sees the first in flight; then quick requests while they are held.
-my @lc = (hold_request('/lc/?count=1&sleep=3000'));
-pause(0.4);
-push @lc, hold_request('/lc/?count=1&sleep=3000');
-pause(0.4);
-my @lcw = (hold_request('/lcw/?count=1&sleep=3000'));
-pause(0.4);
-push @lcw, hold_request('/lcw/?count=1&sleep=3000');
-pause(0.4);
+# sees the first in flight (each picked before the next is sent); then
+# quick requests while they are held.
+my @lc = (hold_picked('/lc/?count=1&sleep=3000', 'lc'));
+push @lc, hold_picked('/lc/?count=1&sleep=3000', 'lc');
+my @lcw = (hold_picked('/lcw/?count=1&sleep=3000', 'lcw'));
+push @lcw, hold_picked('/lcw/?count=1&sleep=3000', 'lcw');
 my @quick_lc = backends('/lc/', 6);
 my @quick_lcw = backends('/lcw/', 6);
 my @busy_lc = map { held_backend($_) } @lc;

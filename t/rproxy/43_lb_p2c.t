@@ -7,7 +7,7 @@ use lib 't/lib';
 use Apache::Test qw(plan ok skip);
 use Apache::TestRequest qw(GET);
 use Apache::TestUtil qw(t_cmp);
-use RPTest qw(hold_request held_backend);
+use RPTest qw(hold_picked held_backend);
 
 plan tests => 5;
 
@@ -27,8 +27,7 @@ ok t_cmp($c{b1} + $c{b2}, 600, 'every request answered by b1 or b2');
 ok $c{b1} >= 408 && $c{b1} <= 492;
 
 
-my $held = hold_request('/p2c/?count=1&sleep=2000');
-select undef, undef, undef, 0.4;
+my $held = hold_picked('/p2c/?count=1&sleep=2000', 'p2c');
 my @quick = backends('/p2c/', 30);
 my $busy = held_backend($held);
 ok t_cmp($busy, qr/^b[123]$/, 'the slow request was served');

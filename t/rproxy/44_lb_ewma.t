@@ -7,7 +7,7 @@ use lib 't/lib';
 use Apache::Test qw(plan ok skip);
 use Apache::TestRequest qw(GET);
 use Apache::TestUtil qw(t_cmp);
-use RPTest qw(echo_parse hold_request held_backend);
+use RPTest qw(echo_parse hold_picked held_backend);
 
 plan tests => 6;
 
@@ -38,8 +38,7 @@ ok t_cmp("@slow_uris", qr{^/slow/x( /slow/x)?$}, 'through its slow path');
 # pool ewma2 (b1, b2) is fresh: hold one slow request on it, then send
 # quick ones. The held member has a request in flight and no latency yet,
 # so it costs the probe penalty and the other member takes them all.
-my $held = hold_request('/ewma2/?count=1&sleep=1500');
-select undef, undef, undef, 0.4;
+my $held = hold_picked('/ewma2/?count=1&sleep=1500', 'ewma2');
 my @quick = backends('/ewma2/', 10);
 my $busy = held_backend($held);
 my $other = $busy eq 'b1' ? 'b2' : 'b1';

@@ -9,8 +9,7 @@ use Apache::Test qw(plan ok);
 use Apache::TestRequest qw(GET);
 use Apache::TestUtil qw(t_cmp);
 use Time::HiRes qw(sleep time);
-use JSON::PP ();
-use RPTest qw(proxy_socket read_response);
+use RPTest qw(proxy_socket read_response pool_inflight);
 
 plan tests => 16;
 
@@ -80,16 +79,6 @@ ok t_cmp(scalar keys %uri_members, 3, '%{REQUEST_URI}: paths spread');
 # member that has.
 my $nslow = 5;
 
-# requests in flight to the pool's members, across all children
-sub inflight {
-    my ($pool) = @_;
-    my $j = JSON::PP::decode_json(GET('/rproxy-status?json')->content);
-    my ($p) = grep { $_->{name} eq $pool } @{ $j->{pools} };
-    my $n = 0;
-    $n += $_->{inflight} for @{ $p->{members} };
-    return $n;
-}
-
 sub hot_run {
     my ($pool) = @_;
     my $home = member("/$pool/?count=1", 'hot');
@@ -100,7 +89,7 @@ sub hot_run {
                . "X-Key: hot\r\nConnection: close\r\n\r\n";
         push @socks, $s;
         my $t0 = time;
-        sleep 0.02 while inflight($pool) < @socks && time - $t0 < 10;
+        sleep 0.02 while pool_inflight($pool) < @socks && time - $t0 < 10;
     }
     my $t0 = time;
     my @quick = map { member("/$pool/?count=1", 'hot') } 1 .. 3;

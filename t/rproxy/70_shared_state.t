@@ -72,10 +72,11 @@ ok t_cmp($after->{requests} - $before->{requests}, 24,
          'every request counted once, whichever child served it');
 ok t_cmp($after->{inflight}, 0, 'nothing left in flight');
 
-# requests in flight are visible to every child
-my @slow = burst(4, 'sleep=2000&count=1');
+# requests in flight are visible to every child (each held 5 s: under
+# prefork a new connection may wait for a free child a while)
+my @slow = burst(4, 'sleep=5000&count=1');
 my $seen = 0;
-for (1 .. 20) {
+for (1 .. 100) {
     select(undef, undef, undef, 0.1);
     $seen = app_stats()->{inflight};
     last if $seen == 4;

@@ -265,8 +265,10 @@ conn_open(request_rec *r, rproxy_member_t *m, const char *sni,
     bc->m = m;
     bc->sni = sni ? apr_pstrdup(p, sni) : NULL;
     if ((rv = conn_connect(m, bc, timeout)) != APR_SUCCESS) {
+        /* a warning: the request may still be served by another member;
+         * when it is not, the handler logs the error (RP00044) */
         if (r) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, RPLOGNO(00020)
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, RPLOGNO(00020)
                           RP_MEMBER_FMT "connect failed", RP_MEMBER_ARGS(m));
         }
         apr_pool_destroy(p);

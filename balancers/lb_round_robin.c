@@ -110,7 +110,8 @@ rr_shared(rr_state_t *st, rproxy_member_t *const *cand, int n)
             return -1;
         }
     }
-    member = st->schedule[rproxy_pool_ticket(st->pool) % (apr_uint32_t)st->len];
+    member = st->schedule[rproxy_pool_ticket(st->pool)
+                          % (apr_uint32_t)st->len];
     for (i = 0; i < n; i++) {
         if (rproxy_member_index(cand[i]) == member) {
             return i;

@@ -152,6 +152,52 @@ test_args(void)
     }
 }
 
+/* round_robin: the smooth schedule, one rotation across "children" (two
+ * states sharing the pool's ticket), and the fallbacks. */
+static void
+test_round_robin(void)
+{
+    static const int w[] = { 5, 1, 1 };
+    rproxy_pool_t pool;
+    void *one, *two;
+    int counts[MAX_MEMBERS], i, k;
+    char seq[80];
+
+    one = setup(&pool, &rp_lb_round_robin, 3, w);
+    run(&rp_lb_round_robin, one, &pool, 70, counts, seq);
+    check(!strncmp(seq, "aabacaaaabacaa", 14), "5:1:1 -> a a b a c a a");
+    check(counts[0] == 50 && counts[1] == 10 && counts[2] == 10,
+          "5:1:1 exact over 70 picks");
+
+    /* two children: their picks interleave into the one schedule */
+    two = NULL;
+    check(rp_lb_round_robin.create(&two, p, &pool, NULL) == NULL,
+          "create a second child's state");
+    pool.ticket = 0;
+    for (i = 0; i < 14; i++) {
+        k = rp_lb_round_robin.pick(i % 2 ? two : one, NULL, pool.cand, 3);
+        seq[i] = (char)('a' + k);
+    }
+    seq[14] = '\0';
+    check(!strcmp(seq, "aabacaaaabacaa"),
+          "picks alternating between two children follow one schedule");
+
+    /* c not a candidate: its slots go to the others by weight (5:1) */
+    memset(counts, 0, sizeof(counts));
+    for (i = 0; i < 700; i++) {
+        k = rp_lb_round_robin.pick(one, NULL, pool.cand, 2);
+        counts[k]++;
+    }
+    check(counts[0] + counts[1] == 700 && near(counts[0], 700 * 5.0 / 6, 3),
+          "a member out: the rest split its slots by weight");
+
+    /* b ramping (slow start): the per-child rotation on current weights */
+    pool.m[1].weight = 3;
+    run(&rp_lb_round_robin, one, &pool, 90, counts, NULL);
+    check(counts[0] == 50 && counts[1] == 30 && counts[2] == 10,
+          "weights below the configured ones: 5:3:1 exact over 90 picks");
+}
+
 static void
 test_least_conn(void)
 {
@@ -328,6 +374,7 @@ main(void)
     apr_initialize();
     apr_pool_create(&p, NULL);
     test_args();
+    test_round_robin();
     test_least_conn();
     test_random();
     test_p2c();

@@ -171,19 +171,11 @@ rp_balancer_slots(const rproxy_pool_t *pool, const unsigned char *tried)
 static int
 claim(rproxy_member_t *m)
 {
-    apr_uint32_t cur;
-
     if (!m->max_conns) {
         apr_atomic_inc32(&m->sh->inflight);
         return 1;
     }
-    do {
-        cur = apr_atomic_read32(&m->sh->inflight);
-        if (cur >= (apr_uint32_t)m->max_conns) {
-            return 0;
-        }
-    } while (apr_atomic_cas32(&m->sh->inflight, cur + 1, cur) != cur);
-    return 1;
+    return rp_shm_inc_below(&m->sh->inflight, (apr_uint32_t)m->max_conns);
 }
 
 rproxy_member_t *

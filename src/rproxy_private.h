@@ -421,6 +421,7 @@ int rp_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog,
  * bytes it moved (may be NULL) go into the shared record. Any thread. */
 void rp_shm_count(rproxy_member_t *m, rproxy_outcome_e outcome,
                   apr_interval_time_t latency, const rp_bytes_t *io);
+int rp_shm_inc_below(volatile apr_uint32_t *gauge, apr_uint32_t cap);
 int rp_shm_ejected(const rproxy_member_t *m, apr_time_t now);
 apr_time_t rp_shm_back_since(const rproxy_member_t *m);
 apr_uint32_t rp_shm_admin(const rproxy_member_t *m);

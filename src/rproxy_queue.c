@@ -56,15 +56,7 @@
 static int
 enter(rproxy_pool_t *pool)
 {
-    apr_uint32_t cur;
-
-    do {
-        cur = apr_atomic_read32(&pool->sh->queued);
-        if (cur >= (apr_uint32_t)pool->queue_max) {
-            return 0;
-        }
-    } while (apr_atomic_cas32(&pool->sh->queued, cur + 1, cur) != cur);
-    return 1;
+    return rp_shm_inc_below(&pool->sh->queued, (apr_uint32_t)pool->queue_max);
 }
 
 /* Has the client closed its connection? A pending request byte (a

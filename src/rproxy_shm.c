@@ -258,6 +258,23 @@ rp_shm_retry_allowed(rproxy_pool_t *pool)
     return 1;
 }
 
+/* Raises a shared gauge by one unless it has reached cap; the check and
+ * the increment are one compare-and-swap, so the cap holds across all
+ * children. Returns whether it was raised. */
+int
+rp_shm_inc_below(volatile apr_uint32_t *gauge, apr_uint32_t cap)
+{
+    apr_uint32_t cur;
+
+    do {
+        cur = apr_atomic_read32(gauge);
+        if (cur >= cap) {
+            return 0;
+        }
+    } while (apr_atomic_cas32(gauge, cur + 1, cur) != cur);
+    return 1;
+}
+
 int
 rp_shm_ejected(const rproxy_member_t *m, apr_time_t now)
 {

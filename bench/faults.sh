@@ -305,11 +305,6 @@ kill_origin() {   # NAME
 }
 
 proxy_kids() { ps -o pid= --ppid "$(cat "$F/run/proxy.pid")" | xargs; }
-
-# error_log lines that mean trouble: error level and above, crashes
-log_trouble() {
-    grep -E '\[[a-z_]*:(emerg|alert|crit|error)\]|exit signal|Segmentation fault|pool concurrency check' "$1" || true
-}
 count_tag() { grep -c "RP$1" "$2" || true; }   # RP tag count in a log
 
 # all client records of a run, by send time: t_send t_done status origin class

@@ -20,3 +20,9 @@ httpd_user_lines() {
         fi
     fi
 }
+
+# log_trouble FILE: the lines of an error_log that mean trouble (error
+# level and above, crashes).
+log_trouble() {
+    grep -E '\[[a-z_]*:(emerg|alert|crit|error)\]|exit signal|Segmentation fault|pool concurrency check' "$1" || true
+}

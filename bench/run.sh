@@ -404,11 +404,6 @@ sanity() {   # A|B PORT: same bytes as the origin, spread over the origins
     rm -f "$R/run/sanity.$who"
 }
 
-# lines in an error_log that mean trouble: error level and above, crashes
-log_trouble() {
-    grep -E '\[[a-z_]*:(emerg|alert|crit|error)\]|exit signal|Segmentation fault|pool concurrency check' "$1" || true
-}
-
 # --- memory ----------------------------------------------------------------
 
 child_status() {   # PARENT FIELD: sum of FIELD (kB) over the children

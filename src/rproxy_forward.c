@@ -96,7 +96,7 @@ exchange(rp_exchange_t *ex, int *resend)
 
     *resend = 0;
     if ((rv = rp_client_send_head(ex)) != APR_SUCCESS) {
-        *resend = ex->bc->requests > 0;
+        *resend = ex->bc->requests > 0 && !APR_STATUS_IS_TIMEUP(rv);
         return rv;
     }
     if (!body_sent && ex->expect_100
@@ -113,9 +113,12 @@ exchange(rp_exchange_t *ex, int *resend)
         rv = rp_client_read_head(ex, &got);
         if (rv != APR_SUCCESS) {
             /* the backend may have acted on it: only a request that is
-             * safe to repeat, and that we still hold whole, goes again */
+             * safe to repeat, and that we still hold whole, goes again;
+             * and not after a timeout, which says the member is slow or
+             * hung, not that the kept connection went stale (a new
+             * connection to it would wait as long again) */
             *resend = !got && ex->bc->requests > 0 && !ex->body_streamed
-                      && idempotent(ex->r);
+                      && idempotent(ex->r) && !APR_STATUS_IS_TIMEUP(rv);
             return rv;
         }
         if (ex->status == HTTP_CONTINUE) {

@@ -7,9 +7,10 @@ use lib 't/lib';
 use Apache::Test qw(plan ok);
 use Apache::TestRequest qw(GET POST);
 use Apache::TestUtil qw(t_cmp);
-use RPTest qw(evil_start evil_stop read_request evil_log);
+use RPTest qw(evil_start evil_stop read_request evil_log evil_respond);
+use Time::HiRes qw(time);
 
-plan tests => 9;
+plan tests => 13;
 
 # one keep-alive client connection: under prefork the same child (and its
 # round_robin rotation) serves every request of the test
@@ -58,4 +59,28 @@ ok t_cmp(join(' ', sort @codes), '200 502', 'no retry with RProxyRetries 0');
 my $failed = grep { $_ == 502 } @codes;
 ok t_cmp($failed, 2, 'after 3 retries the budget refuses: 2 of 5 failures reach the client');
 ok t_cmp(scalar(grep { $_ == 200 } @codes), 8, 'the rest served');
+evil_stop($evil);
+
+# A pooled connection whose member stops answering: the header timeout
+# says the member is hung, not that the connection went stale, so the GET
+# is not sent to it again on a new connection (a second timeout) but
+# retried once on the other member.
+$evil = evil_start(sub {
+    my ($c, $n, $log) = @_;
+    my $i = 0;
+    while (my ($m, $t) = read_request($c)) {
+        evil_log($log, "conn $n req $m $t");
+        if ($i++ == 0) { evil_respond($c, "backend=evil\n") }
+        else { 1 while sysread($c, my $buf, 4096) }     # hang until closed
+    }
+}, port => Apache::Test::vars('ext_backend2_port'));
+my @seen = map { GET("/hungretry/h$_?count=1")->content } 1 .. 2;
+ok t_cmp(join('', sort @seen), "backend=b2\nbackend=evil\n", 'one request each, on a kept connection');
+my $t0 = time;
+my $res = GET('/hungretry/h3?count=1');
+my $took = time - $t0;
+ok t_cmp($res->content, "backend=b2\n", 'the hung member\'s GET is served by the other');
+ok t_cmp($took > 0.9 && $took < 1.9 ? 1 : 0, 1, sprintf('after one header timeout (%.2fs)', $took));
+ok t_cmp(scalar(grep { m{ req GET /h3} } evil_log($evil->{log})), 1,
+         'the hung member got it once, not again on a new connection');
 evil_stop($evil);

@@ -35,6 +35,14 @@
 #     (alternately reading it first -> FIN, and leaving it unread -> RST),
 #     without warning. mod_rproxy must send such a GET again on a new
 #     connection (RP00042). Origins 2 and 3 are the httpds. Paced at RATE3.
+#   4/5 "hang": origin 2 stops answering (SIGSTOP on its processes, by
+#     PID: the kernel still accepts connections, nothing answers) once
+#     HANG_AFTER requests are done, for HANG_FOR s, then goes on (SIGCONT).
+#     A request sent to it fails only by the header timeout (5 s) and is
+#     then retried elsewhere. Run twice: "hang" with passive ejection
+#     only, "hang-hc" with RProxyHealthCheck (HC_LINE) as well. Paced at
+#     RATE4. Also reported: requests slower than 1 s, and when origin 2
+#     left and rejoined the rotation (the status page, polled).
 #
 # Target for all: zero failed client requests. Prints a summary table and
 # writes it to bench/results/faults/summary.txt; exits 1 if any scenario
@@ -50,7 +58,9 @@
 #   BURST=45-55 WINDOW=0.3 PAUSE=0.85-1.2   scenario 2 cycles: requests per
 #                               worker per cycle, burst window (s), quiet (s)
 #   DROP_EVERY=20 RATE3=1500    scenario 3
-#   SCENARIOS="kill idle-close race"  which to run
+#   HANG_AFTER=2000 HANG_FOR=20 RATE4=800  scenarios 4 and 5
+#   HC_LINE="RProxyHealthCheck uri=/f.txt interval=500ms timeout=400ms rise=2 fall=2"
+#   SCENARIOS="kill idle-close race hang hang-hc"  which to run
 #   LOGLEVEL="warn rproxy:debug"  proxy LogLevel (RP00022/RP00042 are debug)
 #   PROXY_THREADS=16 PROXY_CHILDREN=2
 #   HTTPD=/usr/sbin/apache2  MODDIR=/usr/lib/apache2/modules
@@ -69,7 +79,11 @@ WINDOW=${WINDOW:-0.3}
 PAUSE=${PAUSE:-0.85-1.2}
 DROP_EVERY=${DROP_EVERY:-20}
 RATE3=${RATE3:-1500}
-SCENARIOS=${SCENARIOS:-kill idle-close race}
+HANG_AFTER=${HANG_AFTER:-2000}
+HANG_FOR=${HANG_FOR:-20}
+RATE4=${RATE4:-800}
+HC_LINE=${HC_LINE:-RProxyHealthCheck uri=/f.txt interval=500ms timeout=400ms rise=2 fall=2}
+SCENARIOS=${SCENARIOS:-kill idle-close race hang hang-hc}
 LOGLEVEL=${LOGLEVEL:-warn rproxy:debug}
 PROXY_THREADS=${PROXY_THREADS:-16}
 PROXY_CHILDREN=${PROXY_CHILDREN:-2}
@@ -133,6 +147,8 @@ cleanup() {
         kill -TERM "$CLIENT_PID" 2>/dev/null || true
         wait "$CLIENT_PID" 2>/dev/null || true
     fi
+    # a stopped origin (scenarios 4, 5) would not see its TERM
+    [ -s "$F/run/origin2.pid" ] && signal_origin origin2 CONT 2>/dev/null || true
     stop_httpd proxy origin1 origin2 origin3
     exit "$rc"
 }
@@ -223,8 +239,8 @@ EOF
     echo "$F/conf/origin$n-$tag.conf"
 }
 
-write_proxy() {   # TAG
-    local tag=$1
+write_proxy() {   # TAG [POOL_LINE]
+    local tag=$1 extra=${2:-}
     {
         conf_common proxy "$tag" "$LOGLEVEL"
         cat <<EOF
@@ -249,6 +265,7 @@ CustomLog "$F/logs/proxy-$tag.log" faults
     RProxyOutlier fails=2 eject=2s max_ejected=50%
     RProxyKeepalive idle=32 idle_timeout=30s
     RProxyTimeouts connect=1s header=5s idle=5s
+    $extra
 </RProxyPool>
 RProxyPass /rproxy-status !
 RProxyPass / f
@@ -302,6 +319,22 @@ kill_origin() {   # NAME
     done
     rm -f "$F/run/$name.pid"
     echo "$pid $kids" | xargs
+}
+
+# SIGSTOP or SIGCONT an origin's parent and children, by PID
+signal_origin() {   # NAME SIG
+    local name=$1 pid
+    pid=$(cat "$F/run/$name.pid")
+    is_our_httpd "$pid" "$(cat "$F/run/$name.conf")" || die "$name: pid $pid is not ours"
+    kill "-$2" "$pid" $(ps -o pid= --ppid "$pid" | xargs)
+}
+
+# origin 2's role on the proxy's status page
+o2_role() {
+    curl -s --max-time 1 "http://127.0.0.1:$PP/rproxy-status?json" \
+        | perl -MJSON::PP -e 'my $j = eval { decode_json(join "", <STDIN>) } or exit;
+              my ($p) = grep { $_->{name} eq "f" } @{ $j->{pools} };
+              print $p->{members}[1]{role}' || true
 }
 
 proxy_kids() { ps -o pid= --ppid "$(cat "$F/run/proxy.pid")" | xargs; }
@@ -511,6 +544,63 @@ scenario_race() {
     stop_httpd proxy origin1 origin2 origin3
 }
 
+# --- scenarios 4 and 5: origin 2 hangs, without and with health checks ------
+
+scenario_hang() {   # TAG NUMBER TITLE [POOL_LINE]
+    local tag=$1 num=$2 title=$3 extra=${4:-} n kids0 kids1 i done_n
+    local t_start t_hang t_cont t_out= t_back= role slow
+    echo "== scenario $num: origin 2 stops answering (SIGSTOP) after ~$HANG_AFTER requests for ${HANG_FOR}s${extra:+; $extra}; $NREQ GETs at ~$RATE4/s"
+    for n in 1 2 3; do
+        start_httpd "origin$n" "$(write_origin "$n" "$tag" 60)"
+    done
+    start_httpd proxy "$(write_proxy "$tag" "$extra")"
+    kids0=$(proxy_kids)
+    t_start=$(now)
+    run_client "$tag" --rate "$RATE4" --seed "$num"
+    for i in $(seq 100); do
+        done_n=$( (cat "$F/client/$tag"/w*.txt 2>/dev/null || true) | wc -l)
+        [ "$done_n" -ge "$HANG_AFTER" ] && break
+        alive "$CLIENT_PID" || break
+        sleep 0.05
+    done
+    signal_origin origin2 STOP
+    t_hang=$(now)
+    # when origin 2 leaves the rotation, while it hangs
+    while awk -v a="$(now)" -v b="$t_hang" -v d="$HANG_FOR" 'BEGIN { exit !(a - b < d) }'; do
+        role=$(o2_role)
+        if [ -z "$t_out" ] && [ -n "$role" ] && [ "$role" != up ]; then
+            t_out=$(now)
+            echo "   origin 2 out of rotation ($role) $(awk -v a="$t_out" -v b="$t_hang" 'BEGIN{printf "%.2f", a-b}')s after it stopped"
+        fi
+        sleep 0.1
+    done
+    signal_origin origin2 CONT
+    t_cont=$(now)
+    for i in $(seq 200); do
+        [ "$(o2_role)" = up ] && { t_back=$(now); break; }
+        sleep 0.05
+    done
+    wait_client "$tag"
+    kids1=$(proxy_kids)
+    curl -s --max-time 5 "http://127.0.0.1:$PP/rproxy-status?json" \
+        >"$F/logs/proxy-$tag-status.json" || true
+    slow=$(records "$tag" | awk '{ d = $2 - $1; if (d > 1) n++; if (d > m) m = d }
+                                 END { printf "%d, the slowest %.2fs", n, m }')
+    local el="$F/logs/proxy-${tag}_error.log"
+    SUMMARY_ROWS+=("$(printf '%-34s %9s %7s %8s' "$num $title" \
+        "$CL_requests" "$CL_failed" "$CL_seconds")")
+    DETAILS+=("scenario $num ($tag): client: $CL_LINE"
+        "  requests slower than 1 s: $slow"
+        "  origin 2 out of rotation: $( [ -n "$t_out" ] && awk -v a="$t_out" -v b="$t_hang" 'BEGIN{printf "%.2fs after it stopped answering", a-b}' || echo "not while it hung (${HANG_FOR}s)")"
+        "  origin 2 back in rotation: $( [ -n "$t_back" ] && awk -v a="$t_back" -v b="$t_cont" 'BEGIN{printf "%.2fs after it went on", a-b}' || echo "not seen")"
+        "  X-Origin while it hung: $(distribution "$tag" "$t_hang" "$t_cont")"
+        "  proxy: $(proxy_log_summary "$tag")"
+        "  proxy error_log: RP00041 no valid response $(count_tag 00041 "$el"), RP00071 ejections $(count_tag 00071 "$el"), RP00103 health checks failed $(count_tag 00103 "$el"), RP00102 health checks passed $(count_tag 00102 "$el"); other error-level lines $(log_trouble "$el" | grep -Evc 'RP000(41)' || true)"
+        "  proxy children $( [ "$kids0" = "$kids1" ] && echo "unchanged ($kids0)" || echo "REPLACED: $kids0 -> $kids1")")
+    [ "$CL_failed" = 0 ] && [ "$kids0" = "$kids1" ] || FAILED_ANY=1
+    stop_httpd proxy origin1 origin2 origin3
+}
+
 # --- main ------------------------------------------------------------------
 
 main() {
@@ -519,6 +609,10 @@ main() {
     case " $SCENARIOS " in *" kill "*) scenario_kill ;; esac
     case " $SCENARIOS " in *" idle-close "*) scenario_idle_close ;; esac
     case " $SCENARIOS " in *" race "*) scenario_race ;; esac
+    case " $SCENARIOS " in *" hang "*)
+        scenario_hang hang 4 "origin 2 hangs, passive only" ;; esac
+    case " $SCENARIOS " in *" hang-hc "*)
+        scenario_hang hang-hc 5 "origin 2 hangs, health checks" "$HC_LINE" ;; esac
     [ ${#SUMMARY_ROWS[@]} -gt 0 ] || die "no scenario in SCENARIOS=$SCENARIOS"
     {
         echo "mod_rproxy fault bench, $(date -u '+%Y-%m-%d %H:%M UTC'), $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$TOP" diff --quiet HEAD -- src mod_rproxy.c mod_rproxy.h 2>/dev/null || echo ' (+ uncommitted changes)')"

@@ -406,19 +406,35 @@ origin_log_summary() {   # TAG
 SUMMARY_ROWS=()
 DETAILS=()
 FAILED_ANY=0
+KIDS0=
+
+# The end of every scenario, after its own DETAILS: the proxy's status
+# page saved, its summary row, whether its children survived (KIDS0: as
+# they were at its start), the verdict, and every httpd stopped.
+end_scenario() {   # TAG TITLE
+    local tag=$1 title=$2 kids1
+    kids1=$(proxy_kids)
+    curl -s --max-time 5 "http://127.0.0.1:$PP/rproxy-status?json" \
+        >"$F/logs/proxy-$tag-status.json" || true
+    SUMMARY_ROWS+=("$(printf '%-34s %9s %7s %8s' "$title" \
+        "$CL_requests" "$CL_failed" "$CL_seconds")")
+    DETAILS+=("  proxy children $( [ "$KIDS0" = "$kids1" ] && echo "unchanged ($KIDS0)" || echo "REPLACED: $KIDS0 -> $kids1")")
+    [ "$CL_failed" = 0 ] && [ "$KIDS0" = "$kids1" ] || FAILED_ANY=1
+    stop_httpd proxy origin1 origin2 origin3
+}
 
 # --- scenario 1: kill an origin and start it again --------------------------
 
 scenario_kill() {
-    local tag=kill n conf t_start t_kill t_restart t_up t_end done_n killed
-    local i first_o2 kids0 kids1
+    local tag=kill n conf t_start t_kill t_restart t_up done_n killed
+    local i first_o2
     echo "== scenario 1: kill origin 2 (SIGKILL) after ~$KILL_AFTER requests, restart ${RESTART_AFTER}s later; $NREQ GETs at ~$RATE1/s"
     for n in 1 2 3; do
         conf=$(write_origin "$n" "$tag" 60)
         start_httpd "origin$n" "$conf"
     done
     start_httpd proxy "$(write_proxy "$tag")"
-    kids0=$(proxy_kids)
+    KIDS0=$(proxy_kids)
     curl -s -o /dev/null -w '' "http://127.0.0.1:$PP/f.txt" >/dev/null \
         || die "proxy does not answer"
     t_start=$(now)
@@ -439,15 +455,8 @@ scenario_kill() {
     t_up=$(now)
     echo "   origin 2 started again at +$(awk -v a="$t_restart" -v b="$t_start" 'BEGIN{printf "%.2f", a-b}')s (pid $(cat "$F/run/origin2.pid")), answering at +$(awk -v a="$t_up" -v b="$t_start" 'BEGIN{printf "%.2f", a-b}')s"
     wait_client "$tag"
-    t_end=$(now)
-    kids1=$(proxy_kids)
-    curl -s --max-time 5 "http://127.0.0.1:$PP/rproxy-status?json" \
-        >"$F/logs/proxy-$tag-status.json" || true
-
     first_o2=$(records "$tag" | awk -v t="$t_up" '!f && $1 >= t && $4 == "o2" { print $1; f = 1 }')
     local el="$F/logs/proxy-${tag}_error.log"
-    SUMMARY_ROWS+=("$(printf '%-34s %9s %7s %8s' "1 kill -9 + restart of origin 2" \
-        "$CL_requests" "$CL_failed" "$CL_seconds")")
     DETAILS+=("scenario 1 (kill): client: $CL_LINE"
         "  X-Origin before the kill:        $(distribution "$tag" 0 "$t_kill")"
         "  X-Origin origin 2 down:          $(distribution "$tag" "$t_kill" "$t_up")"
@@ -456,16 +465,14 @@ scenario_kill() {
         "  origin 2 down for $(awk -v a="$t_up" -v b="$t_kill" 'BEGIN{printf "%.2f", a-b}')s; first o2 response $( [ -n "$first_o2" ] && awk -v a="$first_o2" -v b="$t_up" 'BEGIN{printf "%.2fs after it answered again", a-b}' || echo "never, after the restart")"
         "  proxy: $(proxy_log_summary "$tag")"
         "  proxy error_log: RP00020 connect failed $(count_tag 00020 "$el"), RP00022 pooled conn closed $(count_tag 00022 "$el"), RP00041 no valid response $(count_tag 00041 "$el"), RP00042 resent $(count_tag 00042 "$el"), RP00044 none reachable $(count_tag 00044 "$el"), RP00071 ejections $(count_tag 00071 "$el"); other error-level lines $(log_trouble "$el" | grep -Evc 'RP000(20|41|44)' || true)"
-        "  proxy children $( [ "$kids0" = "$kids1" ] && echo "unchanged ($kids0)" || echo "REPLACED: $kids0 -> $kids1")"
         "  origins: $(origin_log_summary "$tag")")
-    [ "$CL_failed" = 0 ] && [ "$kids0" = "$kids1" ] || FAILED_ANY=1
-    stop_httpd proxy origin1 origin2 origin3
+    end_scenario "$tag" "1 kill -9 + restart of origin 2"
 }
 
 # --- scenario 2: origins close idle keep-alive connections after 1 s --------
 
 scenario_idle_close() {
-    local tag=idle-close n conf ka kids0 kids1
+    local tag=idle-close n conf ka
     echo "== scenario 2: origins $KA_ORIGINS with KeepAliveTimeout 1; $NREQ GETs in cycles: $BURST per worker within ${WINDOW}s, then ${PAUSE}s quiet"
     for n in 1 2 3; do
         ka=60
@@ -474,23 +481,16 @@ scenario_idle_close() {
         start_httpd "origin$n" "$conf"
     done
     start_httpd proxy "$(write_proxy "$tag")"
-    kids0=$(proxy_kids)
+    KIDS0=$(proxy_kids)
     run_client "$tag" --burst "$BURST" --pause "$PAUSE" --sync "$WINDOW" --seed 2
     wait_client "$tag"
-    kids1=$(proxy_kids)
-    curl -s --max-time 5 "http://127.0.0.1:$PP/rproxy-status?json" \
-        >"$F/logs/proxy-$tag-status.json" || true
     local el="$F/logs/proxy-${tag}_error.log"
-    SUMMARY_ROWS+=("$(printf '%-34s %9s %7s %8s' "2 origins close idle conns at 1s" \
-        "$CL_requests" "$CL_failed" "$CL_seconds")")
     DETAILS+=("scenario 2 (idle-close): client: $CL_LINE"
         "  X-Origin: $(distribution "$tag" 0 9e99)"
         "  proxy: $(proxy_log_summary "$tag")"
         "  proxy error_log: RP00022 pooled conn found closed by the probe $(count_tag 00022 "$el"), RP00042 pooled conn failed, resent on a new one $(count_tag 00042 "$el"), RP00041 no valid response $(count_tag 00041 "$el"), RP00071 ejections $(count_tag 00071 "$el"); error-level lines $(log_trouble "$el" | wc -l)"
-        "  proxy children $( [ "$kids0" = "$kids1" ] && echo "unchanged ($kids0)" || echo "REPLACED: $kids0 -> $kids1")"
         "  origins: $(origin_log_summary "$tag")")
-    [ "$CL_failed" = 0 ] && [ "$kids0" = "$kids1" ] || FAILED_ANY=1
-    stop_httpd proxy origin1 origin2 origin3
+    end_scenario "$tag" "2 origins close idle conns at 1s"
 }
 
 # --- scenario 3: the close and the request cross, every DROP_EVERY-th time -
@@ -514,47 +514,40 @@ start_racy_origin() {   # TAG: origin 1 as bench/faults-racy-origin.pl
 }
 
 scenario_race() {
-    local tag=race n kids0 kids1 drops
+    local tag=race n drops
     echo "== scenario 3: origin 1 closes every connection on its ${DROP_EVERY}th request instead of answering (FIN/RST in turn); $NREQ GETs at ~$RATE3/s"
     start_racy_origin "$tag"
     for n in 2 3; do
         start_httpd "origin$n" "$(write_origin "$n" "$tag" 60)"
     done
     start_httpd proxy "$(write_proxy "$tag")"
-    kids0=$(proxy_kids)
+    KIDS0=$(proxy_kids)
     run_client "$tag" --rate "$RATE3" --seed 3
     wait_client "$tag"
-    kids1=$(proxy_kids)
-    curl -s --max-time 5 "http://127.0.0.1:$PP/rproxy-status?json" \
-        >"$F/logs/proxy-$tag-status.json" || true
     local el="$F/logs/proxy-${tag}_error.log"
     drops=$(awk '$3 == "000" { n[$5]++; t++ }
                  END { printf "%d (%d after reading it: FIN, %d unread: RST)", t, n["fin"], n["rst"] }' \
             "$F/logs/origin1-$tag.log")
-    SUMMARY_ROWS+=("$(printf '%-34s %9s %7s %8s' "3 close/request race, origin 1" \
-        "$CL_requests" "$CL_failed" "$CL_seconds")")
     DETAILS+=("scenario 3 (race): client: $CL_LINE"
         "  X-Origin: $(distribution "$tag" 0 9e99)"
         "  origin 1 dropped requests: $drops"
         "  proxy: $(proxy_log_summary "$tag")"
         "  proxy error_log: RP00042 pooled conn failed, resent on a new one $(count_tag 00042 "$el"), RP00022 pooled conn found closed by the probe $(count_tag 00022 "$el"), RP00041 no valid response $(count_tag 00041 "$el"), RP00071 ejections $(count_tag 00071 "$el"); error-level lines $(log_trouble "$el" | wc -l)"
-        "  proxy children $( [ "$kids0" = "$kids1" ] && echo "unchanged ($kids0)" || echo "REPLACED: $kids0 -> $kids1")"
         "  origins: $(origin_log_summary "$tag")")
-    [ "$CL_failed" = 0 ] && [ "$kids0" = "$kids1" ] || FAILED_ANY=1
-    stop_httpd proxy origin1 origin2 origin3
+    end_scenario "$tag" "3 close/request race, origin 1"
 }
 
 # --- scenarios 4 and 5: origin 2 hangs, without and with health checks ------
 
 scenario_hang() {   # TAG NUMBER TITLE [POOL_LINE]
-    local tag=$1 num=$2 title=$3 extra=${4:-} n kids0 kids1 i done_n
+    local tag=$1 num=$2 title=$3 extra=${4:-} n i done_n
     local t_start t_hang t_cont t_out= t_back= role slow
     echo "== scenario $num: origin 2 stops answering (SIGSTOP) after ~$HANG_AFTER requests for ${HANG_FOR}s${extra:+; $extra}; $NREQ GETs at ~$RATE4/s"
     for n in 1 2 3; do
         start_httpd "origin$n" "$(write_origin "$n" "$tag" 60)"
     done
     start_httpd proxy "$(write_proxy "$tag" "$extra")"
-    kids0=$(proxy_kids)
+    KIDS0=$(proxy_kids)
     t_start=$(now)
     run_client "$tag" --rate "$RATE4" --seed "$num"
     for i in $(seq 100); do
@@ -581,24 +574,17 @@ scenario_hang() {   # TAG NUMBER TITLE [POOL_LINE]
         sleep 0.05
     done
     wait_client "$tag"
-    kids1=$(proxy_kids)
-    curl -s --max-time 5 "http://127.0.0.1:$PP/rproxy-status?json" \
-        >"$F/logs/proxy-$tag-status.json" || true
     slow=$(records "$tag" | awk '{ d = $2 - $1; if (d > 1) n++; if (d > m) m = d }
                                  END { printf "%d, the slowest %.2fs", n, m }')
     local el="$F/logs/proxy-${tag}_error.log"
-    SUMMARY_ROWS+=("$(printf '%-34s %9s %7s %8s' "$num $title" \
-        "$CL_requests" "$CL_failed" "$CL_seconds")")
     DETAILS+=("scenario $num ($tag): client: $CL_LINE"
         "  requests slower than 1 s: $slow"
         "  origin 2 out of rotation: $( [ -n "$t_out" ] && awk -v a="$t_out" -v b="$t_hang" 'BEGIN{printf "%.2fs after it stopped answering", a-b}' || echo "not while it hung (${HANG_FOR}s)")"
         "  origin 2 back in rotation: $( [ -n "$t_back" ] && awk -v a="$t_back" -v b="$t_cont" 'BEGIN{printf "%.2fs after it went on", a-b}' || echo "not seen")"
         "  X-Origin while it hung: $(distribution "$tag" "$t_hang" "$t_cont")"
         "  proxy: $(proxy_log_summary "$tag")"
-        "  proxy error_log: RP00041 no valid response $(count_tag 00041 "$el"), RP00071 ejections $(count_tag 00071 "$el"), RP00103 health checks failed $(count_tag 00103 "$el"), RP00102 health checks passed $(count_tag 00102 "$el"); other error-level lines $(log_trouble "$el" | grep -Evc 'RP000(41)' || true)"
-        "  proxy children $( [ "$kids0" = "$kids1" ] && echo "unchanged ($kids0)" || echo "REPLACED: $kids0 -> $kids1")")
-    [ "$CL_failed" = 0 ] && [ "$kids0" = "$kids1" ] || FAILED_ANY=1
-    stop_httpd proxy origin1 origin2 origin3
+        "  proxy error_log: RP00041 no valid response $(count_tag 00041 "$el"), RP00071 ejections $(count_tag 00071 "$el"), RP00103 health checks failed $(count_tag 00103 "$el"), RP00102 health checks passed $(count_tag 00102 "$el"); other error-level lines $(log_trouble "$el" | grep -Evc 'RP000(41)' || true)")
+    end_scenario "$tag" "$num $title"
 }
 
 # --- main ------------------------------------------------------------------

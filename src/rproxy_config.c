@@ -189,9 +189,10 @@ parse_percent(apr_pool_t *p, const char *v, int *out)
     return parse_int(num, 0, 100, out);
 }
 
-/* Splits "key=value"; returns the value or NULL when there is no '='. */
-static const char *
-split_kv(apr_pool_t *p, const char *word, const char **key)
+/* Splits "key=value"; returns the value (inside word) or NULL when there
+ * is no '='; *key is word itself then, else a copy from p. */
+const char *
+rp_split_kv(apr_pool_t *p, const char *word, const char **key)
 {
     const char *eq = strchr(word, '=');
 
@@ -326,7 +327,7 @@ static const char *
 member_option(apr_pool_t *p, rproxy_member_t *m, const char *word)
 {
     const char *key;
-    const char *val = split_kv(p, word, &key);
+    const char *val = rp_split_kv(p, word, &key);
     const char *err = NULL;
 
     if (!val && !strcasecmp(key, "backup")) {
@@ -453,7 +454,7 @@ rp_cmd_timeouts(cmd_parms *cmd, void *d, const char *args)
     while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
         apr_interval_time_t *slot = NULL;
 
-        val = split_kv(cmd->temp_pool, word, &key);
+        val = rp_split_kv(cmd->temp_pool, word, &key);
         if (!strcasecmp(key, "connect")) {
             slot = &to->connect;
         }
@@ -484,7 +485,7 @@ rp_cmd_keepalive(cmd_parms *cmd, void *d, const char *args)
 
     (void)d;
     while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
-        val = split_kv(cmd->temp_pool, word, &key);
+        val = rp_split_kv(cmd->temp_pool, word, &key);
         if (val && !strcasecmp(key, "idle")) {
             err = parse_int(val, 0, 100000, &to->ka_idle);
         }
@@ -535,7 +536,7 @@ rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args)
         return "RProxyOutlier is only valid inside <RProxyPool>";
     }
     while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
-        val = split_kv(cmd->temp_pool, word, &key);
+        val = rp_split_kv(cmd->temp_pool, word, &key);
         if (val && !strcasecmp(key, "fails")) {
             err = parse_int(val, 1, 1000, &pool->outlier_fails);
         }
@@ -576,7 +577,7 @@ rp_cmd_retries(cmd_parms *cmd, void *d, const char *args)
                             "[budget=P%%])", word, err);
     }
     while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
-        val = split_kv(cmd->temp_pool, word, &key);
+        val = rp_split_kv(cmd->temp_pool, word, &key);
         if (!val || strcasecmp(key, "budget")) {
             return apr_psprintf(cmd->pool, "RProxyRetries: unknown option "
                                 "'%s' (valid: budget=P%%)", word);
@@ -602,7 +603,7 @@ rp_cmd_queue(cmd_parms *cmd, void *d, const char *args)
         return "RProxyQueue is only valid inside <RProxyPool>";
     }
     while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
-        val = split_kv(cmd->temp_pool, word, &key);
+        val = rp_split_kv(cmd->temp_pool, word, &key);
         if (val && !strcasecmp(key, "timeout")) {
             if (!(err = rp_parse_interval(val, &timeout))
                 && (timeout <= 0 || timeout > RP_QUEUE_TIMEOUT_MAX)) {
@@ -678,7 +679,7 @@ static const char *
 route_option(cmd_parms *cmd, rp_route_t *route, const char *word)
 {
     const char *key;
-    const char *val = split_kv(cmd->pool, word, &key);
+    const char *val = rp_split_kv(cmd->pool, word, &key);
     int *flag = NULL;
 
     if (val && !strcasecmp(key, "redirects")) {

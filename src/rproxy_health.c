@@ -186,11 +186,9 @@ rp_cmd_health_check(cmd_parms *cmd, void *d, const char *args)
     hc->file = cmd->directive->filename;
     hc->line = cmd->directive->line_num;
     while (*(word = ap_getword_conf(cmd->pool, &args))) {
-        const char *eq = ap_strchr_c(word, '=');
-        const char *key = eq ? apr_pstrmemdup(cmd->pool, word, eq - word)
-                             : word;
+        const char *key, *val = rp_split_kv(cmd->pool, word, &key);
 
-        if ((err = health_option(cmd, hc, key, eq ? eq + 1 : NULL))) {
+        if ((err = health_option(cmd, hc, key, val))) {
             return apr_psprintf(cmd->pool, "RProxyHealthCheck %s: %s", word,
                                 err);
         }

@@ -285,6 +285,7 @@ rp_server_conf *rp_server_config(const server_rec *s);
 rp_dir_conf *rp_dir_config(const request_rec *r);
 const char *rp_parse_interval(const char *v, apr_interval_time_t *out);
 const char *rp_parse_int(const char *v, int min, int max, int *out);
+const char *rp_split_kv(apr_pool_t *p, const char *word, const char **key);
 
 /* rproxy_route.c */
 int rp_translate_name(request_rec *r);

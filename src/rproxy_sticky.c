@@ -126,11 +126,9 @@ rp_cmd_sticky(cmd_parms *cmd, void *d, const char *args)
     st = apr_pcalloc(cmd->pool, sizeof(*st));
     st->attrs = "";
     while (*(word = ap_getword_conf(cmd->pool, &args))) {
-        const char *eq = ap_strchr_c(word, '=');
-        const char *key = eq ? apr_pstrmemdup(cmd->pool, word, eq - word)
-                             : word;
+        const char *key, *val = rp_split_kv(cmd->pool, word, &key);
 
-        if ((err = sticky_option(cmd, st, key, eq ? eq + 1 : NULL))) {
+        if ((err = sticky_option(cmd, st, key, val))) {
             return apr_psprintf(cmd->pool, "RProxySticky %s: %s", word, err);
         }
     }

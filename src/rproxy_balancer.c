@@ -240,11 +240,10 @@ rp_balancer_pick(request_rec *r, rproxy_pool_t *pool,
 
 void
 rp_balancer_release(request_rec *r, rproxy_member_t *m,
-                    rproxy_outcome_e outcome, apr_time_t started,
+                    rproxy_outcome_e outcome, apr_interval_time_t latency,
                     const rp_bytes_t *io)
 {
     rproxy_pool_t *pool = m->pool;
-    apr_interval_time_t latency = apr_time_now() - started;
 
     apr_atomic_dec32(&m->sh->inflight);
     rp_shm_count(m, outcome, latency, io);

@@ -37,6 +37,15 @@
 #define RP_STATUS_LINE_MAX  8192
 #define RP_FIELD_LINE_MAX   16384
 #define RP_FIELDS_MAX       256
+/* Interim (1xx) responses a member may send before its final one, and the
+ * bytes their heads may take in all: a member that floods them gets a 502
+ * instead of growing the request's memory without end. */
+#define RP_INTERIM_MAX      16
+#define RP_INTERIM_BYTES    (64 * 1024)
+/* A request head up to this size goes to the kernel in one write that is
+ * either taken whole or refused, on a pooled connection whose send buffer
+ * is empty: when that write fails, the member got nothing. */
+#define RP_HEAD_ATOMIC_MAX  4096
 
 void
 rp_client_transfer(apr_bucket_brigade *to, apr_bucket_brigade *from)
@@ -98,14 +107,26 @@ rp_client_prefetch(rp_exchange_t *ex)
 }
 
 /* Appends one chunk (or, for a sized body, the bare data) of `data` to the
- * backend brigade. */
-static void
+ * backend brigade. Under a Content-Length, never more than was declared:
+ * bytes past it would be read by the member as the start of another
+ * request. */
+static apr_status_t
 frame_body(rp_exchange_t *ex, apr_bucket_brigade *data)
 {
     apr_bucket_alloc_t *ba = ex->bin->bucket_alloc;
     apr_off_t len = 0;
 
     apr_brigade_length(data, 1, &len);
+    ex->body_out += len;
+    if (!ex->chunked && ex->body_out > ex->body_len) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, ex->r, RPLOGNO(00120)
+                      RP_MEMBER_FMT "request body longer than the %"
+                      APR_OFF_T_FMT " bytes declared to the member; "
+                      "connection dropped", RP_MEMBER_ARGS(ex->m),
+                      ex->body_len);
+        ex->client_error = HTTP_INTERNAL_SERVER_ERROR;
+        return APR_EGENERAL;
+    }
     if (len && ex->chunked) {
         char *hdr = apr_psprintf(ex->r->pool, "%" APR_UINT64_T_HEX_FMT "\r\n",
                                  (apr_uint64_t)len);
@@ -117,18 +138,31 @@ frame_body(rp_exchange_t *ex, apr_bucket_brigade *data)
         APR_BRIGADE_INSERT_TAIL(ex->bin,
                                 apr_bucket_immortal_create("\r\n", 2, ba));
     }
+    return APR_SUCCESS;
 }
 
-static void
+/* The end of the body: under a Content-Length, exactly the declared bytes
+ * must have gone, or the member would wait for (or misread) the rest. */
+static apr_status_t
 frame_end(rp_exchange_t *ex)
 {
     apr_bucket_alloc_t *ba = ex->bin->bucket_alloc;
 
+    if (!ex->chunked && ex->body_out != ex->body_len) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, ex->r, RPLOGNO(00121)
+                      RP_MEMBER_FMT "request body ended after %" APR_OFF_T_FMT
+                      " of the %" APR_OFF_T_FMT " bytes declared to the "
+                      "member; connection dropped", RP_MEMBER_ARGS(ex->m),
+                      ex->body_out, ex->body_len);
+        ex->client_error = HTTP_INTERNAL_SERVER_ERROR;
+        return APR_EGENERAL;
+    }
     if (ex->chunked) {
         APR_BRIGADE_INSERT_TAIL(ex->bin,
                                 apr_bucket_immortal_create("0\r\n\r\n", 5, ba));
     }
     APR_BRIGADE_INSERT_TAIL(ex->bin, apr_bucket_flush_create(ba));
+    return APR_SUCCESS;
 }
 
 static apr_status_t
@@ -166,6 +200,7 @@ rp_client_send_head(rp_exchange_t *ex)
                                    * sizeof(*vec));
     struct iovec *end = vec;
     apr_size_t len;
+    apr_status_t rv;
     char *head;
 
     end->iov_base = apr_pstrcat(r->pool, r->method, " ", ex->m->base_path,
@@ -179,24 +214,40 @@ rp_client_send_head(rp_exchange_t *ex)
     head = apr_pstrcatv(r->pool, vec, end - vec, &len);
     apr_socket_timeout_set(ex->bc->sock, ex->timeout ? ex->timeout
                                                      : ex->m->pool->to.idle);
+    ex->head_refused = 0;
+    ex->body_out = 0;
     APR_BRIGADE_INSERT_TAIL(ex->bin, apr_bucket_transient_create(
                                 head, len, ex->bin->bucket_alloc));
-    if (ex->prefetch) {
-        frame_body(ex, ex->prefetch);
-        if (ex->prefetch_all) {
-            frame_end(ex);
-        }
-    }
-    if (!ex->prefetch_all) {
+    /* A request that must not be repeated, on a connection that may have
+     * gone stale: its head goes alone first, so that a failed write tells
+     * for sure that the member got none of it (and it may go again). */
+    if (!ex->prefetch || (!ex->may_repeat && ex->bc->requests > 0
+                          && len <= RP_HEAD_ATOMIC_MAX)) {
         APR_BRIGADE_INSERT_TAIL(ex->bin,
                                 apr_bucket_flush_create(ex->bin->bucket_alloc));
+        if ((rv = pass_backend(ex)) != APR_SUCCESS) {
+            ex->head_refused = len <= RP_HEAD_ATOMIC_MAX;
+            return rv;
+        }
     }
-    return pass_backend(ex);
+    if (ex->prefetch) {
+        if ((rv = frame_body(ex, ex->prefetch)) != APR_SUCCESS
+            || (ex->prefetch_all && (rv = frame_end(ex)) != APR_SUCCESS)) {
+            apr_brigade_cleanup(ex->bin);
+            return rv;
+        }
+        if (!ex->prefetch_all) {
+            APR_BRIGADE_INSERT_TAIL(ex->bin, apr_bucket_flush_create(
+                                        ex->bin->bucket_alloc));
+        }
+        return pass_backend(ex);
+    }
+    return APR_SUCCESS;
 }
 
 /* Streams the part of the request body not yet sent. When reading from
- * the client fails, the HTTP status it deserves is left in the note
- * "rproxy-client-error". */
+ * the client fails, the HTTP status it deserves is left in
+ * ex->client_error. */
 apr_status_t
 rp_client_send_body(rp_exchange_t *ex)
 {
@@ -214,16 +265,17 @@ rp_client_send_body(rp_exchange_t *ex)
                             APR_BLOCK_READ, RP_IOBUFSIZE);
         ex->body_streamed = 1;
         if (rv != APR_SUCCESS) {
-            apr_table_setn(r->notes, "rproxy-client-error",
-                           apr_itoa(r->pool, ap_map_http_request_error(
-                                        rv, HTTP_BAD_REQUEST)));
+            ex->client_error = ap_map_http_request_error(rv,
+                                                         HTTP_BAD_REQUEST);
             return rv;
         }
         eos = !APR_BRIGADE_EMPTY(bb)
               && APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(bb));
-        frame_body(ex, bb);
-        if (eos) {
-            frame_end(ex);
+        if ((rv = frame_body(ex, bb)) != APR_SUCCESS
+            || (eos && (rv = frame_end(ex)) != APR_SUCCESS)) {
+            apr_brigade_cleanup(bb);
+            apr_brigade_cleanup(ex->bin);
+            return rv;
         }
         rv = pass_backend(ex);
         apr_brigade_cleanup(bb);
@@ -267,7 +319,7 @@ parse_status_line(rp_exchange_t *ex, const char *line, apr_size_t len)
 /* Reads the header block into rp->headers_in, keeping repeated fields
  * (Set-Cookie) as separate entries. */
 static apr_status_t
-read_fields(rp_exchange_t *ex)
+read_fields(rp_exchange_t *ex, apr_size_t *bytes)
 {
     request_rec *rp = ex->rp;
     apr_size_t len, name_len, voff, vlen;
@@ -282,6 +334,7 @@ read_fields(rp_exchange_t *ex)
         if (rv != APR_SUCCESS) {
             return APR_STATUS_IS_TIMEUP(rv) ? rv : APR_EINVAL;
         }
+        *bytes += len + 2;
         if (len == 0) {
             return APR_SUCCESS;
         }
@@ -364,6 +417,7 @@ check_framing(rp_exchange_t *ex)
     const char *first = NULL;
     apr_off_t len;
 
+    ex->close_delimited = 0;
     /* RFC 9112 6.3: differing Content-Length fields make the message
      * unreadable; identical ones may be taken as one */
     if (cl && !apr_table_do(same_value, &first, h, "Content-Length", NULL)) {
@@ -382,6 +436,8 @@ check_framing(rp_exchange_t *ex)
         if (!ap_is_chunked(ex->r->pool, te) || ex->minor == 0) {
             ex->keepalive = 0;
         }
+        /* RFC 9112 6.3: chunked not last, the body ends at the close */
+        ex->close_delimited = !ap_is_chunked(ex->r->pool, te);
     }
     else if (cl && !ap_parse_strict_length(&len, cl)) {
         return APR_EINVAL;
@@ -389,6 +445,7 @@ check_framing(rp_exchange_t *ex)
     else if (!cl && !ap_is_HTTP_INFO(ex->status) && ex->status != 204
              && ex->status != 304 && !ex->r->header_only) {
         ex->keepalive = 0;      /* the body ends when the backend closes */
+        ex->close_delimited = 1;
     }
     ex->bc->backend_ka = 0;
     if (ka && (ka = ap_strcasestr(ka, "timeout=")) != NULL) {
@@ -407,7 +464,7 @@ apr_status_t
 rp_client_read_head(rp_exchange_t *ex, int *got_bytes)
 {
     char *line = NULL;
-    apr_size_t len = 0;
+    apr_size_t len = 0, bytes = 0;
     apr_status_t rv;
 
     *got_bytes = 0;
@@ -431,8 +488,19 @@ rp_client_read_head(rp_exchange_t *ex, int *got_bytes)
                                                                line));
         return APR_EINVAL;
     }
-    if ((rv = read_fields(ex)) != APR_SUCCESS) {
+    bytes = len + 2;
+    if ((rv = read_fields(ex, &bytes)) != APR_SUCCESS) {
         return rv;
+    }
+    if (ap_is_HTTP_INFO(ex->status)
+        && ex->status != HTTP_SWITCHING_PROTOCOLS
+        && (++ex->interim > RP_INTERIM_MAX
+            || (ex->interim_bytes += bytes) > RP_INTERIM_BYTES)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, ex->r, RPLOGNO(00122)
+                      RP_MEMBER_FMT "more than %d interim responses or %d "
+                      "bytes of them", RP_MEMBER_ARGS(ex->m), RP_INTERIM_MAX,
+                      RP_INTERIM_BYTES);
+        return APR_EINVAL;
     }
     if (check_framing(ex) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, ex->r, RPLOGNO(00031)
@@ -482,6 +550,14 @@ rp_client_relay_body(rp_exchange_t *ex, int *complete)
             rv = ap_get_brigade(rp->input_filters, ex->bin,
                                 AP_MODE_READBYTES, APR_BLOCK_READ,
                                 RP_IOBUFSIZE);
+        }
+        if (rv == APR_EOF && ex->close_delimited) {
+            /* the member's close is the end of such a body (RFC 9112
+             * 6.3, item 8), not a failure */
+            apr_brigade_cleanup(ex->bin);
+            APR_BRIGADE_INSERT_TAIL(ex->bin, apr_bucket_eos_create(
+                                        ex->bin->bucket_alloc));
+            rv = APR_SUCCESS;
         }
         if (rv != APR_SUCCESS) {
             apr_brigade_cleanup(ex->bin);

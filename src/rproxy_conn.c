@@ -359,6 +359,17 @@ rp_conn_release(rp_bconn_t *bc, int reusable)
         conn_close(bc);
         return;
     }
+    /* Anything behind the response (bytes past its length, a body after
+     * HEAD, 204 or 304, or the member's close) makes the connection
+     * doubtful: it would be read as the next request's answer. What has
+     * arrived by now is caught here, what comes later when it is reused. */
+    if (!conn_alive(bc)) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, m->pool->s, RPLOGNO(00123)
+                     RP_MEMBER_FMT "bytes or a close behind the response; "
+                     "connection not kept", RP_MEMBER_ARGS(m));
+        conn_close(bc);
+        return;
+    }
     bc->expires = apr_time_now() + keep;
     apr_thread_mutex_lock(cp->mutex);
     if (cp->nidle < m->pool->to.ka_idle) {

@@ -86,29 +86,57 @@ outcome_for(apr_status_t rv)
                                     : RPROXY_OUTCOME_FAILED;
 }
 
+/* Sends the body that is still owed unless (with Expect: 100-continue)
+ * the member answers within a moment: it then reads that answer first. */
+static apr_status_t
+send_owed_body(rp_exchange_t *ex, int continued, int *body_sent)
+{
+    apr_status_t rv;
+    int ready = 0;
+
+    if (*body_sent) {
+        return APR_SUCCESS;
+    }
+    if (ex->expect_100 && !continued
+        && (rv = rp_client_wait_continue(ex, &ready)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (ready) {
+        return APR_SUCCESS;
+    }
+    *body_sent = 1;
+    return rp_client_send_body(ex);
+}
+
 /* Sends the request on ex->bc and reads the final response head, passing
- * 1xx responses on. Sets *resend when the failure allows a fresh try. */
+ * 1xx responses on. Sets *resend when the failure allows a fresh try.
+ *
+ * A final answer can come before the body was sent (an early 401, 413 or
+ * 417 to Expect: 100-continue). The member may then still read the body
+ * it was promised, and would read whatever comes next on the connection
+ * in its place: such a connection is never reused (ex->body_unsent). */
 static apr_status_t
 exchange(rp_exchange_t *ex, int *resend)
 {
     apr_status_t rv;
-    int got = 0, ready = 0, body_sent = !ex->has_body || ex->prefetch_all;
+    int got = 0, continued = 0, body_sent = !ex->has_body || ex->prefetch_all;
 
     *resend = 0;
+    ex->interim = 0;
+    ex->interim_bytes = 0;
+    ex->body_unsent = 0;
     if ((rv = rp_client_send_head(ex)) != APR_SUCCESS) {
-        *resend = ex->bc->requests > 0 && !APR_STATUS_IS_TIMEUP(rv);
-        return rv;
-    }
-    if (!body_sent && ex->expect_100
-        && (rv = rp_client_wait_continue(ex, &ready)) != APR_SUCCESS) {
+        /* on a connection that went stale: a request that is safe to
+         * repeat and that we still hold whole, or one of which the member
+         * got nothing at all, goes again on a new connection */
+        *resend = ex->bc->requests > 0 && !APR_STATUS_IS_TIMEUP(rv)
+                  && !ex->client_error
+                  && (ex->head_refused || (ex->may_repeat && body_sent));
         return rv;
     }
     for (;;) {
-        if (!body_sent && !ready) {
-            if ((rv = rp_client_send_body(ex)) != APR_SUCCESS) {
-                return rv;
-            }
-            body_sent = 1;
+        if ((rv = send_owed_body(ex, continued, &body_sent)) != APR_SUCCESS) {
+            return rv;
         }
         rv = rp_client_read_head(ex, &got);
         if (rv != APR_SUCCESS) {
@@ -118,11 +146,11 @@ exchange(rp_exchange_t *ex, int *resend)
              * hung, not that the kept connection went stale (a new
              * connection to it would wait as long again) */
             *resend = !got && ex->bc->requests > 0 && !ex->body_streamed
-                      && idempotent(ex->r) && !APR_STATUS_IS_TIMEUP(rv);
+                      && ex->may_repeat && !APR_STATUS_IS_TIMEUP(rv);
             return rv;
         }
         if (ex->status == HTTP_CONTINUE) {
-            ready = 0;          /* go on with the body */
+            continued = 1;      /* go on with the body */
             continue;
         }
         if (ap_is_HTTP_INFO(ex->status)
@@ -141,6 +169,11 @@ exchange(rp_exchange_t *ex, int *resend)
                                                          "Upgrade")));
             return APR_EINVAL;
         }
+        if (!body_sent) {
+            ex->body_unsent = 1;
+            ex->keepalive = 0;
+        }
+        ex->head_at = apr_time_now();
         return APR_SUCCESS;
     }
 }
@@ -227,10 +260,9 @@ try_member(rp_exchange_t *ex, rproxy_outcome_e *outcome)
         }
         let_go(ex, 0);
         if (!resend) {
-            const char *ce = apr_table_get(r->notes, "rproxy-client-error");
-
-            if (ce) {
-                return atoi(ce);        /* the client's fault, not theirs */
+            if (ex->client_error) {
+                /* the client's fault (or our filters'), not the member's */
+                return ex->client_error;
             }
             ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, RPLOGNO(00041)
                           RP_MEMBER_FMT "no valid response",
@@ -271,7 +303,7 @@ may_retry(rp_exchange_t *ex, int rc, rproxy_outcome_e outcome, int tries)
         return 0;
     }
     if (outcome != RPROXY_OUTCOME_CONNECT
-        && (rc == OK || rc == DONE || !idempotent(ex->r)
+        && (rc == OK || rc == DONE || !ex->may_repeat
             || (ex->has_body && !ex->prefetch_all) || ex->upgrade)) {
         return 0;
     }
@@ -284,29 +316,69 @@ may_retry(rp_exchange_t *ex, int rc, rproxy_outcome_e outcome, int tries)
     return 1;
 }
 
+/* Can a filter between the client and this handler (mod_deflate's
+ * inflation, mod_sed, mod_lua, ...) change the body's bytes, and so its
+ * length? Every filter above the protocol level may. */
+static int
+body_filtered(const request_rec *r)
+{
+    const ap_filter_t *f;
+
+    for (f = r->input_filters; f && f != r->proto_input_filters;
+         f = f->next) {
+        if (f->frec->ftype < AP_FTYPE_PROTOCOL) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The body's framing to the member, decided once, after the prefetch and
+ * from what the input filters yield, never from the client's framing
+ * alone: a Content-Length when the whole body is held, or when no filter
+ * can change the client's; otherwise chunked. rp_client_send_body()
+ * holds the body to a declared length. */
+static void
+decide_framing(rp_exchange_t *ex)
+{
+    request_rec *r = ex->r;
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+
+    ex->chunked = 0;
+    ex->body_len = 0;
+    if (!ex->has_body) {
+        return;
+    }
+    if (ex->prefetch_all) {
+        apr_brigade_length(ex->prefetch, 1, &ex->body_len);
+    }
+    else if (!cl || apr_table_get(r->headers_in, "Transfer-Encoding")
+             || body_filtered(r)
+             || !ap_parse_strict_length(&ex->body_len, cl)) {
+        ex->chunked = 1;
+        ex->body_len = -1;
+    }
+}
+
 /* What the request carries, decided once for all tries. */
 static int
 prepare(rp_exchange_t *ex)
 {
     request_rec *r = ex->r;
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
     apr_status_t rv;
 
     ex->has_body = apr_table_get(r->headers_in, "Transfer-Encoding")
-                   || (apr_table_get(r->headers_in, "Content-Length")
-                       && strcmp(apr_table_get(r->headers_in,
-                                               "Content-Length"), "0"));
-    ex->chunked = ex->has_body
-                  && apr_table_get(r->headers_in, "Transfer-Encoding");
+                   || (cl && strcmp(cl, "0"));
+    ex->may_repeat = idempotent(r);
     ex->expect_100 = ex->has_body && r->expecting_100;
     ex->upgrade = wanted_upgrade(r, ex->match->route);
     if (ex->has_body && !ex->expect_100) {
         if ((rv = rp_client_prefetch(ex)) != APR_SUCCESS) {
             return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
         }
-        if (ex->prefetch_all) {
-            ex->chunked = 0;    /* the whole body is known: send a length */
-        }
     }
+    decide_framing(ex);
     rp_headers_request(ex);
     return OK;
 }
@@ -374,8 +446,11 @@ rp_handler(request_rec *r)
         tries++;
         apr_table_setn(r->notes, "rproxy-member", ex->m->name);
         ex->io.in = ex->io.out = 0;
+        ex->head_at = 0;
         rc = try_member(ex, &outcome);
-        rp_balancer_release(r, ex->m, outcome, started, &ex->io);
+        rp_balancer_release(r, ex->m, outcome,
+                            (ex->head_at ? ex->head_at : apr_time_now())
+                            - started, &ex->io);
         apr_table_setn(r->notes, "rproxy-backend-time",
                        apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
                                     apr_time_now() - started));

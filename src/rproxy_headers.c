@@ -171,22 +171,14 @@ rp_headers_request(rp_exchange_t *ex)
     apr_table_do(copy_request_header, &ctx, r->headers_in, NULL);
     /* set per try: Host depends on the member */
     apr_table_setn(ex->headers, "Host", "");
+    /* the framing prepare() decided (rproxy_forward.c) */
     if (ex->has_body) {
         if (ex->chunked) {
             apr_table_setn(ex->headers, "Transfer-Encoding", "chunked");
         }
         else {
-            apr_off_t len = 0;
-
-            if (ex->prefetch_all) {
-                apr_brigade_length(ex->prefetch, 1, &len);
-            }
-            else {
-                ap_parse_strict_length(&len, apr_table_get(r->headers_in,
-                                                           "Content-Length"));
-            }
             apr_table_setn(ex->headers, "Content-Length",
-                           apr_off_t_toa(r->pool, len));
+                           apr_off_t_toa(r->pool, ex->body_len));
         }
     }
     else if (apr_table_get(r->headers_in, "Content-Length")) {

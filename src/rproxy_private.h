@@ -302,9 +302,11 @@ rproxy_member_t *rp_balancer_pick(request_rec *r, rproxy_pool_t *pool,
                                   const unsigned char *tried);
 rproxy_member_t *rp_balancer_take(rproxy_member_t *m,
                                   const unsigned char *tried);
+/* The end of a try: latency is from the pick to the response head (or
+ * to the failure), never the body's or a tunnel's transfer time. */
 void rp_balancer_release(request_rec *r, rproxy_member_t *m,
-                         rproxy_outcome_e outcome, apr_time_t started,
-                         const rp_bytes_t *io);
+                         rproxy_outcome_e outcome,
+                         apr_interval_time_t latency, const rp_bytes_t *io);
 const char *rp_balancer_lookup(apr_pool_t *p, const char *name,
                                const rproxy_balancer_t **lb);
 /* Where the members that could take a request (not disabled, draining,
@@ -375,17 +377,39 @@ typedef struct {
     apr_bucket_brigade *bout;       /* client side */
     apr_table_t *headers;           /* request headers to send */
     const char *upgrade;            /* Upgrade token to pass on, or NULL */
-    int has_body;
-    int chunked;                    /* body goes chunked to the backend */
+    int has_body;                   /* the client declared a body */
+    int may_repeat;                 /* idempotent method (RFC 9110 9.2.2) */
+    /* Framing of the body to the member, decided once by prepare() in
+     * rproxy_forward.c after the prefetch, from what the input filter
+     * chain yields: chunked, or body_len bytes under a Content-Length. */
+    int chunked;
+    apr_off_t body_len;             /* the Content-Length sent; -1: chunked */
+    apr_off_t body_out;             /* body bytes handed to the member so
+                                     * far (rproxy_client.c) */
     int expect_100;                 /* wait for the backend's 100 first */
     apr_bucket_brigade *prefetch;   /* start of the body, kept for a resend */
     int prefetch_all;               /* prefetch holds the whole body */
     int body_streamed;              /* body bytes past the prefetch are gone */
+    /* rp_client_send_head(): the write that failed was the request head
+     * alone, so the member got none of the request (a non-idempotent
+     * request may then go again on a new connection) */
+    int head_refused;
+    /* exchange() in rproxy_forward.c: the member answered before the body
+     * was sent; the connection still owes it the body and is not reused */
+    int body_unsent;
+    int client_error;               /* HTTP status when reading the
+                                     * client's body failed, else 0 */
+    /* interim (1xx) responses read for this try, and their head bytes;
+     * both capped (rproxy_client.c) */
+    int interim;
+    apr_size_t interim_bytes;
     /* the response */
     int status;
     const char *reason;
     int minor;                      /* HTTP/1.minor */
     int keepalive;                  /* the backend lets us reuse it */
+    int close_delimited;            /* the body ends when the member closes */
+    apr_time_t head_at;             /* when the final response head was in */
     /* when set, the socket timeout of every step instead of the pool's
      * header and idle timeouts (health checks) */
     apr_interval_time_t timeout;

@@ -172,10 +172,11 @@ sub raw_http {
 sub evil_start {
     my ($handler, %opt) = @_;
     my $port = $opt{port} || Apache::Test::vars('ext_backend_port');
-    my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-                                    LocalPort => $port, Listen => 64,
-                                    ReuseAddr => 1)
-        or die "listen on $port: $!";
+    my $srv = $opt{tiny_window} ? tiny_window_listener($port)
+        : IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                LocalPort => $port, Listen => 64,
+                                ReuseAddr => 1);
+    die "listen on $port: $!" unless $srv;
     my $log = Apache::Test::vars('t_logs') . "/evil.$port.log";
     unlink $log;
     my $pid = fork // die "fork: $!";
@@ -202,6 +203,23 @@ sub evil_start {
     }
     close $srv;
     return { pid => $pid, log => $log };
+}
+
+# A listener whose connections take little at a time: the smallest
+# segment size and receive buffer, so that a peer's write of some tens of
+# KiB blocks in the kernel instead of being taken whole (loopback's send
+# buffers are otherwise larger than any request we prefetch).
+sub tiny_window_listener {
+    my ($port) = @_;
+    require Socket;
+    my $srv = IO::Socket::INET->new(Proto => 'tcp') or return;
+    setsockopt($srv, Socket::IPPROTO_TCP(), Socket::TCP_MAXSEG(), 88) or return;
+    setsockopt($srv, Socket::SOL_SOCKET(), Socket::SO_RCVBUF(), 1) or return;
+    setsockopt($srv, Socket::SOL_SOCKET(), Socket::SO_REUSEADDR(), 1);
+    bind($srv, Socket::pack_sockaddr_in($port, Socket::inet_aton('127.0.0.1')))
+        or return;
+    listen($srv, 64) or return;
+    return $srv;
 }
 
 sub evil_stop {

@@ -82,7 +82,7 @@ sub respond {
 }
 
 # The scripted member: what it does depends on the path.
-my $member = evil_start(sub {
+my $member_script = sub {
     my ($c, $conn, $log) = @_;
     $c->autoflush(1);
     my $req = 0;
@@ -137,7 +137,9 @@ my $member = evil_start(sub {
         }
         respond($c, '200 OK', "answer $conn.$req $path");
     }
-}, port => Apache::Test::vars('framing_port'));
+};
+my $member = evil_start($member_script,
+                        port => Apache::Test::vars('framing_port'));
 my $mlog = $member->{log};
 
 sub member_lines { return grep { !/^conn / } evil_log($mlog) }
@@ -267,19 +269,25 @@ ok t_cmp(($after->{latency_histogram}{sum_us} - $before->{latency_histogram}{sum
 # On a pooled connection the member reads the head of a POST and then
 # resets the connection without reading its body. The POST is not sent
 # again (the member may have acted on it): 502.
-reset_member_log();
+# That member takes a few KiB at a time (tiny_window), so the proxy's
+# write of the head and its 64 KiB prefetch is only partly taken when the
+# reset comes.
+my $tiny = evil_start($member_script, port => Apache::Test::vars('framing2_port'),
+                      tiny_window => 1);
 my $p = proxy_socket();
-print $p "GET /framing/warm HTTP/1.1\r\nHost: localhost\r\n\r\n";
+print $p "GET /framing2/warm HTTP/1.1\r\nHost: localhost\r\n\r\n";
 my ($wst) = read_response($p);
 my $post = 'p' x 200000;
-print $p "POST /framing/partial HTTP/1.1\r\nHost: localhost\r\n"
+print $p "POST /framing2/partial HTTP/1.1\r\nHost: localhost\r\n"
        . "Content-Length: " . length($post) . "\r\n\r\n$post";
 my ($pst) = read_response($p);
 close $p;
+evil_stop($tiny);
+my @tl = grep { !/^conn / } evil_log($tiny->{log});
+print "# member: $_\n" for map { substr $_, 0, 60 } @tl;
 ok t_cmp($wst, 200, 'warm-up request');
 ok t_cmp($pst, 502, 'the POST whose connection broke under it: 502');
-print "# member: $_\n" for member_lines();
-ok t_cmp(scalar(grep { m{POST /partial} } member_lines()), 1,
+ok t_cmp(scalar(grep { m{POST /partial} } @tl), 1,
          'the member saw the POST once');
 
 # ---- the member's view: nothing but the requests sent ----------------------------

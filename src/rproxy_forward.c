@@ -371,7 +371,11 @@ prepare(rp_exchange_t *ex)
     ex->has_body = apr_table_get(r->headers_in, "Transfer-Encoding")
                    || (cl && strcmp(cl, "0"));
     ex->may_repeat = idempotent(r);
-    ex->expect_100 = ex->has_body && r->expecting_100;
+    /* With an input filter on the body, the body is read ahead like any
+     * other, which answers the client's Expect: the filter must have seen
+     * the body before its headers (mod_deflate drops Content-Encoding and
+     * Content-Length on its first read) and the framing are decided. */
+    ex->expect_100 = ex->has_body && r->expecting_100 && !body_filtered(r);
     ex->upgrade = wanted_upgrade(r, ex->match->route);
     if (ex->has_body && !ex->expect_100) {
         if ((rv = rp_client_prefetch(ex)) != APR_SUCCESS) {

@@ -15,7 +15,7 @@ use RPTest qw(proxy_socket read_response pattern_chunk);
 use RPInterop qw(member_start member_stop member_reset member_requests
                  text_body);
 
-plan tests => 65;
+plan tests => 78;
 
 my $member = member_start();
 $SIG{ALRM} = sub { die "timed out\n" };
@@ -77,6 +77,18 @@ for my $chunked (1, 0) {
     ok t_cmp(hv($h, 'Vary'), qr/Accept-Encoding/i, "$label: Vary: Accept-Encoding");
     next_ok($s, $label);
     close $s;
+}
+{
+    # an HTTP/1.0 client: no chunks possible, so a length or the close
+    my $s = proxy_socket();
+    print $s "GET /ia/gz/?size=100000&chunked=1 HTTP/1.0\r\nHost: localhost\r\n"
+           . "Accept-Encoding: gzip\r\n\r\n";
+    my ($st, $h, $body) = read_response($s);
+    close $s;
+    ok t_cmp("$st " . hv($h, 'Content-Encoding') . ' [' . hv($h, 'Transfer-Encoding') . ']',
+             '200 gzip []', 'DEFLATE output to an HTTP/1.0 client: gzip, not chunked');
+    ok t_cmp(md5_hex(gunzipped($body)), md5_hex(pattern_chunk(100000)),
+             'HTTP/1.0 client: the whole body, inflating to the member\'s bytes');
 }
 {
     # no Accept-Encoding: the member's bytes as they are
@@ -148,6 +160,12 @@ sub body_case {
     my $s = proxy_socket();
     my @h = @{ $c{headers} || [] };
     my $wire = $c{wire};
+    if ($c{chunked}) {
+        # the client's own chunks, 7000 bytes each
+        $wire = join('', map { sprintf("%x\r\n%s\r\n", length $_, $_) }
+                         unpack '(a7000)*', $wire) . "0\r\n\r\n";
+        push @h, 'Transfer-Encoding: chunked';
+    }
     my ($st, $h, $body);
     alarm 30;
     eval {
@@ -215,6 +233,10 @@ body_case(label => 'DEFLATE input, small (5000 bytes inflated)',
 body_case(label => 'DEFLATE input, large (1 MiB inflated)',
           path => '/ia/inflate/', wire => gzipped($large), want => $large,
           headers => ['Content-Encoding: gzip'], gzip => 1, framing => 'chunked');
+body_case(label => 'DEFLATE input, large, the client\'s body chunked',
+          path => '/ia/inflate/', wire => gzipped($large), want => $large,
+          headers => ['Content-Encoding: gzip'], gzip => 1, chunked => 1,
+          framing => 'chunked');
 body_case(label => 'DEFLATE input, small, Expect: 100-continue',
           path => '/ia/inflate/', wire => gzipped($small), want => $small,
           headers => ['Content-Encoding: gzip'], gzip => 1, expect => 1);
@@ -230,6 +252,8 @@ body_case(label => 'InputSed, small', path => '/ia/sed/', wire => $stext, want =
           framing => 'length');
 body_case(label => 'InputSed, large (300 KB)', path => '/ia/sed/', wire => $ltext,
           want => $lwant, framing => 'chunked');
+body_case(label => 'InputSed, small, the client\'s body chunked', path => '/ia/sed/',
+          wire => $stext, want => $swant, chunked => 1, framing => 'length');
 body_case(label => 'InputSed, Expect: 100-continue', path => '/ia/sed/', wire => $stext,
           want => $swant, expect => 1);
 

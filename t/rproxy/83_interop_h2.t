@@ -13,6 +13,7 @@ use Apache::Test qw(plan ok need skip_reason);
 use Apache::TestUtil qw(t_cmp);
 use Digest::MD5 qw(md5_hex);
 use File::Temp qw(tempdir);
+use IO::Compress::Gzip qw(gzip);
 use Time::HiRes qw(time);
 use RPTest qw(pattern_chunk);
 use RPInterop qw(member_start member_stop member_reset member_requests
@@ -24,7 +25,7 @@ my $mpm = $cfg->server->{mpm} // '';
 my $curl = `sh -c 'command -v curl'`;
 chomp $curl;
 my $curl_h2 = $curl && `$curl --version` =~ /\bHTTP2\b/;
-plan tests => 22,
+plan tests => 28,
     need(($mpm ne 'prefork') || skip_reason('mod_http2 does not run under prefork'),
          $curl_h2 || skip_reason('curl with HTTP/2 support is needed'),
          defined $vars->{interop_h2c_port} || skip_reason('mod_http2 not loaded'));
@@ -79,6 +80,27 @@ for my $front (['h2c', $h2c, '--http2-prior-knowledge'], ['h2', $h2s, '--http2']
              "$name: the member parsed the two POSTs, byte for byte, and nothing else");
     ok t_cmp($nocl ? ($nocl->{te} // "CL $nocl->{cl}") : 'none', qr/^(chunked|CL ${\ length $data})$/,
              "$name: the body without length went chunked or with its exact length");
+
+    # a gzip body inflated by SetInputFilter DEFLATE, with and without
+    # Content-Length: the member gets the inflated bytes, and no
+    # Content-Encoding
+    member_reset($member);
+    my $text = text_body(300000, 9);
+    gzip(\$text => "$dir/up.gz") or die;
+    my $tsum = length($text) . ' md5=' . md5_hex($text);
+    ($w) = curl($opt, '-o', "$dir/g1", '-w', $W, '--data-binary', "\@$dir/up.gz",
+                '-H', 'Content-Encoding: gzip', "$base/ia/inflate/$name-gz-cl");
+    $cmd = "$curl -s -S --max-time 20 --cacert $ca $opt -o $dir/g2 -w '$W' "
+         . "-H 'Content-Encoding: gzip' -X POST -T - $base/ia/inflate/$name-gz-nocl <$dir/up.gz";
+    `$cmd`;
+    ok t_cmp(slurp("$dir/g1"), qr{^seen \d+\.\d+ POST /$name-gz-cl len=\Q$tsum\E\n$},
+             "$name: a gzip body with Content-Length reaches the member inflated");
+    ok t_cmp(slurp("$dir/g2"), qr{^seen \d+\.\d+ POST /$name-gz-nocl len=\Q$tsum\E\n$},
+             "$name: a gzip body without Content-Length reaches the member inflated");
+    ok t_cmp(join(' | ', map { "$_->{target} " . ($_->{ce} // 'no-CE') . ' '
+                               . ($_->{te} // "CL $_->{cl}") } member_requests($member)),
+             "/$name-gz-cl no-CE chunked | /$name-gz-nocl no-CE chunked",
+             "$name: both went chunked, without Content-Encoding, and nothing else");
 
     # a large response, intact
     my $len = 1048576 + 7;

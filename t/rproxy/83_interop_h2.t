@@ -9,7 +9,7 @@
 use strict;
 use warnings FATAL => 'all';
 use lib 't/lib';
-use Apache::Test qw(plan ok need skip_reason);
+use Apache::Test qw(plan ok need need_module skip_reason);
 use Apache::TestUtil qw(t_cmp);
 use Digest::MD5 qw(md5_hex);
 use File::Temp qw(tempdir);
@@ -28,7 +28,7 @@ my $curl_h2 = $curl && `$curl --version` =~ /\bHTTP2\b/;
 plan tests => 28,
     need(($mpm ne 'prefork') || skip_reason('mod_http2 does not run under prefork'),
          $curl_h2 || skip_reason('curl with HTTP/2 support is needed'),
-         defined $vars->{interop_h2c_port} || skip_reason('mod_http2 not loaded'));
+         need_module('http2'));
 
 my $member = member_start();
 my $dir = tempdir(CLEANUP => 1);

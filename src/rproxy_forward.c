@@ -186,6 +186,12 @@ relay(rp_exchange_t *ex, rproxy_outcome_e *outcome)
     int complete = 1;
 
     rp_headers_response(ex);
+    if (ex->error_status && ap_is_HTTP_SUCCESS(ex->status)) {
+        /* the page for an error keeps that error's status, as a local
+         * ErrorDocument does: a 503 must not become a 200 */
+        r->status = ex->error_status;
+        r->status_line = NULL;
+    }
     if (ex->status == HTTP_SWITCHING_PROTOCOLS) {
         rp_tunnel_run(ex);
         ex->keepalive = 0;
@@ -428,6 +434,8 @@ rp_handler(request_rec *r)
     ex->r = r;
     ex->match = match;
     ex->dconf = rp_dir_config(r);
+    /* an internal redirect to an ErrorDocument carries the error's status */
+    ex->error_status = r->prev && ap_is_HTTP_ERROR(r->status) ? r->status : 0;
     ex->bout = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     if ((rc = prepare(ex)) != OK) {
         return rc;

@@ -397,6 +397,9 @@ typedef struct {
     /* exchange() in rproxy_forward.c: the member answered before the body
      * was sent; the connection still owes it the body and is not reused */
     int body_unsent;
+    int error_status;               /* an ErrorDocument fetched through
+                                     * the proxy: the error it stands for
+                                     * (rp_handler), else 0 */
     int client_error;               /* HTTP status when reading the
                                      * client's body failed, else 0 */
     /* interim (1xx) responses read for this try, and their head bytes;

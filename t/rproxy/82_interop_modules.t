@@ -249,11 +249,11 @@ ok t_cmp("$st $body", "503 custom 503 page\n",
          'the proxy\'s own 503 (no usable member): the local ErrorDocument');
 member_reset($member);
 ($st, $h, $body) = one('POST', '/ia/errproxied/x', 'posted');
-# The error page comes through the proxy with the member's status: httpd
-# keeps the error status only when the page's handler leaves r->status
-# alone (README, Errors); mod_rproxy, like mod_proxy, sets the member's.
-ok t_cmp("$st $body", "200 member error page\n",
-         'an ErrorDocument at a proxied URL: the member\'s page, with its status');
+# The error page comes through the proxy with the error's status, as a
+# local ErrorDocument would (and as mod_proxy does): a 200 from the member
+# does not turn the 503 into a success.
+ok t_cmp("$st $body", "503 member error page\n",
+         'an ErrorDocument at a proxied URL: the member\'s page, with the error\'s status');
 my @r = member_requests($member);
 ok t_cmp(join(' | ', map { "$_->{method} $_->{target} $_->{len}" } @r), 'GET /errorpage 0',
          'the member got one GET for the page, without the POST\'s body');

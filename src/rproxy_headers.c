@@ -5,7 +5,9 @@
  * Request: hop-by-hop headers and every header named in Connection are
  * dropped first; only then does the proxy add its own Host, framing and
  * X-Forwarded-* / Forwarded headers, so a client cannot strip those by
- * naming them in Connection.
+ * naming them in Connection. The forwarding headers a client sends are
+ * kept only when its connection comes from an RProxyTrustedProxies
+ * address: anyone else could claim any address, host or scheme.
  *
  * Response: the same hop-by-hop rule, then the headers that identify the
  * backend (RProxyHideHeader plus a built-in list) are hidden, and
@@ -34,6 +36,18 @@ static const char *const request_own[] = {
 /* Headers httpd sets itself on responses. */
 static const char *const response_own[] = {
     "Date", "Server", "Content-Length", "Content-Type", NULL
+};
+
+/* Headers that describe the client or the original request as an earlier
+ * proxy saw it, and that applications trust for that (client address
+ * allow-lists, absolute URLs in password-reset mails, https redirects):
+ * besides every X-Forwarded-*, the ones below. Kept from trusted peers
+ * only (README "Headers" lists them). */
+static const char *const forwarding[] = {
+    "Forwarded", "X-Real-IP", "True-Client-IP", "X-Client-IP", "Client-IP",
+    "X-Cluster-Client-IP", "X-Original-Forwarded-For", "CF-Connecting-IP",
+    "Fastly-Client-IP", "Front-End-Https", "X-Url-Scheme", "X-Original-URL",
+    "X-Rewrite-URL", "X-Original-Host", NULL
 };
 
 static const char *const hidden_by_default[] = {
@@ -97,9 +111,35 @@ rp_headers_host(rp_exchange_t *ex, int for_sni)
     return m->hostport;
 }
 
+static int
+is_forwarding(const char *name)
+{
+    return !strncasecmp(name, "X-Forwarded-", 12) || in_list(forwarding, name);
+}
+
+/* Is the connection's peer (not r->useragent_ip, which mod_remoteip may
+ * have taken from a header) one of RProxyTrustedProxies? */
+static int
+peer_trusted(rp_exchange_t *ex)
+{
+    const apr_array_header_t *t = ex->dconf->trusted;
+    apr_sockaddr_t *peer = ex->r->connection->client_addr;
+    int i;
+
+    for (i = 0; t && peer && i < t->nelts; i++) {
+        apr_ipsubnet_t *sub = APR_ARRAY_IDX(t, i, apr_ipsubnet_t *);
+
+        if (sub && apr_ipsubnet_test(sub, peer)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 typedef struct {
     rp_exchange_t *ex;
     const char *connection;
+    int trusted;
 } copy_ctx_t;
 
 static int
@@ -109,52 +149,89 @@ copy_request_header(void *vctx, const char *key, const char *val)
     request_rec *r = ctx->ex->r;
 
     if (in_list(hop_by_hop, key) || in_list(request_own, key)
-        || named_in_connection(r->pool, ctx->connection, key)) {
+        || named_in_connection(r->pool, ctx->connection, key)
+        || (!ctx->trusted && is_forwarding(key))) {
         return 1;
     }
     apr_table_addn(ctx->ex->headers, key, val);
     return 1;
 }
 
-/* Each mode manages its own headers only: x-forwarded appends to
- * X-Forwarded-For and sets X-Forwarded-Host/-Proto (a client cannot spoof
- * those two), rfc7239 appends to Forwarded, none touches nothing. */
+/* RFC 7239 section 4: a value is a token, or else a quoted-string in
+ * which '"' and '\' are escaped. */
+static const char *
+fwd_value(apr_pool_t *p, const char *v)
+{
+    const char *s;
+    char *out, *d;
+
+    if (*v && !*ap_scan_http_token(v)) {
+        return v;
+    }
+    d = out = apr_palloc(p, 2 * strlen(v) + 3);
+    *d++ = '"';
+    for (s = v; *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            *d++ = '\\';
+        }
+        *d++ = *s;
+    }
+    *d++ = '"';
+    *d = '\0';
+    return out;
+}
+
+/* The chain header h with elem appended; every line the client sent (a
+ * trusted one: the others were dropped) is kept, in order. */
 static void
-add_forwarded(rp_exchange_t *ex)
+append_chain(rp_exchange_t *ex, const char *h, const char *elem)
+{
+    const char *prev = apr_table_getm(ex->r->pool, ex->headers, h);
+
+    apr_table_setn(ex->headers, h, prev ? apr_pstrcat(ex->r->pool, prev,
+                                                      ", ", elem, NULL)
+                                        : elem);
+}
+
+/* Each mode adds its own headers: x-forwarded appends the client to
+ * X-Forwarded-For and sets X-Forwarded-Host/-Proto (a trusted peer's
+ * values describe the original request better than ours and are kept),
+ * rfc7239 appends to Forwarded, none adds nothing. What an untrusted
+ * client sent of them is gone already (copy_request_header). */
+static void
+add_forwarded(rp_exchange_t *ex, int trusted)
 {
     request_rec *r = ex->r;
     int mode = ex->dconf->forwarded == RP_FWD_UNSET ? RP_FWD_XFF
                                                      : ex->dconf->forwarded;
     const char *proto = ap_ssl_conn_is_ssl(r->connection) ? "https" : "http";
     const char *host = apr_table_get(r->headers_in, "Host");
-    const char *ip = r->useragent_ip;
-    const char *prev;
+    const char *ip = r->useragent_ip && *r->useragent_ip ? r->useragent_ip
+                                                         : "unknown";
 
     if (mode & RP_FWD_XFF) {
-        prev = apr_table_get(ex->headers, "X-Forwarded-For");
-        apr_table_setn(ex->headers, "X-Forwarded-For",
-                       prev ? apr_pstrcat(r->pool, prev, ", ", ip, NULL)
-                            : ip);
-        if (host) {
-            apr_table_setn(ex->headers, "X-Forwarded-Host", host);
+        append_chain(ex, "X-Forwarded-For", ip);
+        if (!trusted || !apr_table_get(ex->headers, "X-Forwarded-Host")) {
+            if (host) {
+                apr_table_setn(ex->headers, "X-Forwarded-Host", host);
+            }
+            else {
+                apr_table_unset(ex->headers, "X-Forwarded-Host");
+            }
         }
-        else {
-            apr_table_unset(ex->headers, "X-Forwarded-Host");
+        if (!trusted || !apr_table_get(ex->headers, "X-Forwarded-Proto")) {
+            apr_table_setn(ex->headers, "X-Forwarded-Proto", proto);
         }
-        apr_table_setn(ex->headers, "X-Forwarded-Proto", proto);
     }
     if (mode & RP_FWD_RFC7239) {
-        /* RFC 7239 section 6: IPv6 addresses are bracketed and quoted */
+        /* section 6: an IPv6 node is bracketed, hence quoted */
         const char *node = ap_strchr_c(ip, ':')
-                           ? apr_pstrcat(r->pool, "\"[", ip, "]\"", NULL) : ip;
-        const char *elem = apr_pstrcat(r->pool, "for=", node, ";proto=",
-                                       proto, host ? ";host=\"" : NULL,
-                                       host, "\"", NULL);
+                           ? apr_pstrcat(r->pool, "[", ip, "]", NULL) : ip;
 
-        prev = apr_table_get(ex->headers, "Forwarded");
-        apr_table_setn(ex->headers, "Forwarded",
-                       prev ? apr_pstrcat(r->pool, prev, ", ", elem, NULL)
-                            : elem);
+        append_chain(ex, "Forwarded", apr_pstrcat(
+                         r->pool, "for=", fwd_value(r->pool, node),
+                         ";proto=", proto, host ? ";host=" : NULL,
+                         host ? fwd_value(r->pool, host) : NULL, NULL));
     }
 }
 
@@ -168,6 +245,7 @@ rp_headers_request(rp_exchange_t *ex)
                                  apr_table_elts(r->headers_in)->nelts + 8);
     ctx.ex = ex;
     ctx.connection = apr_table_get(r->headers_in, "Connection");
+    ctx.trusted = peer_trusted(ex);
     apr_table_do(copy_request_header, &ctx, r->headers_in, NULL);
     /* set per try: Host depends on the member */
     apr_table_setn(ex->headers, "Host", "");
@@ -207,7 +285,7 @@ rp_headers_request(rp_exchange_t *ex)
                        ex->match->route->pool->to.ka_idle ? "keep-alive"
                                                           : "close");
     }
-    add_forwarded(ex);
+    add_forwarded(ex, ctx.trusted);
 }
 
 /* --- response --------------------------------------------------------- */

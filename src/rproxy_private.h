@@ -243,6 +243,9 @@ typedef struct {
     int forwarded;                  /* rp_forwarded_e */
     apr_array_header_t *hide;       /* response headers to remove */
     int hide_defaults;              /* also hide the built-in list */
+    /* RProxyTrustedProxies: apr_ipsubnet_t *, the peers whose forwarding
+     * headers are kept; NULL: not set here; a NULL element: "none" */
+    apr_array_header_t *trusted;
 } rp_dir_conf;
 
 /* What routing decided for a request; kept in r->request_config. */
@@ -273,6 +276,7 @@ const char *rp_cmd_pass(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_pass_match(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_forwarded(cmd_parms *cmd, void *d, const char *arg);
 const char *rp_cmd_hide_header(cmd_parms *cmd, void *d, const char *arg);
+const char *rp_cmd_trusted_proxies(cmd_parms *cmd, void *d, const char *arg);
 const char *rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_retries(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_slow_start(cmd_parms *cmd, void *d, const char *arg);

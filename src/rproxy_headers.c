@@ -7,7 +7,9 @@
  * X-Forwarded-* / Forwarded headers, so a client cannot strip those by
  * naming them in Connection. The forwarding headers a client sends are
  * kept only when its connection comes from an RProxyTrustedProxies
- * address: anyone else could claim any address, host or scheme.
+ * address: anyone else could claim any address, host or scheme. Before
+ * anything is written, rp_headers_check() refuses a request line or header
+ * that another module filled with control characters.
  *
  * Response: the same hop-by-hop rule, then the headers that identify the
  * backend (RProxyHideHeader plus a built-in list) are hidden, and
@@ -286,6 +288,106 @@ rp_headers_request(rp_exchange_t *ex)
                                                           : "close");
     }
     add_forwarded(ex, ctx.trusted);
+}
+
+/* --- what may be written ----------------------------------------------- */
+
+/* Did the client's request line carry byte c percent-encoded? Then a
+ * module decoded the client's own bytes into it (mod_rewrite backrefs, an
+ * expression's unescape, a script): the request is bad, 400. Otherwise
+ * only the configuration can have made it, 500. r->the_request survives
+ * internal redirects. */
+static int
+client_sent_encoded(const request_rec *r, unsigned char c)
+{
+    const char *s = r->the_request;
+
+    while (s && (s = ap_strchr_c(s, '%')) != NULL) {
+        if (apr_isxdigit(s[1]) && apr_isxdigit(s[2])) {
+            char hex[3] = { s[1], s[2], '\0' };
+
+            if (strtol(hex, NULL, 16) == c) {
+                return 1;
+            }
+        }
+        s++;
+    }
+    return 0;
+}
+
+/* Logs why what was to be written is refused; returns the status. */
+static int
+refuse(rp_exchange_t *ex, const char *what, const char *problem,
+       const char *s, const char *at)
+{
+    request_rec *r = ex->r;
+    unsigned char c = (unsigned char)*at;
+    const char *pool = ex->match->route->pool->name;
+    const char *shown = ap_escape_logitem(r->pool,
+                                          apr_pstrndup(r->pool, s, 64));
+
+    if (!client_sent_encoded(r, c)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, RPLOGNO(00151)
+                      "pool %s: %s: %s (0x%02x) at byte %" APR_SIZE_T_FMT
+                      "; refused, a module or the configuration made it: "
+                      "'%s'", pool, what, problem, c,
+                      (apr_size_t)(at - s), shown);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RPLOGNO(00150)
+                  "pool %s: %s: %s (0x%02x) at byte %" APR_SIZE_T_FMT
+                  "; refused, a module decoded it from the client's "
+                  "request: '%s'", pool, what, problem, c,
+                  (apr_size_t)(at - s), shown);
+    return HTTP_BAD_REQUEST;
+}
+
+int
+rp_headers_check(rp_exchange_t *ex)
+{
+    request_rec *r = ex->r;
+    const apr_array_header_t *h = apr_table_elts(ex->headers);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)h->elts;
+    const char *target = ex->match->path, *at;
+    int i;
+
+    at = ap_scan_http_token(r->method);
+    if (at == r->method || *at) {
+        return refuse(ex, "request method", "not a token", r->method, at);
+    }
+    /* a space ends the request-target as surely as CR LF ends the line */
+    if (*(at = ap_scan_vchar_obstext(target))) {
+        const char *q = ap_strchr_c(target, '?');
+
+        return refuse(ex, "request target", apr_pstrcat(
+                          r->pool, q && q < at ? "query has " : "path has ",
+                          *at == ' ' ? "a space" : "a control character",
+                          NULL), target, at);
+    }
+    for (i = 0; i < h->nelts; i++) {
+        const char *what;
+
+        if (!e[i].key) {
+            continue;
+        }
+        what = apr_pstrcat(r->pool, "request header ",
+                           ap_escape_logitem(r->pool, e[i].key), NULL);
+        at = ap_scan_http_token(e[i].key);
+        if (at == e[i].key || *at) {
+            return refuse(ex, what, "name is not a token", e[i].key, at);
+        }
+        if (*(at = ap_scan_http_field_content(e[i].val))) {
+            return refuse(ex, what, "value has a control character",
+                          e[i].val, at);
+        }
+    }
+    if (ex->dconf->preserve_host == 1
+        && (at = apr_table_get(r->headers_in, "Host")) != NULL
+        && *ap_scan_http_field_content(at)) {
+        return refuse(ex, "request header Host", "value has a control "
+                      "character", at, ap_scan_http_field_content(at));
+    }
+    return OK;
 }
 
 /* --- response --------------------------------------------------------- */

@@ -534,6 +534,22 @@ copy_response_header(void *vctx, const char *key, const char *val)
     return 1;
 }
 
+/* An interim (1xx) response goes out with ap_send_interim_response(),
+ * which sends r->headers_out and clears it: its headers go there and
+ * nowhere else. Its Content-Type, Content-Length (meaningless on a 1xx)
+ * and status line must not become the final response's. */
+static apr_status_t
+interim_response(rp_exchange_t *ex, resp_ctx_t *ctx)
+{
+    request_rec *r = ex->r;
+
+    apr_table_clear(r->headers_out);
+    apr_table_do(copy_response_header, ctx, ex->rp->headers_in, NULL);
+    r->status_line = apr_psprintf(r->pool, "%03d %s", ex->status,
+                                  ex->reason ? ex->reason : "");
+    return APR_SUCCESS;
+}
+
 apr_status_t
 rp_headers_response(rp_exchange_t *ex)
 {
@@ -546,11 +562,15 @@ rp_headers_response(rp_exchange_t *ex)
 
     ctx.ex = ex;
     ctx.connection = apr_table_get(h, "Connection");
+    if (ap_is_HTTP_INFO(ex->status)
+        && ex->status != HTTP_SWITCHING_PROTOCOLS) {
+        return interim_response(ex, &ctx);
+    }
     apr_table_clear(r->headers_out);
     apr_table_do(copy_response_header, &ctx, h, NULL);
-    if (ct) {
-        ap_set_content_type(r, apr_pstrdup(r->pool, ct));
-    }
+    /* the member's type or none: not one left by an interim response or
+     * guessed by mod_mime from the request's path */
+    ap_set_content_type(r, ct ? apr_pstrdup(r->pool, ct) : NULL);
     if (cl && !apr_table_get(h, "Transfer-Encoding")
         && ap_parse_strict_length(&len, cl)) {
         ap_set_content_length(r, len);

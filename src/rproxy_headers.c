@@ -392,7 +392,27 @@ rp_headers_check(rp_exchange_t *ex)
 
 /* --- response --------------------------------------------------------- */
 
-/* If url points at a member of the pool, the public URL for it. */
+/* A member's path with its base path taken off, or NULL when the path is
+ * not below it: the base path /v1 holds /v1, /v1/x and /v1?q, never /v10
+ * (a segment boundary, as routes match). */
+static const char *
+below_base(apr_pool_t *p, const rproxy_member_t *m, const char *path)
+{
+    apr_size_t len = strlen(m->base_path);
+
+    if (!len) {
+        return path;
+    }
+    if (strncmp(path, m->base_path, len)
+        || (path[len] && path[len] != '/' && path[len] != '?')) {
+        return NULL;
+    }
+    path += len;
+    return *path == '/' ? path : apr_pstrcat(p, "/", path, NULL);
+}
+
+/* If url points at a member of the pool, below its base path, the public
+ * URL for it; anything else is left as it is. */
 static const char *
 rewrite_url(rp_exchange_t *ex, const char *url)
 {
@@ -402,7 +422,10 @@ rewrite_url(rp_exchange_t *ex, const char *url)
     int i;
 
     if (url[0] == '/' && url[1] != '/') {
-        const char *mapped = rp_route_unmap(r->pool, ex->match->route, url);
+        const char *mapped = below_base(r->pool, ex->m, url);
+
+        mapped = mapped ? rp_route_unmap(r->pool, ex->match->route, mapped)
+                        : NULL;
         return mapped ? mapped : url;
     }
     for (i = 0; i < pool->members->nelts && !path; i++) {
@@ -421,14 +444,9 @@ rewrite_url(rp_exchange_t *ex, const char *url)
 
             if (!strncasecmp(url, origins[j], len)
                 && (!url[len] || url[len] == '/' || url[len] == '?')) {
-                path = url[len] == '/' ? url + len
-                       : apr_pstrcat(r->pool, "/", url + len, NULL);
-                if (*m->base_path && !strncmp(path, m->base_path,
-                                              strlen(m->base_path))) {
-                    path += strlen(m->base_path);
-                    path = *path == '/' ? path
-                           : apr_pstrcat(r->pool, "/", path, NULL);
-                }
+                path = below_base(r->pool, m, url[len] == '/' ? url + len
+                                  : apr_pstrcat(r->pool, "/", url + len,
+                                                NULL));
             }
         }
     }
@@ -491,8 +509,10 @@ rewrite_cookie(rp_exchange_t *ex, const char *val)
             continue;
         }
         if (out && !strncasecmp(attr, "path=", 5)) {
-            const char *mapped = rp_route_unmap(p, ex->match->route,
-                                                attr + 5);
+            const char *mapped = below_base(p, ex->m, attr + 5);
+
+            mapped = mapped ? rp_route_unmap(p, ex->match->route, mapped)
+                            : NULL;
             if (mapped) {
                 attr = apr_pstrcat(p, "Path=", mapped, NULL);
             }

@@ -365,20 +365,23 @@ rp_headers_check(rp_exchange_t *ex)
                           NULL), target, at);
     }
     for (i = 0; i < h->nelts; i++) {
-        const char *what;
+        const char *problem = NULL, *s = e[i].key;
 
-        if (!e[i].key) {
+        if (!s) {
             continue;
         }
-        what = apr_pstrcat(r->pool, "request header ",
-                           ap_escape_logitem(r->pool, e[i].key), NULL);
-        at = ap_scan_http_token(e[i].key);
-        if (at == e[i].key || *at) {
-            return refuse(ex, what, "name is not a token", e[i].key, at);
+        at = ap_scan_http_token(s);
+        if (at == s || *at) {
+            problem = "name is not a token";
         }
-        if (*(at = ap_scan_http_field_content(e[i].val))) {
-            return refuse(ex, what, "value has a control character",
-                          e[i].val, at);
+        else if (*(at = ap_scan_http_field_content(s = e[i].val))) {
+            problem = "value has a control character";
+        }
+        if (problem) {
+            return refuse(ex, apr_pstrcat(r->pool, "request header ",
+                                          ap_escape_logitem(r->pool,
+                                                            e[i].key),
+                                          NULL), problem, s, at);
         }
     }
     if (ex->dconf->preserve_host == 1

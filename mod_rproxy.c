@@ -63,6 +63,9 @@ static const command_rec rproxy_cmds[] = {
         RSRC_CONF | ACCESS_CONF, "x-forwarded | rfc7239 | both | none"),
     AP_INIT_ITERATE("RProxyHideHeader", rp_cmd_hide_header, NULL,
         RSRC_CONF | ACCESS_CONF, "response headers the client never sees"),
+    AP_INIT_ITERATE("RProxyTrustedProxies", rp_cmd_trusted_proxies, NULL,
+        RSRC_CONF | ACCESS_CONF, "ADDRESS[/BITS] ... | none: peers whose "
+        "forwarding headers are kept and extended"),
     { NULL }
 };
 

@@ -390,7 +390,7 @@ prepare(rp_exchange_t *ex)
     }
     decide_framing(ex);
     rp_headers_request(ex);
-    return OK;
+    return rp_headers_check(ex);
 }
 
 /* The member for the next try: on the first, the sticky one if it can

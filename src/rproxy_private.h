@@ -243,6 +243,9 @@ typedef struct {
     int forwarded;                  /* rp_forwarded_e */
     apr_array_header_t *hide;       /* response headers to remove */
     int hide_defaults;              /* also hide the built-in list */
+    /* RProxyTrustedProxies: apr_ipsubnet_t *, the peers whose forwarding
+     * headers are kept; NULL: not set here; a NULL element: "none" */
+    apr_array_header_t *trusted;
 } rp_dir_conf;
 
 /* What routing decided for a request; kept in r->request_config. */
@@ -273,6 +276,7 @@ const char *rp_cmd_pass(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_pass_match(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_forwarded(cmd_parms *cmd, void *d, const char *arg);
 const char *rp_cmd_hide_header(cmd_parms *cmd, void *d, const char *arg);
+const char *rp_cmd_trusted_proxies(cmd_parms *cmd, void *d, const char *arg);
 const char *rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_retries(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_slow_start(cmd_parms *cmd, void *d, const char *arg);
@@ -423,6 +427,17 @@ typedef struct {
 void rp_headers_request(rp_exchange_t *ex);
 const char *rp_headers_host(rp_exchange_t *ex, int for_sni);
 apr_status_t rp_headers_response(rp_exchange_t *ex);
+/**
+ * Run once per request, after rp_headers_request(): refuses a method that
+ * is not a token, a request-target with a space or control character (a
+ * module such as mod_lua may have decoded the query) and a header whose
+ * name is not a token or whose value has a control character other than
+ * HTAB (mod_headers, scripts), so that no byte another module made can
+ * split the request at the member. Logs the reason with a tag.
+ * @return OK; 400 when the byte may be the client's own (it sent it
+ *         percent-encoded, a module decoded it); otherwise 500.
+ */
+int rp_headers_check(rp_exchange_t *ex);
 
 /* rproxy_client.c */
 apr_status_t rp_client_prefetch(rp_exchange_t *ex);

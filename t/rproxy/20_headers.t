@@ -6,9 +6,10 @@ use lib 't/lib';
 use Apache::Test qw(plan ok);
 use Apache::TestRequest qw(GET);
 use Apache::TestUtil qw(t_cmp);
-use RPTest qw(echo_parse raw_http);
+use RPTest qw(echo_parse raw_http evil_start evil_stop read_request read_response
+              proxy_socket);
 
-plan tests => 35;
+plan tests => 44;
 
 my $b1 = Apache::Test::vars('b1_port');
 my $port = Apache::Test::vars('port');
@@ -42,10 +43,11 @@ for my $gone (qw(x-drop-me keep-alive te proxy-connection
 ok t_cmp($e->{h}{'x-keep-me'}[0], 'yes', 'end-to-end header forwarded');
 ok t_cmp($e->{h}{host}[0], "127.0.0.1:$b1", 'Host is the member by default');
 
-# X-Forwarded-*: appended / set by the proxy
+# X-Forwarded-*: set by the proxy; what an untrusted client sent is
+# dropped (appending for trusted peers: 22_forwarding.t)
 ($st, $h, $e) = req('/b1/xff', 'X-Forwarded-For: 192.0.2.7',
                     'X-Forwarded-Host: spoofed.example', 'X-Forwarded-Proto: https');
-ok t_cmp($e->{h}{'x-forwarded-for'}[0], '192.0.2.7, 127.0.0.1', 'XFF appended');
+ok t_cmp($e->{h}{'x-forwarded-for'}[0], '127.0.0.1', "untrusted client's XFF replaced");
 ok t_cmp($e->{h}{'x-forwarded-host'}[0], "front.example:$port", 'XFH is the client Host');
 ok t_cmp($e->{h}{'x-forwarded-proto'}[0], 'http', 'XFP is the real scheme');
 ok t_cmp(scalar @{ $e->{h}{'x-forwarded-for'} }, 1, 'one XFF header');
@@ -62,15 +64,15 @@ ok t_cmp($e->{h}{'x-forwarded-proto'}[0], 'http', 'XFP still added');
 # RFC 7239
 ($st, $h, $e) = req('/fwd-rfc/x', 'Forwarded: for=192.0.2.1');
 ok t_cmp($e->{h}{forwarded}[0],
-         qq{for=192.0.2.1, for=127.0.0.1;proto=http;host="front.example:$port"},
-         'Forwarded appended');
+         qq{for=127.0.0.1;proto=http;host="front.example:$port"},
+         "untrusted client's Forwarded replaced");
 ok t_cmp($e->{h}{'x-forwarded-for'}, undef, 'no XFF in rfc7239 mode');
 ($st, $h, $e) = req('/fwd-both/x');
 ok t_cmp($e->{h}{forwarded}[0], qq{for=127.0.0.1;proto=http;host="front.example:$port"},
          'both: Forwarded');
 ok t_cmp($e->{h}{'x-forwarded-for'}[0], '127.0.0.1', 'both: XFF');
 ($st, $h, $e) = req('/fwd-none/x', 'X-Forwarded-For: 192.0.2.7');
-ok t_cmp($e->{h}{'x-forwarded-for'}[0], '192.0.2.7', 'none: left alone');
+ok t_cmp($e->{h}{'x-forwarded-for'}, undef, "none: adds nothing, the untrusted client's dropped");
 ok t_cmp($e->{h}{forwarded}, undef, 'none: no Forwarded');
 
 # RProxyPreserveHost
@@ -93,3 +95,40 @@ ok t_cmp($h->{'x-secret'}, undef, 'RProxyHideHeader X-Secret');
 ok t_cmp($h->{'x-other'}, undef, 'RProxyHideHeader X-Other');
 ok t_cmp($h->{'x-keep'}[0], '1', 'other headers pass');
 ok t_cmp(($h->{server}[0] // '') =~ /Backend/ ? 1 : 0, 0, "backend's Server masked");
+
+# interim responses do not leak into the final one: a 103's Content-Type
+# (and other headers) are not the final response's
+my $evil = evil_start(sub {
+    my ($c) = @_;
+    while (my ($m, $t) = read_request($c)) {
+        my $final = $t =~ /typed/ ? "Content-Type: text/plain\r\n" : '';
+        my $reason = $t =~ /noreason/ ? '' : 'Early Hints';
+        print $c "HTTP/1.1 103 $reason\r\nContent-Type: text/x-leak\r\n"
+               . "Link: </s.css>; rel=preload\r\nX-Hint: 1\r\n\r\n"
+               . "HTTP/1.1 200 OK\r\n${final}Content-Length: 2\r\n\r\nok";
+    }
+});
+for my $case (['leak', undef], ['typed', 'text/plain']) {
+    my $s = proxy_socket();
+    print $s "GET /evil/$case->[0] HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    my ($st1, $h1) = read_response($s);
+    my ($st2, $h2, $body) = read_response($s);
+    close $s;
+    if ($case->[0] eq 'leak') {
+        ok t_cmp($st1, 103, '103 relayed');
+        ok t_cmp($h1->{link}[0], '</s.css>; rel=preload', 'with its Link');
+    }
+    ok t_cmp("$st2 $body", '200 ok', "$case->[0]: final response");
+    ok t_cmp($h2->{'content-type'} ? $h2->{'content-type'}[0] : undef, $case->[1],
+             "$case->[0]: the 103's Content-Type is not the final one's");
+    ok t_cmp($h2->{'x-hint'}, undef, "$case->[0]: nor its other headers");
+}
+# a 103 with an empty reason phrase still makes a well-formed status line
+{
+    my $s = proxy_socket();
+    print $s "GET /evil/noreason HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    my ($st1, $h1, undef, $head) = read_response($s);
+    close $s;
+    ok t_cmp($head, qr{^HTTP/1\.1 103 [^\r\n]*\r\nLink: </s\.css>; rel=preload\r\n}, '103 without a reason');
+}
+evil_stop($evil);

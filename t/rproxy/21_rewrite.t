@@ -8,7 +8,7 @@ use Apache::TestRequest qw(GET);
 use Apache::TestUtil qw(t_cmp);
 use URI::Escape qw(uri_escape);
 
-plan tests => 14;
+plan tests => 22;
 
 my $b1 = Apache::Test::vars('b1_port');
 my $front = 'http://' . Apache::Test::vars('servername') . ':' . Apache::Test::vars('port');
@@ -48,6 +48,25 @@ ok t_cmp(scalar @c, 3, 'three cookies');
 ok t_cmp($c[0], 'sid=42; Path=/b1/; HttpOnly', 'member Domain dropped, Path mapped');
 ok t_cmp($c[1], 'pref=a; Path=/b1/cart', 'Path mapped');
 ok t_cmp($c[2], 'other=1; Domain=example.org', 'foreign Domain kept');
+
+# a member with a base path (/v1): only what is below it, on a segment
+# boundary, is the member's; /v10 is not /v1 plus "0"
+$res = hdrs('/bp/', Location => ["http://127.0.0.1:$b1/v1/x?y=1"]);
+ok t_cmp($res->header('Location'), "$front/bp/x?y=1", 'base path stripped');
+$res = hdrs('/bp/', Location => ["http://127.0.0.1:$b1/v1"]);
+ok t_cmp($res->header('Location'), "$front/bp/", 'base path itself');
+$res = hdrs('/bp/', Location => ["http://127.0.0.1:$b1/v10/x"]);
+ok t_cmp($res->header('Location'), "http://127.0.0.1:$b1/v10/x",
+         'a sibling of the base path is not rewritten');
+$res = hdrs('/bp/', Location => ['/v1/login']);
+ok t_cmp($res->header('Location'), '/bp/login', 'path-absolute: base path stripped too');
+$res = hdrs('/bp/', Location => ['/v10/x']);
+ok t_cmp($res->header('Location'), '/v10/x', 'path-absolute sibling left alone');
+$res = hdrs('/bp/', 'Set-Cookie' => ['a=1; Path=/v1/app', 'b=2; Path=/v10', 'c=3; Path=/v1']);
+@c = $res->header('Set-Cookie');
+ok t_cmp($c[0], 'a=1; Path=/bp/app', 'cookie Path below the base path mapped');
+ok t_cmp($c[1], 'b=2; Path=/v10', 'cookie Path beside it left alone');
+ok t_cmp($c[2], 'c=3; Path=/bp/', 'cookie Path at the base path mapped');
 
 # switched off per route
 $res = hdrs('/norewrite/', Location => ["http://127.0.0.1:$b1/login"],

@@ -87,6 +87,18 @@ my @cases = (
      qr/line 6 of .*:\sRProxyPass is valid in <Location>, <LocationMatch> and <If>/],
     ['forwarded value', "RProxyForwarded sometimes",
      qr/RProxyForwarded: unknown value 'sometimes' \(valid: x-forwarded, rfc7239, both, none\)/],
+    ['trusted proxy host name', "RProxyTrustedProxies 10.0.0.0/8 proxy.example",
+     qr/line 5 of .*:\sRProxyTrustedProxies: 'proxy\.example' is not an IP address or CIDR block \(not an IP address; valid: such as 192\.0\.2\.7, 10\.0\.0\.0\/8, 2001:db8::\/32, or none\)/],
+    ['trusted proxy mask', "RProxyTrustedProxies 10.0.0.0/33",
+     qr/line 5 of .*:\sRProxyTrustedProxies: '10\.0\.0\.0\/33' is not an IP address or CIDR block \(bad prefix length; valid: /],
+    ['trusted proxy IPv6 mask', "<Location /x>\nRProxyTrustedProxies 2001:db8::/129\n</Location>",
+     qr/line 6 of .*:\sRProxyTrustedProxies: '2001:db8::\/129' is not an IP address or CIDR block/],
+    ['trusted proxy bad address', "RProxyTrustedProxies 10.0.0.300",
+     qr/RProxyTrustedProxies: '10\.0\.0\.300' is not an IP address or CIDR block/],
+    ['trusted proxy empty mask', "RProxyTrustedProxies 10.0.0.0/",
+     qr/RProxyTrustedProxies: '10\.0\.0\.0\/' is not an IP address or CIDR block/],
+    ['trusted proxy none mixed', "RProxyTrustedProxies 10.0.0.1 none",
+     qr/line 5 of .*:\sRProxyTrustedProxies: 'none' cannot be combined with addresses/],
     ['bad pool name', "<RProxyPool a/b>\nRProxyMember http://127.0.0.1:1\n</RProxyPool>",
      qr/a pool name uses letters, digits/],
     ['queue outside a pool', "RProxyQueue timeout=1s",
@@ -138,7 +150,9 @@ my ($rc, $out) = try_config("<RProxyPool a>\nRProxyMember http://127.0.0.1:1 max
                             . "RProxyBalancer hash \"%{HTTP:X-User}\" bound=1.5\n"
                             . "RProxyHealthCheck uri=/hc interval=2s timeout=1s rise=1 fall=5 "
                             . "expect=200,204,300-302 method=OPTIONS host=app.example:8080\n</RProxyPool>\n"
-                            . "RProxyPass /x a\n<Location /y>\nRProxyPass http://127.0.0.1:1/\n</Location>");
+                            . "RProxyPass /x a\n<Location /y>\nRProxyPass http://127.0.0.1:1/\n</Location>\n"
+                            . "RProxyTrustedProxies 10.0.0.0/8 192.0.2.7 2001:db8::/32 ::1\n"
+                            . "<Location /y/z>\nRProxyTrustedProxies none\n</Location>");
 ok t_cmp("$rc $out", qr/^0 Syntax OK/, 'a valid configuration passes');
 
 # a queue with nothing to wait for starts, with a warning

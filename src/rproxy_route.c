@@ -24,6 +24,9 @@
 #include "http_core.h"
 #include "apr_lib.h"
 
+/* A TRACE on a section route, for rp_map_to_storage(). */
+#define RP_NOTE_SECTION_TRACE   "rproxy-section-trace"
+
 rp_match_t *
 rp_match_get(request_rec *r)
 {
@@ -290,8 +293,12 @@ rp_translate_name(request_rec *r)
         return DECLINED;
     }
     /* a section route (seen through the early <Location> walk) wins;
-     * it is applied in fixups, after <If> is known too */
+     * it is applied in fixups, after <If> is known too. map_to_storage
+     * sees only the server's defaults, so a TRACE is flagged for it. */
     if (dconf->route) {
+        if (r->method_number == M_TRACE && !dconf->route->excluded) {
+            apr_table_setn(r->notes, RP_NOTE_SECTION_TRACE, "1");
+        }
         return DECLINED;
     }
     match = match_server_routes(r);
@@ -305,11 +312,64 @@ rp_translate_name(request_rec *r)
     return OK;
 }
 
+/* TRACE on a proxied path, as httpd's core answers it elsewhere
+ * (ap_send_http_trace, which this module's map_to_storage skips):
+ * TraceEnable Off refuses it with 405 (the error response's Allow then
+ * leaves TRACE out), On refuses a TRACE with a body with 413, extended
+ * lets the body through. TraceEnable is per server and read from the
+ * initial request, like the core does. */
+static int
+trace_allowed(request_rec *r)
+{
+    request_rec *first = r;
+    core_server_config *conf;
+    const char *cl;
+    apr_off_t len;
+
+    while (first->prev) {
+        first = first->prev;
+    }
+    conf = ap_get_core_module_config(first->server->module_config);
+    if (conf->trace_enable == AP_TRACE_DISABLE) {
+        apr_table_setn(r->notes, "error-notes",
+                       "TRACE denied by server configuration");
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RPLOGNO(00160)
+                      "TRACE %s refused: TraceEnable Off", r->uri);
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    cl = apr_table_get(r->headers_in, "Content-Length");
+    if (conf->trace_enable != AP_TRACE_EXTENDED
+        && (apr_table_get(r->headers_in, "Transfer-Encoding")
+            || (cl && !(ap_parse_strict_length(&len, cl) && len == 0)))) {
+        apr_table_setn(r->notes, "error-notes",
+                       "TRACE with a request body is not allowed");
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RPLOGNO(00161)
+                      "TRACE %s with a body refused: TraceEnable is not "
+                      "extended", r->uri);
+        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+    return OK;
+}
+
 int
 rp_map_to_storage(request_rec *r)
 {
-    /* a proxied request has no file behind it: skip the directory walk */
-    return rp_match_get(r) ? OK : DECLINED;
+    if (!rp_match_get(r)) {
+        /* a section route is applied in fixups; a TRACE for it is decided
+         * here, or the core would answer it itself (ap_send_http_trace) */
+        if (r->method_number == M_TRACE
+            && apr_table_get(r->notes, RP_NOTE_SECTION_TRACE)) {
+            return trace_allowed(r);
+        }
+        return DECLINED;
+    }
+    if (r->method_number == M_TRACE) {
+        return trace_allowed(r);
+    }
+    /* a proxied request has no file behind it: skip the directory walk
+     * (<Directory>, <Files>, .htaccess), as mod_proxy does; <Location>
+     * and <If> still apply */
+    return OK;
 }
 
 int

@@ -72,6 +72,9 @@ CONF
     close $fh;
     my $pid = fork // die "fork: $!";
     if (!$pid) {
+        # its own process group: prefork's parent signals its whole group
+        # when it stops, which would otherwise include this test and t/TEST
+        setpgrp(0, 0);
         open STDOUT, '>', "$dir/stdout";
         open STDERR, '>&', \*STDOUT;
         exec $vars->{httpd}, '-d', $dir, '-f', "$dir/httpd.conf",

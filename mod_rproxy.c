@@ -80,6 +80,13 @@ rproxy_register_hooks(apr_pool_t *p)
 {
     /* the prober registers with mod_watchdog before its post_config runs */
     static const char *const watchdog[] = { "mod_watchdog.c", NULL };
+    /* Routes are chosen after mod_rewrite's server-level rules, whatever
+     * the LoadModule order, so that a [F] or a rewrite of r->uri ([PT])
+     * is seen by routing; and before mod_alias (Alias, Redirect), as
+     * mod_proxy's ProxyPass is, so that a routed path is not aliased. See
+     * the README, "How mod_rproxy composes with other modules". */
+    static const char *const rewrite[] = { "mod_rewrite.c", NULL };
+    static const char *const alias[] = { "mod_alias.c", NULL };
     apr_size_t i;
 
     for (i = 0; i < sizeof(rproxy_balancers) / sizeof(rproxy_balancers[0]);
@@ -89,6 +96,7 @@ rproxy_register_hooks(apr_pool_t *p)
                              RPROXY_BALANCER_VERSION, rproxy_balancers[i]);
     }
     rp_conn_register_filters();
+    rp_health_register_filters();
     ap_hook_pre_config(rp_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(rp_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(rp_health_check_config, NULL, NULL,
@@ -98,7 +106,8 @@ rproxy_register_hooks(apr_pool_t *p)
                         APR_HOOK_MIDDLE);
     ap_hook_pre_mpm(rp_shm_pre_mpm, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(rproxy_child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_translate_name(rp_translate_name, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_translate_name(rp_translate_name, rewrite, alias,
+                           APR_HOOK_FIRST);
     ap_hook_map_to_storage(rp_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_fixups(rp_fixups, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(rp_handler, NULL, NULL, APR_HOOK_FIRST);

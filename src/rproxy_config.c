@@ -122,35 +122,44 @@ rp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     return OK;
 }
 
-/* "5", "5s", "250ms", "2m", "1h" -> microseconds. */
+/* The longest duration any directive takes. Durations end up as poll()
+ * and socket timeouts in milliseconds in an int (about 24.8 days): a
+ * longer one would wrap round to a negative value, an infinite wait. A day
+ * is far more than any sane timeout or interval. */
+#define RP_INTERVAL_MAX     apr_time_from_sec(86400)
+
+/* "5", "5s", "250ms", "2m", "1h" -> microseconds, at most a day. */
 const char *
 rp_parse_interval(const char *v, apr_interval_time_t *out)
 {
     char *end;
-    apr_int64_t n;
+    apr_int64_t n, unit;
 
     if (!v || !apr_isdigit(*v)) {
         return "expects a duration such as 500ms, 5s, 2m or 1h";
     }
     n = apr_strtoi64(v, &end, 10);
-    if (n < 0 || n > 86400000) {
-        return "duration out of range";
-    }
     if (!*end || !strcasecmp(end, "s")) {
-        *out = apr_time_from_sec(n);
+        unit = APR_USEC_PER_SEC;
     }
     else if (!strcasecmp(end, "ms")) {
-        *out = apr_time_from_msec(n);
+        unit = 1000;
     }
-    else if (!strcasecmp(end, "m") && n <= 1440) {
-        *out = apr_time_from_sec(n * 60);
+    else if (!strcasecmp(end, "m")) {
+        unit = 60 * APR_USEC_PER_SEC;
     }
-    else if (!strcasecmp(end, "h") && n <= 24) {
-        *out = apr_time_from_sec(n * 3600);
+    else if (!strcasecmp(end, "h")) {
+        unit = 3600 * APR_USEC_PER_SEC;
     }
     else {
         return "expects a duration such as 500ms, 5s, 2m or 1h";
     }
+    /* compared before multiplying: no overflow whatever the digits */
+    if (n < 0 || n > RP_INTERVAL_MAX / unit) {
+        return "duration out of range (at most 1 day: 86400s, 1440m or "
+               "24h)";
+    }
+    *out = n * unit;
     return NULL;
 }
 

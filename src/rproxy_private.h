@@ -476,6 +476,7 @@ int rp_shm_retry_allowed(rproxy_pool_t *pool);
 
 /* rproxy_health.c */
 const char *rp_cmd_health_check(cmd_parms *cmd, void *d, const char *args);
+void rp_health_register_filters(void);
 int rp_health_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                            apr_pool_t *ptemp, server_rec *s);
 int rp_health_post_config(apr_pool_t *pconf, apr_pool_t *plog,

@@ -24,6 +24,9 @@
 #include "http_core.h"
 #include "apr_lib.h"
 
+/* A TRACE on a section route, for rp_map_to_storage(). */
+#define RP_NOTE_SECTION_TRACE   "rproxy-section-trace"
+
 rp_match_t *
 rp_match_get(request_rec *r)
 {
@@ -37,11 +40,20 @@ path_safe(unsigned char c)
     return apr_isalnum(c) || ap_strchr_c("-._~!$&'()*+,;=:@/", c);
 }
 
-/* Encodes a decoded path once. With encoded slashes kept undecoded by
- * httpd (AllowEncodedSlashes NoDecode), "%2F" in r->uri is still an encoded
- * slash and is passed on as such. */
+/* How encode_path treats '%'. */
+typedef enum {
+    RP_ENC_DECODED,     /* a decoded path: '%' is a character, "%25" */
+    RP_ENC_KEEP_2F,     /* the same, but an undecoded "%2F" stays */
+    RP_ENC_TARGET       /* a path from the configuration, already encoded:
+                         * '%' stays, only what never travels raw (space,
+                         * controls, non-ASCII, ...) is encoded */
+} rp_enc_e;
+
+/* Encodes a path once. With encoded slashes kept undecoded by httpd
+ * (AllowEncodedSlashes NoDecode), "%2F" in r->uri is still an encoded
+ * slash and is passed on as such (RP_ENC_KEEP_2F). */
 static const char *
-encode_path(apr_pool_t *p, const char *path, int keep_2f)
+encode_path(apr_pool_t *p, const char *path, rp_enc_e mode)
 {
     static const char hex[] = "0123456789ABCDEF";
     const unsigned char *s;
@@ -49,17 +61,18 @@ encode_path(apr_pool_t *p, const char *path, int keep_2f)
     char *out, *d;
 
     for (s = (const unsigned char *)path; *s; s++) {
-        extra += path_safe(*s) ? 0 : 2;
+        extra += path_safe(*s) || (*s == '%' && mode == RP_ENC_TARGET)
+                 ? 0 : 2;
     }
     if (!extra) {
         return path;
     }
     d = out = apr_palloc(p, strlen(path) + extra + 1);
     for (s = (const unsigned char *)path; *s; s++) {
-        if (path_safe(*s)) {
+        if (path_safe(*s) || (*s == '%' && mode == RP_ENC_TARGET)) {
             *d++ = *s;
         }
-        else if (*s == '%' && keep_2f && s[1] == '2'
+        else if (*s == '%' && mode == RP_ENC_KEEP_2F && s[1] == '2'
                  && (s[2] == 'F' || s[2] == 'f')) {
             *d++ = '%';
         }
@@ -71,6 +84,16 @@ encode_path(apr_pool_t *p, const char *path, int keep_2f)
     }
     *d = '\0';
     return out;
+}
+
+/* The mode for the client's part of the path, which r->uri has decoded. */
+static rp_enc_e
+client_mode(request_rec *r)
+{
+    core_dir_config *cd = ap_get_core_module_config(r->per_dir_config);
+
+    return cd->allow_encoded_slashes && !cd->decode_encoded_slashes
+           ? RP_ENC_KEEP_2F : RP_ENC_DECODED;
 }
 
 /* Does prefix match uri on a segment boundary? */
@@ -111,18 +134,15 @@ rp_route_unmap(apr_pool_t *p, const rp_route_t *route, const char *path)
     return join_path(p, route->prefix, path + strlen(route->target_path));
 }
 
+/* path: what the member gets, already encoded, without the query. */
 static rp_match_t *
-make_match(request_rec *r, rp_route_t *route, const char *decoded)
+make_match(request_rec *r, rp_route_t *route, const char *path)
 {
-    core_dir_config *cd = ap_get_core_module_config(r->per_dir_config);
     rp_match_t *match = apr_pcalloc(r->pool, sizeof(*match));
-    int keep_2f = cd->allow_encoded_slashes && !cd->decode_encoded_slashes;
-    const char *path;
 
-    if (!*decoded) {
-        decoded = "/";
+    if (!*path) {
+        path = "/";
     }
-    path = encode_path(r->pool, decoded, keep_2f);
     match->route = route;
     match->path = r->args ? apr_pstrcat(r->pool, path, "?", r->args, NULL)
                           : path;
@@ -130,22 +150,75 @@ make_match(request_rec *r, rp_route_t *route, const char *decoded)
 }
 
 /* Maps r->uri through a prefix route (path may be NULL for sections that
- * are not a literal prefix, <LocationMatch> and <If>). */
+ * are not a literal prefix, <LocationMatch> and <If>). The target path is
+ * sent as configured (it is already encoded: "/a%20b" stays "/a%20b"); the
+ * client's part, decoded in r->uri, is encoded once. */
 static rp_match_t *
 map_prefix(request_rec *r, rp_route_t *route)
 {
     const char *prefix = route->prefix;
-    const char *decoded = r->uri;
+    const char *rest = r->uri;
 
-    if (route->target_path) {
-        const char *rest = r->uri;
-
-        if (prefix && prefix_matches(prefix, r->uri)) {
-            rest = r->uri + strlen(prefix);
-        }
-        decoded = join_path(r->pool, route->target_path, rest);
+    if (!route->target_path) {
+        return make_match(r, route, encode_path(r->pool, r->uri,
+                                                client_mode(r)));
     }
-    return make_match(r, route, decoded);
+    if (prefix && prefix_matches(prefix, r->uri)) {
+        rest = r->uri + strlen(prefix);
+    }
+    return make_match(r, route, join_path(
+                          r->pool, encode_path(r->pool, route->target_path,
+                                               RP_ENC_TARGET),
+                          encode_path(r->pool, rest, client_mode(r))));
+}
+
+/* ap_pregsub() for a target path: the template is sent as configured,
+ * each substituted group (decoded, from r->uri) is encoded once. The same
+ * syntax: $0..$9 and & for the groups, a backslash quotes the next
+ * character; a group that did not take part in the match is empty. */
+static const char *
+subst_target(request_rec *r, const char *tmpl, const char *uri,
+             ap_regmatch_t *pm)
+{
+    rp_enc_e mode = client_mode(r);
+    apr_array_header_t *parts = apr_array_make(r->pool, 8,
+                                               sizeof(const char *));
+    const char *s = tmpl, *lit = tmpl;
+
+    while (*s) {
+        int no = -1;
+
+        if (*s == '&') {
+            no = 0;
+        }
+        else if (*s == '$' && apr_isdigit(s[1])) {
+            no = s[1] - '0';
+        }
+        else if (*s == '\\' && s[1]) {
+            APR_ARRAY_PUSH(parts, const char *) = encode_path(
+                r->pool, apr_pstrmemdup(r->pool, lit, s - lit),
+                RP_ENC_TARGET);
+            lit = ++s;      /* the quoted character starts the next run */
+            s++;
+            continue;
+        }
+        if (no < 0) {
+            s++;
+            continue;
+        }
+        APR_ARRAY_PUSH(parts, const char *) = encode_path(
+            r->pool, apr_pstrmemdup(r->pool, lit, s - lit), RP_ENC_TARGET);
+        if (pm[no].rm_so >= 0 && pm[no].rm_eo >= pm[no].rm_so) {
+            APR_ARRAY_PUSH(parts, const char *) = encode_path(
+                r->pool, apr_pstrmemdup(r->pool, uri + pm[no].rm_so,
+                                        pm[no].rm_eo - pm[no].rm_so), mode);
+        }
+        s += no == 0 && *s == '&' ? 1 : 2;
+        lit = s;
+    }
+    APR_ARRAY_PUSH(parts, const char *) = encode_path(r->pool, lit,
+                                                      RP_ENC_TARGET);
+    return apr_array_pstrcat(r->pool, parts, 0);
 }
 
 static rp_match_t *
@@ -156,7 +229,7 @@ match_regex_routes(request_rec *r, apr_array_header_t *routes, int *stop)
 
     for (i = 0; i < routes->nelts; i++) {
         rp_route_t *route = APR_ARRAY_IDX(routes, i, rp_route_t *);
-        const char *decoded = r->uri;
+        const char *path;
 
         if (ap_regexec(route->regex, r->uri, AP_MAX_REG_MATCH, pm, 0)) {
             continue;
@@ -165,18 +238,10 @@ match_regex_routes(request_rec *r, apr_array_header_t *routes, int *stop)
             *stop = 1;
             return NULL;
         }
-        if (route->target_path) {
-            decoded = ap_pregsub(r->pool, route->target_path, r->uri,
-                                 AP_MAX_REG_MATCH, pm);
-            if (!decoded) {
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, RPLOGNO(00010)
-                              "RProxyPassMatch %s: substitution of '%s' "
-                              "failed", route->path, route->target_path);
-                *stop = 1;
-                return NULL;
-            }
-        }
-        return make_match(r, route, decoded);
+        path = route->target_path
+               ? subst_target(r, route->target_path, r->uri, pm)
+               : encode_path(r->pool, r->uri, client_mode(r));
+        return make_match(r, route, path);
     }
     return NULL;
 }
@@ -228,8 +293,12 @@ rp_translate_name(request_rec *r)
         return DECLINED;
     }
     /* a section route (seen through the early <Location> walk) wins;
-     * it is applied in fixups, after <If> is known too */
+     * it is applied in fixups, after <If> is known too. map_to_storage
+     * sees only the server's defaults, so a TRACE is flagged for it. */
     if (dconf->route) {
+        if (r->method_number == M_TRACE && !dconf->route->excluded) {
+            apr_table_setn(r->notes, RP_NOTE_SECTION_TRACE, "1");
+        }
         return DECLINED;
     }
     match = match_server_routes(r);
@@ -243,11 +312,64 @@ rp_translate_name(request_rec *r)
     return OK;
 }
 
+/* TRACE on a proxied path, as httpd's core answers it elsewhere
+ * (ap_send_http_trace, which this module's map_to_storage skips):
+ * TraceEnable Off refuses it with 405 (the error response's Allow then
+ * leaves TRACE out), On refuses a TRACE with a body with 413, extended
+ * lets the body through. TraceEnable is per server and read from the
+ * initial request, like the core does. */
+static int
+trace_allowed(request_rec *r)
+{
+    request_rec *first = r;
+    core_server_config *conf;
+    const char *cl;
+    apr_off_t len;
+
+    while (first->prev) {
+        first = first->prev;
+    }
+    conf = ap_get_core_module_config(first->server->module_config);
+    if (conf->trace_enable == AP_TRACE_DISABLE) {
+        apr_table_setn(r->notes, "error-notes",
+                       "TRACE denied by server configuration");
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RPLOGNO(00160)
+                      "TRACE %s refused: TraceEnable Off", r->uri);
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    cl = apr_table_get(r->headers_in, "Content-Length");
+    if (conf->trace_enable != AP_TRACE_EXTENDED
+        && (apr_table_get(r->headers_in, "Transfer-Encoding")
+            || (cl && !(ap_parse_strict_length(&len, cl) && len == 0)))) {
+        apr_table_setn(r->notes, "error-notes",
+                       "TRACE with a request body is not allowed");
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RPLOGNO(00161)
+                      "TRACE %s with a body refused: TraceEnable is not "
+                      "extended", r->uri);
+        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+    return OK;
+}
+
 int
 rp_map_to_storage(request_rec *r)
 {
-    /* a proxied request has no file behind it: skip the directory walk */
-    return rp_match_get(r) ? OK : DECLINED;
+    if (!rp_match_get(r)) {
+        /* a section route is applied in fixups; a TRACE for it is decided
+         * here, or the core would answer it itself (ap_send_http_trace) */
+        if (r->method_number == M_TRACE
+            && apr_table_get(r->notes, RP_NOTE_SECTION_TRACE)) {
+            return trace_allowed(r);
+        }
+        return DECLINED;
+    }
+    if (r->method_number == M_TRACE) {
+        return trace_allowed(r);
+    }
+    /* a proxied request has no file behind it: skip the directory walk
+     * (<Directory>, <Files>, .htaccess), as mod_proxy does; <Location>
+     * and <If> still apply */
+    return OK;
 }
 
 int

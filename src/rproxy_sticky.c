@@ -20,6 +20,7 @@
 #include "rproxy_private.h"
 
 #include "util_cookies.h"
+#include "apr_lib.h"
 #include "apr_base64.h"
 #include "apr_file_io.h"
 
@@ -38,22 +39,62 @@ struct rp_sticky_t {
     const char **tokens;        /* by member index, from post_config */
 };
 
+/* The longest secret a file may hold (HMAC takes any length; a longer
+ * file is more likely the wrong file than a better secret). */
+#define RP_SECRET_MAX   1024
+
+/* APR's permission bits (one hex digit per class) as a Unix mode. */
+static unsigned int
+perms_mode(apr_fileperms_t prot)
+{
+    return ((prot >> 8) & 7) << 6 | ((prot >> 4) & 7) << 3 | (prot & 7);
+}
+
+/* Reads secret=file:PATH. The file must be private to the user httpd
+ * starts as: one that group or others can read (or write) leaks the key
+ * that signs every sticky cookie, so httpd refuses to start rather than
+ * use it. A file longer than RP_SECRET_MAX is refused, not cut short.
+ * httpd puts the configuration file and line in front of the message. */
 static const char *
 read_secret(cmd_parms *cmd, const char *path, rp_sticky_t *st)
 {
-    char buf[1024];
+    char buf[RP_SECRET_MAX + 3];    /* room for CRLF, and one more byte */
+    const char *full = ap_server_root_relative(cmd->temp_pool, path);
+    apr_finfo_t fi;
     apr_file_t *f;
-    apr_size_t len = sizeof(buf);
+    apr_size_t len = 0;
+    apr_status_t rv;
 
-    path = ap_server_root_relative(cmd->temp_pool, path);
-    if (!path || apr_file_open(&f, path, APR_FOPEN_READ, 0, cmd->temp_pool)
-                 != APR_SUCCESS) {
-        return "cannot open the secret file";
+    if (!full || (rv = apr_file_open(&f, full, APR_FOPEN_READ, 0,
+                                     cmd->temp_pool)) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "cannot open the secret file %s",
+                            full ? full : path);
     }
-    apr_file_read(f, buf, &len);
+    /* the mode of the file opened, not of whatever the path names now */
+    rv = apr_file_info_get(&fi, APR_FINFO_PROT, f);
+    if (rv == APR_SUCCESS
+        && (fi.protection & (APR_GREAD | APR_GWRITE | APR_WREAD
+                             | APR_WWRITE))) {
+        apr_file_close(f);
+        return apr_psprintf(cmd->pool, "the secret file %s can be read or "
+                            "written by group or others (mode %04o): make "
+                            "it private to the user httpd starts as, e.g. "
+                            "chmod 0600 (or 0400) %s", full,
+                            perms_mode(fi.protection),
+                            full);
+    }
+    rv = apr_file_read_full(f, buf, sizeof(buf), &len);
     apr_file_close(f);
+    if (rv != APR_SUCCESS && rv != APR_EOF) {
+        return apr_psprintf(cmd->pool, "cannot read the secret file %s",
+                            full);
+    }
     while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) {
         len--;
+    }
+    if (len > RP_SECRET_MAX) {
+        return apr_psprintf(cmd->pool, "the secret file %s is longer than "
+                            "%d bytes", full, RP_SECRET_MAX);
     }
     if (len < 16) {
         return "the secret must be at least 16 bytes";
@@ -190,19 +231,81 @@ rp_sticky_init(apr_pool_t *pconf, rproxy_pool_t *pool)
     return APR_SUCCESS;
 }
 
-rproxy_member_t *
-rp_sticky_member(request_rec *r, rproxy_pool_t *pool)
+static int
+add_back(void *vt, const char *key, const char *val)
 {
-    rp_sticky_t *st = pool->sticky;
-    const char *val = NULL;
-    apr_size_t len;
+    apr_table_addn(vt, key, val);
+    return 1;
+}
+
+/* What a Cookie header holds for the sticky cookie. */
+typedef struct {
+    request_rec *r;
+    const char *prefix;             /* "NAME=" */
+    apr_size_t prefix_len;
+    apr_array_header_t *values;     /* every value given, in order */
+    apr_table_t *kept;              /* the headers without them */
+} cookie_scan_t;
+
+/* Takes every instance of the sticky cookie out of one Cookie (or Cookie2)
+ * header and keeps the rest as it came. Pairs are split on ';' and, as
+ * httpd's own cookie code and old RFC 2965 clients do, on ','; what
+ * remains is rejoined with the separators it had, so that other cookies
+ * reach the member unchanged. "$Path"-style attributes right after a
+ * removed cookie go with it. */
+static int
+strip_cookie(void *vscan, const char *key, const char *val)
+{
+    cookie_scan_t *scan = vscan;
+    apr_pool_t *p = scan->r->pool;
+    const char *seg = val, *out = NULL;
+    int eating = 0;
+
+    while (seg) {
+        const char *end = strpbrk(seg, ";,");
+        apr_size_t len = end ? (apr_size_t)(end - seg) : strlen(seg);
+        const char *trim = seg;
+
+        while (trim < seg + len && apr_isspace(*trim)) {
+            trim++;
+        }
+        if ((apr_size_t)(seg + len - trim) >= scan->prefix_len
+            && !strncmp(trim, scan->prefix, scan->prefix_len)) {
+            APR_ARRAY_PUSH(scan->values, const char *) = apr_pstrmemdup(
+                p, trim + scan->prefix_len,
+                seg + len - trim - scan->prefix_len);
+            eating = 1;
+        }
+        else if (!(eating && *trim == '$')) {
+            eating = 0;
+            if (trim < seg + len) {
+                out = out ? apr_pstrcat(p, out, apr_pstrmemdup(
+                                            p, seg - 1, len + 1), NULL)
+                          : apr_pstrmemdup(p, trim, seg + len - trim);
+            }
+        }
+        seg = end ? end + 1 : NULL;
+    }
+    if (out) {
+        apr_table_addn(scan->kept, key, out);
+    }
+    return 1;
+}
+
+/* The member a token names, or NULL. The token may come quoted. */
+static rproxy_member_t *
+token_member(const rp_sticky_t *st, rproxy_pool_t *pool, const char *val)
+{
+    apr_size_t len = strlen(val);
     int i;
 
-    if (!st || ap_cookie_read(r, st->cookie, &val, 1) != APR_SUCCESS
-        || !val) {
-        return NULL;
+    while (len && apr_isspace(val[len - 1])) {
+        len--;
     }
-    len = strlen(val);
+    if (len >= 2 && val[0] == '"' && val[len - 1] == '"') {
+        val++;
+        len -= 2;
+    }
     for (i = 0; i < pool->members->nelts; i++) {
         if (len == strlen(st->tokens[i])
             && !CRYPTO_memcmp(val, st->tokens[i], len)) {
@@ -210,6 +313,52 @@ rp_sticky_member(request_rec *r, rproxy_pool_t *pool)
         }
     }
     return NULL;
+}
+
+/* The member the request's sticky cookie names. Every instance of the
+ * cookie is removed from the request first, whatever it holds: the member
+ * never sees the token. With several values (two cookies of that name, in
+ * one header or in two), the first that names a member wins; a client's
+ * bad or repeated cookie is its own business, logged at debug only. */
+rproxy_member_t *
+rp_sticky_member(request_rec *r, rproxy_pool_t *pool)
+{
+    rp_sticky_t *st = pool->sticky;
+    rproxy_member_t *m = NULL;
+    cookie_scan_t scan;
+    int i;
+
+    if (!st || (!apr_table_get(r->headers_in, "Cookie")
+                && !apr_table_get(r->headers_in, "Cookie2"))) {
+        return NULL;
+    }
+    scan.r = r;
+    scan.prefix = apr_pstrcat(r->pool, st->cookie, "=", NULL);
+    scan.prefix_len = strlen(scan.prefix);
+    scan.values = apr_array_make(r->pool, 1, sizeof(const char *));
+    scan.kept = apr_table_make(r->pool, 2);
+    apr_table_do(strip_cookie, &scan, r->headers_in, "Cookie", "Cookie2",
+                 NULL);
+    if (!scan.values->nelts) {
+        return NULL;
+    }
+    apr_table_unset(r->headers_in, "Cookie");
+    apr_table_unset(r->headers_in, "Cookie2");
+    apr_table_do(add_back, r->headers_in, scan.kept, NULL);
+    for (i = 0; i < scan.values->nelts && !m; i++) {
+        m = token_member(st, pool, APR_ARRAY_IDX(scan.values, i,
+                                                 const char *));
+    }
+    if (scan.values->nelts > 1 || !m) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, RPLOGNO(00162)
+                      "pool %s: sticky cookie %s given %d time%s, %s",
+                      pool->name, st->cookie, scan.values->nelts,
+                      scan.values->nelts == 1 ? "" : "s",
+                      m ? apr_psprintf(r->pool, "taken for member %s",
+                                       m->name)
+                        : "none names a member");
+    }
+    return m;
 }
 
 typedef struct {
@@ -225,13 +374,6 @@ keep_other(void *vctx, const char *key, const char *val)
     if (strcmp(val, ctx->drop)) {
         apr_table_addn(ctx->keep, key, val);
     }
-    return 1;
-}
-
-static int
-add_back(void *vt, const char *key, const char *val)
-{
-    apr_table_addn(vt, key, val);
     return 1;
 }
 

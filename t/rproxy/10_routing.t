@@ -7,7 +7,7 @@ use Apache::TestRequest qw(GET);
 use Apache::TestUtil qw(t_cmp);
 use RPTest qw(echo_parse raw_http);
 
-plan tests => 38;
+plan tests => 42;
 
 sub via {
     my ($url, @h) = @_;
@@ -61,6 +61,17 @@ ok t_cmp($e->{uri}, '/~user/caf%C3%A9', 'unreserved decoded, UTF-8 re-encoded');
 $res = GET '/b1/a%2Fb';
 ok t_cmp($res->code, 404, 'encoded slash refused as httpd does by default');
 ok t_cmp($res->header('X-Backend'), undef, 'and not sent to the backend');
+
+# a target path from the configuration is already encoded: sent as
+# written, while the client's part is encoded once
+($res, $e) = via('/enc/x%20y?q=%20');
+ok t_cmp($e->{uri}, '/a%20b/x%20y?q=%20', 'RProxyPass target /a%20b/ not encoded twice');
+($res, $e) = via('/enc/p%25q');
+ok t_cmp($e->{uri}, '/a%20b/p%25q', 'a client %25 stays one encoded %');
+($res, $e) = via('/encre/one%20two/rest%3F');
+ok t_cmp($e->{uri}, '/c%20d/rest%3F/one%20two',
+         'RProxyPassMatch: template as written, groups encoded once');
+ok t_cmp($res->header('X-Backend'), 'b1', 'to b1');
 
 # <Location> and <If> routes
 ($res, $e) = via('/loc/sub?a=b');

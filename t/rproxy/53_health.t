@@ -4,6 +4,8 @@
 # the directive says. Pool "health": b1 and a backend this test runs on
 # hc_backend_port; checks every 300 ms, timeout 200 ms, rise=2 fall=2,
 # expect=200,204, HEAD /hc with Host health.example, RProxySlowStart 3s.
+# Pool "hctrickle": one member on hc_trickle_port, checked every 500 ms
+# with timeout=500ms, rise=1 fall=2 (the timeout bounds the whole check).
 use strict;
 use warnings FATAL => 'all';
 use lib 't/lib';
@@ -14,7 +16,7 @@ use JSON::PP ();
 use Time::HiRes qw(time sleep);
 use RPTest qw(evil_start evil_stop read_request evil_respond evil_log);
 
-plan tests => 18;
+plan tests => 22;
 
 my $port = Apache::Test::vars('hc_backend_port');
 my $control = Apache::Test::vars('t_logs') . '/hc_status';
@@ -129,3 +131,44 @@ unlink $control;
 # whose certificate does not match its name fails
 ok t_cmp(role('health_tls', 0), 'up', 'TLS checks pass for a verified member');
 ok t_cmp(role('health_tls', 1), 'health-failed', 'and fail on a name mismatch');
+
+# timeout= bounds the whole check, not each read: a member that answers
+# its checks a byte every 200 ms (never finishing the head) is taken out
+# within fall x (interval + timeout) + slack, and checks go on meanwhile
+# (no prober thread stays stuck in one check)
+my $tport = Apache::Test::vars('hc_trickle_port');
+my $tmode = Apache::Test::vars('t_logs') . '/hc_trickle_mode';
+unlink $tmode;
+my $tb = evil_start(sub {
+    my ($c, $n, $log) = @_;
+    local $SIG{PIPE} = 'IGNORE';
+    my ($method) = read_request($c);
+    return unless defined $method;
+    if (!-e $tmode) {
+        print $c "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        return;
+    }
+    $c->autoflush(1);
+    for my $byte (split //, "HTTP/1.1 200 OK\r\nX-Pad: ", -1) {
+        syswrite($c, $byte) or return;
+        sleep 0.2;
+    }
+    while (1) { syswrite($c, 'a') or return; sleep 0.2 }
+}, port => $tport);
+sub trole { role('hctrickle', 0) }
+my $t0 = time;
+sleep 0.05 until trole() eq 'up' || time - $t0 > 5;
+ok t_cmp(trole(), 'up', 'trickle member: up while it answers at once');
+open my $mf, '>', $tmode or die; close $mf;
+$t0 = time;
+sleep 0.05 until trole() eq 'health-failed' || time - $t0 > 8;
+my $took = time - $t0;
+ok t_cmp(trole(), 'health-failed', 'a member that trickles its answer is taken out');
+ok t_cmp($took < 2 * (0.5 + 0.5) + 1 ? 1 : 0, 1,
+         sprintf('within fall x (interval + timeout) + 1 s slack: %.1fs', $took));
+my $conns = grep { /^conn / } evil_log($tb->{log});
+sleep 2;
+$conns = grep({ /^conn / } evil_log($tb->{log})) - $conns;
+ok t_cmp($conns >= 2 ? 1 : 0, 1, "checks go on every interval ($conns in 2 s)");
+evil_stop($tb);
+unlink $tmode;

@@ -11,6 +11,20 @@ my $top = Apache::Test::vars('top_dir');
 my $dir = tempdir(CLEANUP => 1);
 mkdir "$dir/logs";
 
+# secret files for RProxySticky secret=file: (the test runs as root or as
+# the owner: the mode is what counts)
+sub secret_file {
+    my ($name, $mode, $content) = @_;
+    open my $fh, '>', "$dir/$name" or die $!;
+    print $fh $content;
+    close $fh;
+    chmod $mode, "$dir/$name";
+}
+secret_file('secret-0644', 0644, "0123456789abcdef0123\n");
+secret_file('secret-0620', 0620, "0123456789abcdef0123\n");
+secret_file('secret-long', 0600, ('x' x 1025) . "\n");
+secret_file('secret-ok', 0400, ('s' x 1024) . "\r\n");
+
 my @cases = (
     ['unknown balancer', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyBalancer nosuch\n</RProxyPool>",
      qr/line 7 of .*:\sRProxyBalancer: unknown balancer 'nosuch' \(registered: .*round_robin/],
@@ -117,11 +131,25 @@ my @cases = (
      qr/RProxyQueue max=lots: not a number \(valid: max=1\.\.1000000\)/],
     ['queue option', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1 max_conns=1\nRProxyQueue timeout=1s order=fifo\n</RProxyPool>",
      qr/line 7 of .*:\sRProxyQueue: unknown option 'order=fifo' \(valid: timeout=T max=N\)/],
+    ['duration over a day', "RProxyTimeouts idle=90000s",
+     qr/line 5 of .*:\sRProxyTimeouts idle=90000s: duration out of range \(at most 1 day: 86400s, 1440m or 24h\)/],
+    ['duration over a day in ms', "RProxyKeepalive idle_timeout=86400001ms",
+     qr/RProxyKeepalive idle_timeout=86400001ms: duration out of range \(at most 1 day/],
+    ['duration over a day in hours', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyHealthCheck interval=25h\n</RProxyPool>",
+     qr/RProxyHealthCheck interval=25h: duration out of range \(at most 1 day/],
+    ['huge duration', "RProxyTimeouts connect=99999999999999999999",
+     qr/RProxyTimeouts connect=9+: duration out of range/],
+    ['secret file readable by others', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxySticky cookie=S secret=file:$dir/secret-0644\n</RProxyPool>",
+     qr/line 7 of .*httpd\.conf:\sRProxySticky secret=file:\S+: the secret file \Q$dir\E\/secret-0644 can be read or written by group or others \(mode 0644\): make it private .* chmod 0600 \(or 0400\) \Q$dir\E\/secret-0644/],
+    ['secret file writable by group', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxySticky cookie=S secret=file:$dir/secret-0620\n</RProxyPool>",
+     qr/the secret file \S+secret-0620 can be read or written by group or others \(mode 0620\)/],
+    ['secret file too long', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxySticky cookie=S secret=file:$dir/secret-long\n</RProxyPool>",
+     qr/RProxySticky secret=file:\S+: the secret file \S+secret-long is longer than 1024 bytes/],
     ['unresolvable member', "<RProxyPool a>\nRProxyMember http://no-such-host.invalid:80\n</RProxyPool>",
      qr/cannot resolve no-such-host\.invalid/],
 );
 
-plan tests => 2 * @cases + 2;
+plan tests => 2 * @cases + 3;
 
 sub try_config {
     my ($body) = @_;
@@ -154,6 +182,14 @@ my ($rc, $out) = try_config("<RProxyPool a>\nRProxyMember http://127.0.0.1:1 max
                             . "RProxyTrustedProxies 10.0.0.0/8 192.0.2.7 2001:db8::/32 ::1\n"
                             . "<Location /y/z>\nRProxyTrustedProxies none\n</Location>");
 ok t_cmp("$rc $out", qr/^0 Syntax OK/, 'a valid configuration passes');
+
+# the limits themselves are accepted: a day, and a private secret file
+# of 1024 bytes
+($rc, $out) = try_config("RProxyTimeouts idle=86400s connect=24h header=1440m\n"
+                         . "RProxyKeepalive idle_timeout=86400000ms\n"
+                         . "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\n"
+                         . "RProxySticky cookie=S secret=file:$dir/secret-ok\n</RProxyPool>");
+ok t_cmp("$rc $out", qr/^0 Syntax OK/, 'a day and a 1024-byte private secret file pass');
 
 # a queue with nothing to wait for starts, with a warning
 ($rc, $out) = try_config("<RProxyPool a>\nRProxyMember http://127.0.0.1:1\n"

@@ -1,0 +1,232 @@
+# Upgrade tunnels with hostile or broken peers: a member or a client that
+# resets its connection ends the tunnel at once (no busy loop, nothing
+# held open), a half-close in either direction still lets the other
+# direction finish, and the idle timeout fires when nothing moves although
+# one side is done. The route is /evil/ (pool evil: idle=2s).
+use strict;
+use warnings FATAL => 'all';
+use lib 't/lib';
+use Apache::Test qw(plan ok);
+use Apache::TestUtil qw(t_cmp);
+use IO::Select;
+use Socket qw(SOL_SOCKET SO_LINGER SHUT_WR);
+use Time::HiRes qw(time sleep);
+use RPTest qw(read_response proxy_port evil_start evil_stop proxy_socket
+              evil_log raw_http);
+
+plan tests => 24;
+
+my $port = proxy_port();
+my $logs = Apache::Test::vars('t_logs');
+$SIG{ALRM} = sub { die "timed out\n" };
+
+sub rst_close {
+    my ($s) = @_;
+    setsockopt($s, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0));
+    close $s;
+}
+
+# The member: answers the upgrade with a 101 and then does what the path
+# says, logging what it sees (with times) for the test to check.
+my $evil = evil_start(sub {
+    my ($c, $n, $log) = @_;
+    my $req = '';
+    while ($req !~ /\r\n\r\n/) { sysread($c, my $b, 1) or return; $req .= $b }
+    my ($path) = $req =~ m{^GET /(?:evil/)?(\S+)};
+    evil_log($log, "peer " . $c->peerport . " $path");
+    syswrite($c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                 . "Connection: Upgrade\r\n\r\nhi-from-member\n");
+    if ($path eq 'rst') {           # resets while the client stays
+        sleep 0.3;
+        rst_close($c);
+        return;
+    }
+    if ($path eq 'halfclose') {     # done sending, still reading
+        shutdown($c, SHUT_WR);
+    }
+    # read and log until the proxy ends the connection, then stay silent
+    # (a member that does not close on its own)
+    my $got = '';
+    while (1) {
+        my $r = sysread($c, my $b, 4096);
+        if (!$r) {
+            evil_log($log, "got $path $got");
+            evil_log($log, sprintf("end $path %.3f %s", time,
+                                   defined $r ? 'eof' : 'error'));
+            last;
+        }
+        $got .= $b;
+    }
+    sleep 8;
+});
+
+my $evil_port = Apache::Test::vars('ext_backend_port');
+sub evil_lines { grep { !/^conn / } evil_log("$logs/evil.$evil_port.log") }
+
+sub open_tunnel {
+    my ($path) = @_;
+    my $s = proxy_socket(port => $port);
+    alarm 20;
+    print $s "GET /evil/$path HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n"
+           . "Upgrade: websocket\r\n\r\n";
+    my ($st) = read_response($s, 1);
+    my ($got) = read_until($s, 5, sub { $_[0] =~ /\n/ });
+    alarm 0;
+    return ($s, "$st $got");
+}
+
+# Reads from $s until $done->($got) is true, EOF, or $secs pass.
+sub read_until {
+    my ($s, $secs, $done) = @_;
+    my ($got, $eof) = ('', 0);
+    my $sel = IO::Select->new($s);
+    my $until = time + $secs;
+    while (!$done->($got)) {
+        my $left = $until - time;
+        last if $left <= 0 || !$sel->can_read($left);
+        my $n = sysread($s, $got, 65536, length $got);
+        if (!$n) { $eof = 1; last }
+    }
+    return ($got, $eof);
+}
+
+# CPU seconds (user + system) used so far by the server's children.
+sub children_cpu {
+    open my $fh, '<', "$logs/httpd.pid" or die "httpd.pid: $!";
+    chomp(my $parent = <$fh>);
+    my $ticks = 0;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $sf, '<', $stat or next;
+        my $line = <$sf> // next;
+        # the name may hold spaces: the fields after it are fixed
+        my @f = split ' ', substr($line, rindex($line, ')') + 2);
+        next unless $f[1] == $parent;           # ppid
+        $ticks += $f[11] + $f[12];              # utime + stime
+    }
+    return $ticks / 100;                        # USER_HZ
+}
+
+# Is the proxy's end of a TCP connection (local port $lport, peer port
+# $rport) still held open by the server (its socket has an inode)? An
+# orphan left in FIN-WAIT after close() has inode 0.
+sub proxy_holds {
+    my ($lport, $rport) = @_;
+    open my $fh, '<', '/proc/net/tcp' or die "/proc/net/tcp: $!";
+    <$fh>;
+    while (<$fh>) {
+        my @f = split;
+        my ($l) = $f[1] =~ /:([0-9A-F]{4})$/;
+        my ($r) = $f[2] =~ /:([0-9A-F]{4})$/;
+        return 1 if hex($l) == $lport && hex($r) == $rport && $f[9];
+    }
+    return 0;
+}
+
+sub released_within {
+    my ($secs, $lport, $rport) = @_;
+    my $until = time + $secs;
+    while (time < $until) {
+        return 1 unless proxy_holds($lport, $rport);
+        sleep 0.05;
+    }
+    return 0;
+}
+
+sub error_log_since {
+    my ($off, $re) = @_;
+    open my $fh, '<', "$logs/error_log" or die;
+    seek $fh, $off, 0;
+    return scalar grep { /$re/ } <$fh>;
+}
+
+sub next_request_works {
+    my ($s, $st, $h, $body) = raw_http("GET /b1/?count=1 HTTP/1.1\r\nHost: localhost\r\n"
+                                       . "Connection: close\r\n\r\n");
+    return "$st $body";
+}
+
+my ($s, $got, $eof, $t0, $cpu, @l);
+my $log_off = -s "$logs/error_log";
+
+# ---- the member resets; the client keeps its side open -----------------
+($s, $got) = open_tunnel('rst');
+ok t_cmp($got, "101 hi-from-member\n", 'rst: tunnel open, member\'s bytes delivered');
+$t0 = time;
+($got, $eof) = read_until($s, 5, sub { 0 });
+ok t_cmp($eof, 1, 'rst: the client sees the end');
+ok time - $t0 < 2;
+ok t_cmp(released_within(1.5, $port, $s->sockport), 1,
+         'rst: the proxy closed the client connection (not just half-closed it)');
+$cpu = children_cpu();
+sleep 3;                # the client still holds its end
+$cpu = children_cpu() - $cpu;
+print "# CPU of the children over 3 s after the reset: $cpu s\n";
+ok $cpu < 0.5;
+close $s;
+ok t_cmp(error_log_since($log_off, qr/RP00140: .*tunnel: member connection failed \(read\)/), 1,
+         'rst: one tagged line says the member connection failed');
+ok t_cmp(next_request_works(), "200 backend=b1\n", 'rst: the next request works');
+
+# ---- the client resets; the member stays -------------------------------
+$log_off = -s "$logs/error_log";
+($s, $got) = open_tunnel('hold');
+ok t_cmp($got, "101 hi-from-member\n", 'client rst: tunnel open');
+print $s "abc";
+sleep 0.3;
+rst_close($s);
+$t0 = time;
+sleep 1;
+@l = evil_lines();
+my ($peer) = map { /^peer (\d+) hold$/ ? $1 : () } @l;
+ok t_cmp((grep { /^got hold abc$/ } @l) ? 1 : 0, 1,
+         'client rst: bytes sent before the reset reached the member');
+my ($end) = map { /^end hold (\S+)/ ? $1 : () } @l;
+ok defined $end && $end - $t0 < 1;
+ok t_cmp(released_within(1, $peer, $evil_port), 1,
+         'client rst: the proxy closed the member connection');
+$cpu = children_cpu();
+sleep 3;
+$cpu = children_cpu() - $cpu;
+print "# CPU of the children over 3 s after the client's reset: $cpu s\n";
+ok $cpu < 0.5;
+ok t_cmp(error_log_since($log_off, qr/RP00140: .*tunnel: client connection failed \(read\)/), 1,
+         'client rst: one tagged line says the client connection failed');
+ok t_cmp(next_request_works(), "200 backend=b1\n", 'client rst: the next request works');
+
+# ---- the member half-closes: the client's direction still works --------
+($s, $got) = open_tunnel('halfclose');
+ok t_cmp($got, "101 hi-from-member\n", 'member half-close: tunnel open');
+($got, $eof) = read_until($s, 5, sub { 0 });
+ok t_cmp("[$got] $eof", '[] 1', 'member half-close: the client sees EOF');
+print $s "after-eof";
+shutdown($s, SHUT_WR);
+sleep 1;
+@l = evil_lines();
+ok t_cmp((grep { /^got halfclose after-eof$/ } @l) ? 1 : 0, 1,
+         'member half-close: the client\'s later bytes still reach the member');
+ok t_cmp((grep { /^end halfclose \S+ eof$/ } @l) ? 1 : 0, 1,
+         'and its half-close after them');
+close $s;
+
+# ---- the client half-closes: the member's direction still works --------
+# (31_upgrade.t: the member answers after the client's half-close)
+
+# ---- one side done, the other silent: the idle timeout fires -----------
+$log_off = -s "$logs/error_log";
+($s, $got) = open_tunnel('halfclose');
+($got, $eof) = read_until($s, 5, sub { 0 });
+$t0 = time;
+ok t_cmp("$eof", '1', 'idle: the member is done sending');
+sleep 3.5;              # idle=2s; the client sends nothing, keeps its end
+@l = evil_lines();
+my @ends = map { /^end halfclose (\S+) eof$/ ? $1 : () } @l;
+ok t_cmp(scalar @ends, 2, 'idle: the member connection was closed');
+ok $ends[-1] - $t0 > 1.5 && $ends[-1] - $t0 < 3.5;
+($peer) = (map { /^peer (\d+) halfclose$/ ? $1 : () } @l)[-1];
+ok t_cmp(proxy_holds($port, $s->sockport) || proxy_holds($peer, $evil_port), 0,
+         'idle: neither connection is held by the proxy');
+ok t_cmp(error_log_since($log_off, qr/RP00051: member evil\/[^ ]+ tunnel idle for 2s; closed/), 1,
+         'idle: the tagged idle line');
+close $s;
+ok t_cmp(next_request_works(), "200 backend=b1\n", 'idle: the next request works');
+evil_stop($evil);

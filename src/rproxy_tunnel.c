@@ -35,7 +35,8 @@
 typedef struct {
     const char *name;           /* "client" or "member", for the log */
     conn_rec *c;
-    apr_socket_t *sock;
+    apr_socket_t *sock;         /* NULL on an HTTP/2 stream: not its own */
+    apr_pollfd_t pfd;           /* what tells that c has input */
     apr_bucket_brigade *bb;     /* in c's allocator */
     apr_off_t moved;            /* bytes read from this side */
     int read_closed;
@@ -105,16 +106,48 @@ pump(side_t *from, side_t *to, side_t **broken)
     }
 }
 
-static void
+/* A primary connection is polled on its socket. An HTTP/2 stream (a
+ * secondary connection) shares the client's socket with every other
+ * stream, and mod_http2 gives it a socket that is not even connected:
+ * polling that, setting its timeout or shutting it down would be wrong;
+ * httpd 2.4.58+ gives a descriptor that signals the stream's own input
+ * (wanted_upgrade() does not ask for a tunnel without one). */
+static apr_status_t
 side_init(side_t *s, const char *name, conn_rec *c, apr_pool_t *p)
 {
+    memset(s, 0, sizeof(*s));
     s->name = name;
     s->c = c;
-    s->sock = ap_get_conn_socket(c);
     s->bb = apr_brigade_create(p, c->bucket_alloc);
-    s->moved = 0;
-    s->read_closed = 0;
-    s->hup = 0;
+    s->pfd.p = p;
+    s->pfd.reqevents = APR_POLLIN;
+    s->pfd.client_data = s;
+    if (!c->master) {
+        s->sock = ap_get_conn_socket(c);
+        s->pfd.desc_type = APR_POLL_SOCKET;
+        s->pfd.desc.s = s->sock;
+        return APR_SUCCESS;
+    }
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 129)
+    if (ap_get_pollfd_from_conn(c, &s->pfd, NULL) == APR_SUCCESS) {
+        s->read_closed = s->pfd.desc_type == APR_NO_DESC;
+        return APR_SUCCESS;
+    }
+#endif
+    return APR_ENOTIMPL;
+}
+
+/* The other side is done sending. A socket is shut down for writing; an
+ * HTTP/2 stream cannot be half-closed from here (its end is the end of
+ * the response, when the handler returns), so the tunnel ends. */
+static int
+pass_eof(side_t *to)
+{
+    if (to->sock) {
+        apr_socket_shutdown(to->sock, APR_SHUTDOWN_WRITE);
+        return 1;
+    }
+    return 0;
 }
 
 /* Drains both sides. Returns APR_SUCCESS while the tunnel goes on,
@@ -145,7 +178,9 @@ drain(rp_exchange_t *ex, side_t *sides, apr_time_t *last_moved)
         }
         if (APR_STATUS_IS_EOF(rv)) {
             from->read_closed = 1;
-            apr_socket_shutdown(to->sock, APR_SHUTDOWN_WRITE);
+            if (!pass_eof(to)) {
+                return APR_EOF;
+            }
         }
         else if (!APR_STATUS_IS_EAGAIN(rv)) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, RPLOGNO(00140)
@@ -161,21 +196,15 @@ drain(rp_exchange_t *ex, side_t *sides, apr_time_t *last_moved)
 
 /* Waits for a side that may still send, until the idle deadline. */
 static apr_status_t
-wait_for_input(side_t *sides, apr_pool_t *p, apr_interval_time_t left)
+wait_for_input(side_t *sides, apr_interval_time_t left)
 {
     apr_pollfd_t pfds[2];
     apr_int32_t n = 0, nev, i;
     apr_status_t rv;
 
-    memset(pfds, 0, sizeof(pfds));
     for (i = 0; i < 2; i++) {
         if (!sides[i].read_closed) {
-            pfds[n].p = p;
-            pfds[n].desc_type = APR_POLL_SOCKET;
-            pfds[n].desc.s = sides[i].sock;
-            pfds[n].reqevents = APR_POLLIN;
-            pfds[n].client_data = &sides[i];
-            n++;
+            pfds[n++] = sides[i].pfd;
         }
     }
     do {
@@ -199,17 +228,27 @@ rp_tunnel_run(rp_exchange_t *ex)
     apr_status_t rv;
     int i;
 
-    /* the 101 itself, with the protocol we agreed on */
+    if ((rv = side_init(&sides[0], "client", r->connection, r->pool))
+        != APR_SUCCESS
+        || (rv = side_init(&sides[1], "member", ex->bc->c, r->pool))
+           != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, RPLOGNO(00144)
+                      RP_MEMBER_FMT "tunnel: cannot wait on the connection",
+                      RP_MEMBER_ARGS(ex->m));
+        return rv;
+    }
+    /* the 101 itself, with the protocol we agreed on (on an HTTP/2
+     * stream, mod_http2 turns it into the 200 RFC 8441 wants) */
     apr_table_setn(r->headers_out, "Connection", "Upgrade");
     apr_table_setn(r->headers_out, "Upgrade", ex->upgrade ? ex->upgrade
                    : "websocket");
     ap_send_interim_response(r, 1);
     ap_remove_input_filter_byhandle(r->connection->input_filters,
                                     "reqtimeout");
-    side_init(&sides[0], "client", r->connection, r->pool);
-    side_init(&sides[1], "member", ex->bc->c, r->pool);
     for (i = 0; i < 2; i++) {
-        apr_socket_timeout_set(sides[i].sock, idle);
+        if (sides[i].sock) {
+            apr_socket_timeout_set(sides[i].sock, idle);
+        }
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, RPLOGNO(00050)
                   RP_MEMBER_FMT "tunnel open (%s)", RP_MEMBER_ARGS(ex->m),
@@ -226,7 +265,7 @@ rp_tunnel_run(rp_exchange_t *ex)
                           apr_time_sec(idle));
             break;
         }
-        rv = wait_for_input(sides, r->pool, left);
+        rv = wait_for_input(sides, left);
         if (rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv)) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, RPLOGNO(00141)
                           RP_MEMBER_FMT "tunnel: poll failed; closed",
@@ -239,7 +278,12 @@ rp_tunnel_run(rp_exchange_t *ex)
                   " bytes from the client, %" APR_OFF_T_FMT
                   " from the member", RP_MEMBER_ARGS(ex->m),
                   sides[0].moved, sides[1].moved);
-    r->connection->keepalive = AP_CONN_CLOSE;
-    r->connection->aborted = 1;
+    /* the connection carried another protocol: no HTTP/1.1 can follow on
+     * it. An HTTP/2 stream just ends with the response; its connection
+     * serves the other streams on. */
+    if (!r->connection->master) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+        r->connection->aborted = 1;
+    }
     return APR_SUCCESS;
 }

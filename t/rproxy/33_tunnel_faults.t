@@ -11,10 +11,12 @@ use Apache::TestUtil qw(t_cmp);
 use IO::Select;
 use Socket qw(SOL_SOCKET SO_LINGER SHUT_WR);
 use Time::HiRes qw(time sleep);
+use Digest::SHA ();
+use MIME::Base64 ();
 use RPTest qw(read_response proxy_port evil_start evil_stop proxy_socket
               evil_log raw_http);
 
-plan tests => 24;
+plan tests => 33;
 
 my $port = proxy_port();
 my $logs = Apache::Test::vars('t_logs');
@@ -26,6 +28,26 @@ sub rst_close {
     close $s;
 }
 
+# A WebSocket member as RFC 6455 has it: a GET with "Upgrade: websocket"
+# gets a 101 with the right Sec-WebSocket-Accept, then an echo; any other
+# request a 426. It logs the handshake headers it was sent.
+sub ws_member {
+    my ($c, $log, $path, $req) = @_;
+    my %h = map { /^([^:]+):\s*(.*?)\s*$/ ? (lc $1, $2) : () } split /\r\n/, $req;
+    evil_log($log, "ws $path upgrade=" . ($h{upgrade} // '-') . " connection="
+                   . ($h{connection} // '-') . " key=" . ($h{'sec-websocket-key'} ? 1 : 0));
+    if (lc($h{upgrade} // '') ne 'websocket' || !$h{'sec-websocket-key'}) {
+        print $c "HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\n"
+                 . "Content-Length: 0\r\nConnection: close\r\n\r\n";
+        return;
+    }
+    my $accept = MIME::Base64::encode_base64(Digest::SHA::sha1(
+        $h{'sec-websocket-key'} . '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'), '');
+    syswrite($c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                 . "Connection: Upgrade\r\nSec-WebSocket-Accept: $accept\r\n\r\n");
+    while (sysread($c, my $b, 4096)) { syswrite($c, "echo:$b") }
+}
+
 # The member: answers the upgrade with a 101 and then does what the path
 # says, logging what it sees (with times) for the test to check.
 my $evil = evil_start(sub {
@@ -34,6 +56,7 @@ my $evil = evil_start(sub {
     while ($req !~ /\r\n\r\n/) { sysread($c, my $b, 1) or return; $req .= $b }
     my ($path) = $req =~ m{^GET /(?:evil/)?(\S+)};
     evil_log($log, "peer " . $c->peerport . " $path");
+    return ws_member($c, $log, $path, $req) if $path =~ m{(^|/)ws$};
     syswrite($c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                  . "Connection: Upgrade\r\n\r\nhi-from-member\n");
     if ($path eq 'rst') {           # resets while the client stays
@@ -229,4 +252,55 @@ ok t_cmp(error_log_since($log_off, qr/RP00051: member evil\/[^ ]+ tunnel idle fo
          'idle: the tagged idle line');
 close $s;
 ok t_cmp(next_request_works(), "200 backend=b1\n", 'idle: the next request works');
+# ---- HTTP/2 front end: WebSockets over h2 (RFC 8441) ---------------------
+# mod_http2 turns an extended CONNECT into a GET with "Upgrade: websocket"
+# on a secondary connection whose socket is not its own: the tunnel must
+# wait on the stream's own descriptor, never on (or shut down) a socket,
+# and end the stream, not the client's HTTP/2 connection.
+my $h2port = Apache::Test::vars('h2ws_port');
+my $h2why = !$h2port ? 'mod_http2 not loaded'
+          : system('/usr/bin/python3 -c "import h2" 2>/dev/null') ? 'python3-h2 not installed'
+          : '';
+my %r;
+$log_off = -s "$logs/error_log";
+$cpu = undef;
+if (!$h2why) {
+    open my $py, '-|', '/usr/bin/python3', 't/h2ws_client.py', $h2port,
+         '/h2ws/ws', '/b1/?count=1', 5 or die "python3: $!";
+    while (my $line = <$py>) {
+        chomp $line;
+        my ($k, $v) = $line =~ /^(\S+) ?(.*)$/ or next;
+        $r{$k} = $v;
+        if ($k eq 'ws-data') {      # the tunnel is open and nothing moves
+            $cpu = children_cpu();
+            sleep 1.5;
+            $cpu = children_cpu() - $cpu;
+        }
+    }
+    close $py;
+    print "# h2 client: ", join(', ', map { "$_=$r{$_}" } sort keys %r), "\n";
+    print "# CPU of the children over 1.5 s of an idle h2 tunnel: ", $cpu // '-', " s\n";
+}
+# prefork: mod_http2 stays off (its own advisory warning says so)
+my $skip = $h2why || (($r{'settings-connect-protocol'} // '') eq '1' ? ''
+                      : 'h2 with extended CONNECT not offered by this server');
+my @member = grep { /^ws ws / } evil_lines();
+Apache::Test::skip($skip, $r{'settings-connect-protocol'}, '1',
+                   'h2: the server offers extended CONNECT');
+Apache::Test::skip($skip, $r{'ws-status'}, '200', 'h2: the WebSocket is accepted');
+Apache::Test::skip($skip, "@member", 'ws ws upgrade=websocket connection=Upgrade key=1',
+                   'h2: the member got the HTTP/1.1 handshake');
+Apache::Test::skip($skip, $r{'ws-data'}, 'echo:ping', 'h2: bytes go both ways');
+Apache::Test::skip($skip, ($cpu // 9) < 0.3 ? 1 : 0, 1,
+                   'h2: an open, idle tunnel does not spin');
+# the end of the response, then RST_STREAM(NO_ERROR): "stop sending"
+Apache::Test::skip($skip, $r{'ws-end'}, qr/^ended(,reset:0)?$/,
+                   'h2: the idle timeout ends the stream');
+Apache::Test::skip($skip, error_log_since($log_off, qr/RP00051: /), 1,
+                   'h2: with the tagged idle line');
+Apache::Test::skip($skip, ($r{'get-status'} // '') . ' ' . ($r{'get-body'} // '')
+                   . ' ' . ($r{closed} // 'open'), '200 backend=b1 open',
+                   'h2: the client\'s connection goes on serving streams');
+Apache::Test::skip($skip, error_log_since($log_off, qr/RP00143|RP00144/), 0,
+                   'h2: this httpd can poll the stream: no refusal');
 evil_stop($evil);

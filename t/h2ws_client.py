@@ -4,13 +4,15 @@
 # then a plain GET of GETPATH. Prints what happened, one fact a line:
 #   settings-connect-protocol N   the server's SETTINGS_ENABLE_CONNECT_PROTOCOL
 #   ws-status N                   the answer to the extended CONNECT
-#   ws-data BYTES                 DATA received on that stream (after "ping")
+#   ws-data BYTES                 DATA received on that stream (after MESSAGE,
+#                                 "ping" by default)
 #   ws-end HOW                    how that stream ended within HOLD seconds:
 #                                 ended[,reset:CODE], reset:CODE or open
 #                                 (the client sends nothing more meanwhile)
+#   ws-end-after SECS             when, counted from ws-data
 #   get-status N / get-body TEXT  the plain GET on the same connection
 #   closed REASON                 the connection ended (GOAWAY or EOF)
-# Usage: h2ws_client.py PORT WSPATH GETPATH [HOLD]
+# Usage: h2ws_client.py PORT WSPATH GETPATH [HOLD [MESSAGE]]
 import socket
 import sys
 import time
@@ -24,6 +26,7 @@ import h2.settings
 def main():
     port, wspath, getpath = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     hold = float(sys.argv[4]) if len(sys.argv) > 4 else 0
+    message = sys.argv[5].encode() if len(sys.argv) > 5 else b"ping"
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     conn = h2.connection.H2Connection(
         h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
@@ -84,13 +87,15 @@ def main():
     pump(lambda: "status" in streams.get(ws, {}), 5)
     print("ws-status %s" % streams.get(ws, {}).get("status"))
     if streams.get(ws, {}).get("status") == "200" and not state["closed"]:
-        conn.send_data(ws, b"ping")
+        conn.send_data(ws, message)
         sock.sendall(conn.data_to_send())
-        pump(lambda: len(streams[ws].get("data", b"")) >= 9, 3)
+        pump(lambda: len(streams[ws].get("data", b"")) >= 5 + len(message), 3)
         print("ws-data %s" % streams[ws].get("data", b"").decode("latin-1"),
               flush=True)
+        t0 = time.time()
         pump(lambda: streams[ws].get("ended"), hold)
         print("ws-end %s" % streams[ws].get("ended", "open,").rstrip(","))
+        print("ws-end-after %.2f" % (time.time() - t0))
     if not state["closed"]:
         get = conn.get_next_available_stream_id()
         conn.send_headers(get, [(":method", "GET"), (":scheme", "http"),

@@ -39,26 +39,45 @@ idempotent(const request_rec *r)
 }
 
 /* The Upgrade token to pass on, if the client asks for one the route
- * allows. */
+ * allows and the tunnel can run on the client's connection. */
 static const char *
 wanted_upgrade(request_rec *r, rp_route_t *route)
 {
     const char *conn = apr_table_get(r->headers_in, "Connection");
     const char *up = apr_table_get(r->headers_in, "Upgrade");
+    const char *tok = NULL;
     int i;
 
     if (!up || !conn || !ap_find_token(r->pool, conn, "upgrade")
         || r->proto_num < HTTP_VERSION(1, 1)) {
         return NULL;
     }
-    for (i = 0; i < route->upgrades->nelts; i++) {
-        const char *tok = APR_ARRAY_IDX(route->upgrades, i, const char *);
+    for (i = 0; i < route->upgrades->nelts && !tok; i++) {
+        tok = APR_ARRAY_IDX(route->upgrades, i, const char *);
+        tok = ap_find_token(r->pool, up, tok) ? tok : NULL;
+    }
+    /* An HTTP/2 stream (mod_http2's H2WebSockets turns an RFC 8441
+     * extended CONNECT into this very GET) has no socket of its own: the
+     * tunnel can only wait on it through the descriptor httpd 2.4.58+
+     * gives for it. Without one, the request goes on as a plain one. */
+    if (tok && r->connection->master) {
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 129)
+        apr_pollfd_t pfd;
 
-        if (ap_find_token(r->pool, up, tok)) {
+        memset(&pfd, 0, sizeof(pfd));
+        pfd.p = r->pool;
+        if (ap_get_pollfd_from_conn(r->connection, &pfd, NULL) == APR_SUCCESS
+            && pfd.desc_type != APR_NO_DESC) {
             return tok;
         }
+#endif
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, RPLOGNO(00143)
+                      "upgrade to %s on an HTTP/2 stream is not tunnelled "
+                      "(this httpd cannot poll the stream); passed on as a "
+                      "plain request", tok);
+        return NULL;
     }
-    return NULL;
+    return tok;
 }
 
 /* A 101 is only good as the answer to the upgrade we asked for (RFC 9110

@@ -7,8 +7,20 @@
  * Both sides are read through their connection filters (so mod_ssl works
  * on either side, and bytes the backend sent right behind its 101 are not
  * lost), with non-blocking reads driven by apr_poll. Writes are blocking
- * and flushed, bounded by the sockets' timeouts. When one side closes, the
- * other is told with a write shutdown, so half-closed protocols work.
+ * and flushed, bounded by the sockets' timeouts.
+ *
+ * How a tunnel ends, and why:
+ * - A side that reads EOF is done sending: the other side is told with a
+ *   write shutdown (half-close protocols work) and the closed side leaves
+ *   the poll set - poll() reports POLLHUP/POLLERR even for a descriptor
+ *   that asks for no events, so keeping it there would wake us forever.
+ * - A read error (a reset) or a failed write means that side is gone both
+ *   ways: nothing it sends will come, nothing sent to it will arrive. The
+ *   tunnel ends.
+ * - POLLHUP/POLLERR with nothing left to read is EOF, so that a wakeup
+ *   always makes progress.
+ * - The idle deadline runs from the last time bytes moved, not from the
+ *   last wakeup: no spurious wakeup can postpone it.
  */
 
 #include "rproxy_private.h"
@@ -21,108 +33,257 @@
 #define RP_TUNNEL_BUFSIZE   (64 * 1024)
 
 typedef struct {
+    const char *name;           /* "client" or "member", for the log */
     conn_rec *c;
-    apr_socket_t *sock;
+    apr_socket_t *sock;         /* NULL on an HTTP/2 stream: not its own */
+    apr_pollfd_t pfd;           /* what tells that c has input */
     apr_bucket_brigade *bb;     /* in c's allocator */
+    apr_off_t moved;            /* bytes read from this side */
     int read_closed;
+    int hup;                    /* poll said hung up or failed */
 } side_t;
 
-/* Moves what `from` has ready into `to`. Returns APR_EOF when `from` is
- * closed, APR_EAGAIN when it has nothing more for now. */
+/* Moves what `from` has ready into `to`. Returns APR_EAGAIN when `from`
+ * has nothing more for now, APR_EOF when it finished sending, any other
+ * status when a side failed (*broken says which). */
 static apr_status_t
-pump(side_t *from, side_t *to)
+pump(side_t *from, side_t *to, side_t **broken)
 {
+    apr_bucket_alloc_t *ba = to->bb->bucket_alloc;
     apr_status_t rv;
+    apr_bucket *b;
+    apr_off_t len;
+    int eos;
 
     for (;;) {
         rv = ap_get_brigade(from->c->input_filters, from->bb,
                             AP_MODE_READBYTES, APR_NONBLOCK_READ,
                             RP_TUNNEL_BUFSIZE);
-        if (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(from->bb)) {
-            rv = APR_EAGAIN;
-        }
         if (rv != APR_SUCCESS) {
             apr_brigade_cleanup(from->bb);
-            return APR_STATUS_IS_EAGAIN(rv) ? APR_EAGAIN : APR_EOF;
+            *broken = from;
+            return rv;
         }
-        rp_client_transfer(to->bb, from->bb);
-        apr_brigade_cleanup(from->bb);
-        APR_BRIGADE_INSERT_TAIL(to->bb,
-                                apr_bucket_flush_create(to->bb->bucket_alloc));
-        rv = ap_pass_brigade(to->c->output_filters, to->bb);
+        if (APR_BRIGADE_EMPTY(from->bb)) {
+            return APR_EAGAIN;
+        }
+        /* the other side gets the bytes, never our end-of-stream: how an
+         * end is passed on is the loop's decision (a write shutdown) */
+        eos = 0;
+        len = 0;
+        for (b = APR_BRIGADE_FIRST(from->bb);
+             b != APR_BRIGADE_SENTINEL(from->bb); b = APR_BUCKET_NEXT(b)) {
+            const char *data;
+            apr_size_t n;
+
+            if (APR_BUCKET_IS_EOS(b)) {
+                eos = 1;
+            }
+            else if (!APR_BUCKET_IS_METADATA(b)
+                     && apr_bucket_read(b, &data, &n, APR_BLOCK_READ)
+                        == APR_SUCCESS && n) {
+                APR_BRIGADE_INSERT_TAIL(to->bb, apr_bucket_transient_create(
+                                            data, n, ba));
+                len += n;
+            }
+        }
+        if (len) {
+            APR_BRIGADE_INSERT_TAIL(to->bb, apr_bucket_flush_create(ba));
+            rv = ap_pass_brigade(to->c->output_filters, to->bb);
+        }
         apr_brigade_cleanup(to->bb);
+        apr_brigade_cleanup(from->bb);
         if (rv != APR_SUCCESS) {
+            *broken = to;
+            /* never to be taken for "nothing yet" or "finished" */
+            return APR_STATUS_IS_EAGAIN(rv) || APR_STATUS_IS_EOF(rv)
+                   ? APR_ECONNABORTED : rv;
+        }
+        from->moved += len;
+        if (eos) {
             return APR_EOF;
         }
     }
 }
 
-static void
-side_init(side_t *s, conn_rec *c, apr_pool_t *p)
+/* A primary connection is polled on its socket. An HTTP/2 stream (a
+ * secondary connection) shares the client's socket with every other
+ * stream, and mod_http2 gives it a socket that is not even connected:
+ * polling that, setting its timeout or shutting it down would be wrong;
+ * httpd 2.4.58+ gives a descriptor that signals the stream's own input
+ * (wanted_upgrade() does not ask for a tunnel without one). */
+static apr_status_t
+side_init(side_t *s, const char *name, conn_rec *c, apr_pool_t *p)
 {
+    memset(s, 0, sizeof(*s));
+    s->name = name;
     s->c = c;
-    s->sock = ap_get_conn_socket(c);
     s->bb = apr_brigade_create(p, c->bucket_alloc);
-    s->read_closed = 0;
+    s->pfd.p = p;
+    s->pfd.reqevents = APR_POLLIN;
+    s->pfd.client_data = s;
+    if (!c->master) {
+        s->sock = ap_get_conn_socket(c);
+        s->pfd.desc_type = APR_POLL_SOCKET;
+        s->pfd.desc.s = s->sock;
+        return APR_SUCCESS;
+    }
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 129)
+    if (ap_get_pollfd_from_conn(c, &s->pfd, NULL) == APR_SUCCESS) {
+        s->read_closed = s->pfd.desc_type == APR_NO_DESC;
+        return APR_SUCCESS;
+    }
+#endif
+    return APR_ENOTIMPL;
+}
+
+/* The other side is done sending. A socket is shut down for writing; an
+ * HTTP/2 stream cannot be half-closed from here (its end is the end of
+ * the response, when the handler returns), so the tunnel ends. */
+static int
+pass_eof(side_t *to)
+{
+    if (to->sock) {
+        apr_socket_shutdown(to->sock, APR_SHUTDOWN_WRITE);
+        return 1;
+    }
+    return 0;
+}
+
+/* Drains both sides. Returns APR_SUCCESS while the tunnel goes on,
+ * APR_EOF when both sides finished sending, an error when one failed. */
+static apr_status_t
+drain(rp_exchange_t *ex, side_t *sides, apr_time_t *last_moved)
+{
+    apr_status_t rv;
+    side_t *broken;
+    apr_off_t before;
+    request_rec *r = ex->r;
+    int i;
+
+    for (i = 0; i < 2; i++) {
+        side_t *from = &sides[i], *to = &sides[1 - i];
+
+        if (from->read_closed) {
+            continue;
+        }
+        before = from->moved;
+        broken = NULL;
+        rv = pump(from, to, &broken);
+        if (from->moved != before) {
+            *last_moved = apr_time_now();
+        }
+        if (APR_STATUS_IS_EAGAIN(rv) && from->hup) {
+            rv = APR_EOF;       /* hung up, and nothing left to read */
+        }
+        if (APR_STATUS_IS_EOF(rv)) {
+            from->read_closed = 1;
+            if (!pass_eof(to)) {
+                return APR_EOF;
+            }
+        }
+        else if (!APR_STATUS_IS_EAGAIN(rv)) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, RPLOGNO(00140)
+                          RP_MEMBER_FMT "tunnel: %s connection failed (%s); "
+                          "closed", RP_MEMBER_ARGS(ex->m), broken->name,
+                          broken == from ? "read" : "write");
+            return rv;
+        }
+    }
+    return sides[0].read_closed && sides[1].read_closed ? APR_EOF
+                                                          : APR_SUCCESS;
+}
+
+/* Waits for a side that may still send, until the idle deadline. */
+static apr_status_t
+wait_for_input(side_t *sides, apr_interval_time_t left)
+{
+    apr_pollfd_t pfds[2];
+    apr_int32_t n = 0, nev, i;
+    apr_status_t rv;
+
+    for (i = 0; i < 2; i++) {
+        if (!sides[i].read_closed) {
+            pfds[n++] = sides[i].pfd;
+        }
+    }
+    do {
+        rv = apr_poll(pfds, n, &nev, left);
+    } while (APR_STATUS_IS_EINTR(rv));
+    for (i = 0; rv == APR_SUCCESS && i < n; i++) {
+        if (pfds[i].rtnevents & (APR_POLLHUP | APR_POLLERR | APR_POLLNVAL)) {
+            ((side_t *)pfds[i].client_data)->hup = 1;
+        }
+    }
+    return rv;
 }
 
 apr_status_t
 rp_tunnel_run(rp_exchange_t *ex)
 {
     request_rec *r = ex->r;
-    apr_interval_time_t idle = ex->m->pool->to.idle;
+    apr_interval_time_t idle = ex->m->pool->to.idle, left;
+    apr_time_t last_moved;
     side_t sides[2];
-    apr_pollfd_t pfds[2];
-    apr_status_t rv = APR_SUCCESS;
-    int i, n;
+    apr_status_t rv;
+    int i;
 
-    /* the 101 itself, with the protocol we agreed on */
+    if ((rv = side_init(&sides[0], "client", r->connection, r->pool))
+        != APR_SUCCESS
+        || (rv = side_init(&sides[1], "member", ex->bc->c, r->pool))
+           != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, RPLOGNO(00144)
+                      RP_MEMBER_FMT "tunnel: cannot wait on the connection",
+                      RP_MEMBER_ARGS(ex->m));
+        return rv;
+    }
+    /* the 101 itself, with the protocol we agreed on (on an HTTP/2
+     * stream, mod_http2 turns it into the 200 RFC 8441 wants) */
     apr_table_setn(r->headers_out, "Connection", "Upgrade");
     apr_table_setn(r->headers_out, "Upgrade", ex->upgrade ? ex->upgrade
                    : "websocket");
     ap_send_interim_response(r, 1);
     ap_remove_input_filter_byhandle(r->connection->input_filters,
                                     "reqtimeout");
-    side_init(&sides[0], r->connection, r->pool);
-    side_init(&sides[1], ex->bc->c, r->pool);
-    memset(pfds, 0, sizeof(pfds));
     for (i = 0; i < 2; i++) {
-        apr_socket_timeout_set(sides[i].sock, idle);
-        pfds[i].p = r->pool;
-        pfds[i].desc_type = APR_POLL_SOCKET;
-        pfds[i].desc.s = sides[i].sock;
-        pfds[i].reqevents = APR_POLLIN;
+        if (sides[i].sock) {
+            apr_socket_timeout_set(sides[i].sock, idle);
+        }
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, RPLOGNO(00050)
                   RP_MEMBER_FMT "tunnel open (%s)", RP_MEMBER_ARGS(ex->m),
                   ex->upgrade ? ex->upgrade : "?");
-    while (!sides[0].read_closed || !sides[1].read_closed) {
-        /* drain first: filters may already hold data (bytes behind the
-         * 101, or buffered TLS records) that poll cannot see */
-        for (i = 0; i < 2; i++) {
-            if (!sides[i].read_closed
-                && pump(&sides[i], &sides[1 - i]) == APR_EOF) {
-                sides[i].read_closed = 1;
-                apr_socket_shutdown(sides[1 - i].sock, APR_SHUTDOWN_WRITE);
-                pfds[i].reqevents = 0;
-            }
-        }
-        if (sides[0].read_closed && sides[1].read_closed) {
-            break;
-        }
-        rv = apr_poll(pfds, 2, &n, idle);
-        if (APR_STATUS_IS_TIMEUP(rv)) {
+    last_moved = apr_time_now();
+    /* drain first on every round: filters may already hold data (bytes
+     * behind the 101, or buffered TLS records) that poll cannot see */
+    while ((rv = drain(ex, sides, &last_moved)) == APR_SUCCESS) {
+        left = last_moved + idle - apr_time_now();
+        if (left <= 0) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RPLOGNO(00051)
                           RP_MEMBER_FMT "tunnel idle for %" APR_TIME_T_FMT
                           "s; closed", RP_MEMBER_ARGS(ex->m),
                           apr_time_sec(idle));
             break;
         }
-        if (rv != APR_SUCCESS && !APR_STATUS_IS_EINTR(rv)) {
+        rv = wait_for_input(sides, left);
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv)) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, RPLOGNO(00141)
+                          RP_MEMBER_FMT "tunnel: poll failed; closed",
+                          RP_MEMBER_ARGS(ex->m));
             break;
         }
     }
-    r->connection->keepalive = AP_CONN_CLOSE;
-    r->connection->aborted = 1;
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, RPLOGNO(00142)
+                  RP_MEMBER_FMT "tunnel closed: %" APR_OFF_T_FMT
+                  " bytes from the client, %" APR_OFF_T_FMT
+                  " from the member", RP_MEMBER_ARGS(ex->m),
+                  sides[0].moved, sides[1].moved);
+    /* the connection carried another protocol: no HTTP/1.1 can follow on
+     * it. An HTTP/2 stream just ends with the response; its connection
+     * serves the other streams on. */
+    if (!r->connection->master) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+        r->connection->aborted = 1;
+    }
     return APR_SUCCESS;
 }

@@ -212,8 +212,13 @@ relay(rp_exchange_t *ex, rproxy_outcome_e *outcome)
         r->status_line = NULL;
     }
     if (ex->status == HTTP_SWITCHING_PROTOCOLS) {
-        rp_tunnel_run(ex);
         ex->keepalive = 0;
+        if (rp_tunnel_run(ex) != APR_SUCCESS) {
+            /* it could not start: nothing went to the client yet */
+            *outcome = RPROXY_OUTCOME_FAILED;
+            apr_table_clear(r->headers_out);
+            return HTTP_BAD_GATEWAY;
+        }
         return DONE;
     }
     if (r->header_only || ex->status == HTTP_NO_CONTENT

@@ -527,7 +527,10 @@ sub serve_loop {
         my $answer_early = sub {
             $answered = 1;
             my $after_close = ($s->{after} // 'read') eq 'close';
+            # an early answer has a body: "none" is for 204/304 only
+            my $fr = ($s->{fr} // 'cl') eq 'none' ? 'cl' : undef;
             $close = send_resp($st, $req, $early, close => $after_close,
+                               fr => $fr,
                                bodylen => length($req->{body} // ''));
             if ($after_close) {
                 log_req($st, $req, unread => 1);

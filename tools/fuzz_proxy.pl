@@ -439,7 +439,7 @@ sub check {
                     if substr($rq->{body}, 0, length $r->{body}) ne $r->{body};
             }
             elsif ($r->{body} ne $rq->{body}) {
-                push @f, ['request', sprintf "%s: body of %d bytes at the member, %d sent: %s",
+                push @f, ['request', sprintf "%s: body differs: %d bytes at the member, %d sent: %s",
                           $rq->{id}, length $r->{body}, length $rq->{body},
                           esc(substr $r->{body}, 0, 80)];
             }

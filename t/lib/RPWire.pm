@@ -184,6 +184,14 @@ sub fill {
     my $deadline = time + $st->{idle};
     while (1) {
         if (${ $st->{stop} }) {
+            # an EOF (or bytes) already there wins: the log must say whether
+            # the proxy closed the connection or kept it open
+            if ($sel->can_read(0)) {
+                my $n = sysread($st->{sock}, my $data, 65536);
+                return 0 unless $n;
+                $st->{buf} .= $data;
+                return 1;
+            }
             leftover($st, 'drain');
             die { how => 'drain' };
         }
@@ -367,6 +375,7 @@ sub read_body {
 #   hv=1.0     answer with HTTP/1.0
 #   lie=N      Content-Length off by N (+: promise more and close, -:
 #              stray bytes after the body)
+#   gap=MS     wait before the close that ends a response
 #   rst=head|body   reset the connection (SO_LINGER 0): after reading the
 #              request / in the middle of the response body
 sub parse_script {
@@ -475,6 +484,9 @@ sub send_resp {
         reset_conn($st, 'body');
     }
     syswrite $st->{sock}, $out;
+    # gap=MS: a pause before the close that ends the response, so that
+    # the body and the end come in separate reads
+    Time::HiRes::sleep($s->{gap} / 1000) if $close && $s->{gap};
     return $close;
 }
 

@@ -16,8 +16,16 @@
 #        never sent, the connection goes back to the pool, and a member
 #        that reads the promised body eats the next request.
 #   [D3] close-delimited response bodies are cut ("response body broken
-#        off", a chunked answer without its last chunk).
-# Cases without a tag hold on main and guard the matrix.
+#        off", a chunked answer without its last chunk). It is a race
+#        (on main about 1 exchange in 2 when the member closes right
+#        after the body, never in 40 when it waits 30 ms), so each such
+#        case sends its request 12 times.
+# [D1 guard] cases are early answers that hold on main (the member closes,
+# or the connection is not kept, or the body was already on its way) and
+# must keep holding after the fix. Cases without a tag hold on main too.
+# Under prefork a kept connection is rarely reused within a case; the
+# member then still holds the request head when wire_drain() closes it,
+# which fails the [D1] cases as well.
 use strict;
 use warnings FATAL => 'all';
 use lib 't/lib';
@@ -61,13 +69,13 @@ my @cases = (
       early => 1, req => { m => 'POST', body => 'y' x 40, frame => 'ch', expect => 1, script => 'early=401,after=read' } },
     { name => '[D1] Expect, 417 before the body, member reads the body; the next request is the victim\'s',
       early => 1, no_followup => 1, req => { m => 'POST', body => 'v' x 40, frame => 'cl', expect => 1, script => 'early=417,after=read' } },
-    { name => '[D1] Expect, 413 before the body, member then closes',
+    { name => '[D1 guard] Expect, 413 before the body, member then closes',
       early => 1, req => { m => 'POST', body => 'x' x 40, frame => 'cl', expect => 1, script => 'early=413,after=close' } },
-    { name => '[D1] Expect, 417 before the body, member then reads it (fresh connection)',
+    { name => '[D1 guard] Expect, 417 before the body, member then reads it (fresh connection)',
       early => 1, fresh => 1, req => { m => 'POST', body => 'x' x 40, frame => 'cl', expect => 1, script => 'early=417,after=read' } },
-    { name => '[D1] Expect, 100 then 413 after half the body, member reads the rest',
+    { name => '[D1 guard] Expect, 100 then 413 after half the body, member reads the rest',
       early => 1, req => { m => 'POST', body => 'm' x 4000, frame => 'cl', expect => 1, script => 'early=413,at=mid,after=read' } },
-    { name => '[D1] Expect, 100 then 413 after half the body, member closes',
+    { name => '[D1 guard] Expect, 100 then 413 after half the body, member closes',
       early => 1, req => { m => 'POST', body => 'm' x 4000, frame => 'cl', expect => 1, script => 'early=413,at=mid,after=close' } },
     { name => 'no Expect, 413 before the body is read, member reads it',
       early => 1, req => { m => 'POST', body => 'n' x 400, frame => 'cl', script => 'early=413,after=read' } },
@@ -81,11 +89,12 @@ my @cases = (
     { name => 'response chunked with trailers', req => { m => 'GET', script => 'fr=ch,tr=2' } },
     { name => 'response chunked to POST chunked', req => { m => 'POST', body => 'q' x 100, frame => 'ch', script => 'fr=ch' } },
     { name => 'response 100 kB Content-Length', req => { m => 'GET', script => 'len=100000' } },
-    { name => '[D3] response close-delimited', repeat => 6, req => { m => 'GET', script => 'fr=close' } },
-    { name => '[D3] response close-delimited 100 kB', repeat => 6, req => { m => 'GET', script => 'fr=close,len=100000' } },
-    { name => '[D3] response close-delimited, HTTP/1.0 member', repeat => 6, req => { m => 'GET', script => 'fr=close,hv=1.0' } },
-    { name => '[D3] response close-delimited to an HTTP/1.0 client', repeat => 6, req => { m => 'GET', v => '1.0', script => 'fr=close' } },
-    { name => '[D3] response close-delimited to POST', repeat => 6, req => { m => 'POST', body => 'z' x 10, frame => 'cl', script => 'fr=close,cc=1' } },
+    { name => '[D3] response close-delimited', repeat => 12, req => { m => 'GET', script => 'fr=close' } },
+    { name => '[D3] response close-delimited 100 kB', repeat => 12, req => { m => 'GET', script => 'fr=close,len=100000' } },
+    { name => '[D3] response close-delimited, HTTP/1.0 member', repeat => 12, req => { m => 'GET', script => 'fr=close,hv=1.0' } },
+    { name => '[D3] response close-delimited to an HTTP/1.0 client', repeat => 12, req => { m => 'GET', v => '1.0', script => 'fr=close' } },
+    { name => '[D3] response close-delimited to POST', repeat => 12, req => { m => 'POST', body => 'z' x 10, frame => 'cl', script => 'fr=close,cc=1' } },
+    { name => '[D3 guard] response close-delimited, the close in a read of its own', req => { m => 'GET', script => 'fr=close,gap=30' } },
     { name => 'response Connection: close', req => { m => 'GET', script => 'ka=0' } },
     { name => 'HEAD, Content-Length answer', req => { m => 'HEAD', script => 'len=5000' } },
     { name => 'HEAD, chunked answer', req => { m => 'HEAD', script => 'fr=ch' } },
@@ -367,8 +376,11 @@ sub member_check {
         if (!$r) {
             # after an early answer, a proxy may close the member
             # connection instead of sending the body: the member then holds
-            # the head (and part of the body) when it closes
-            my ($pr) = grep { index($_->{raw}, "$rq->{m} $rq->{target} HTTP/1.1\r\n") == 0
+            # the head (and part of the body) when it sees the close. Held
+            # until wire_drain() closed it ("drain"), the proxy kept it
+            # open without ever sending the body: D1 where nothing reused
+            # the connection within the case (prefork: another child)
+            my ($pr) = grep { $_->{why} eq 'eof' && index($_->{raw}, "$rq->{m} $rq->{target} HTTP/1.1\r\n") == 0
                               && index($_->{raw}, "\r\nX-Id: $rq->{id}\r\n") > 0 } @partial;
             if ($early_ok && $pr) {
                 $seen{$pr} = 1;
@@ -412,7 +424,7 @@ sub member_check {
             unless $seen{$r};
     }
     for my $r (@partial) {
-        push @p, "member held " . length($r->{raw}) . " bytes at the close: "
+        push @p, "member held " . length($r->{raw}) . " bytes at the close ($r->{why}): "
                  . RPTest_escape(substr $r->{raw}, 0, 200) unless $seen{$r};
     }
     return @p;

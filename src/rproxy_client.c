@@ -265,8 +265,16 @@ rp_client_send_body(rp_exchange_t *ex)
                             APR_BLOCK_READ, RP_IOBUFSIZE);
         ex->body_streamed = 1;
         if (rv != APR_SUCCESS) {
+            /* a client that resets or stalls mid-body (mod_reqtimeout):
+             * the member's connection goes with the request, so that it
+             * never takes what it got for a whole request */
             ex->client_error = ap_map_http_request_error(rv,
                                                          HTTP_BAD_REQUEST);
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, RPLOGNO(00124)
+                          RP_MEMBER_FMT "the client's request body broke "
+                          "off after %" APR_OFF_T_FMT " bytes (%d); member "
+                          "connection dropped", RP_MEMBER_ARGS(ex->m),
+                          ex->body_out, ex->client_error);
             return rv;
         }
         eos = !APR_BRIGADE_EMPTY(bb)

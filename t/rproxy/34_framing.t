@@ -10,11 +10,12 @@ use Apache::Test qw(plan ok);
 use Apache::TestRequest qw(GET);
 use Apache::TestUtil qw(t_cmp);
 use JSON::PP ();
+use Socket ();
 use Time::HiRes qw(time sleep);
 use RPTest qw(evil_start evil_stop evil_log proxy_socket read_response
               pattern_chunk);
 
-plan tests => 26;
+plan tests => 29;
 
 my $errlog = Apache::Test::vars('t_logs') . '/error_log';
 sub log_size { return -s $errlog || 0 }
@@ -107,7 +108,11 @@ my $member_script = sub {
             }
         }
         my $body = read_body($c, $h);
-        evil_log($log, "req $conn.$req $m $t body=" . esc($body));
+        if (length($body) < ($h->{'content-length'} // 0)) {
+            evil_log($log, "partial $conn.$req $m $t len=" . length $body);
+            return;
+        }
+        evil_log($log, "req $conn.$req $m $t body=" . esc(substr $body, 0, 200));
         if ($path =~ m{^/close(10)?/(\d+)}) {
             my ($v, $n) = ($1 ? '1.0' : '1.1', $2);
             print $c "HTTP/$v 200 OK\r\nContent-Type: text/plain\r\n\r\n";
@@ -290,8 +295,31 @@ ok t_cmp($pst, 502, 'the POST whose connection broke under it: 502');
 ok t_cmp(scalar(grep { m{POST /partial} } @tl), 1,
          'the member saw the POST once');
 
+# ---- a client that resets in the middle of its body ---------------------------
+# The member must see its connection end with the body short, never a
+# request that looks whole; the proxy logs it and serves the next one.
+reset_member_log();
+$off = log_size();
+my $u = proxy_socket();
+print $u "POST /framing/upload HTTP/1.1\r\nHost: localhost\r\n"
+       . "Content-Length: 1000000\r\n\r\n" . ('u' x 150000);
+sleep 0.3;
+setsockopt($u, Socket::SOL_SOCKET(), Socket::SO_LINGER(), pack('II', 1, 0));
+close $u;
+my $up;
+for (1 .. 50) {
+    last if ($up) = grep { m{/upload} } member_lines();
+    sleep 0.05;
+}
+ok t_cmp($up // '', qr{^partial \d+\.\d+ POST /upload len=\d+$},
+         'the member saw the body break off, not a whole request');
+ok t_cmp(log_since($off), qr/RP00124: member framing\/[^:]+:\d+: the client's request body broke off/,
+         'logged with a tag');
+ok t_cmp(GET('/framing/after-reset')->content, qr{/after-reset$},
+         'the next request is served');
+
 # ---- the member's view: nothing but the requests sent ----------------------------
-ok t_cmp(scalar(grep { !/^(req |swallowed )/ } member_lines()), 0,
+ok t_cmp(scalar(grep { !/^(req |swallowed |partial \S+ POST \/upload )/ } member_lines()), 0,
          'the member logged nothing it could not parse');
 
 evil_stop($member);

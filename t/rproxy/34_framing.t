@@ -15,7 +15,7 @@ use Time::HiRes qw(time sleep);
 use RPTest qw(evil_start evil_stop evil_log proxy_socket read_response
               pattern_chunk);
 
-plan tests => 29;
+plan tests => 30;
 
 my $errlog = Apache::Test::vars('t_logs') . '/error_log';
 sub log_size { return -s $errlog || 0 }
@@ -124,8 +124,10 @@ my $member_script = sub {
             return;
         }
         if ($path =~ m{^/flood/(\d+)}) {
-            print $c "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
-                for 1 .. $1;
+            my $link = 'Link: </' . ('s' x 1000) . ".css>; rel=preload\r\n";
+            for (1 .. $1) {
+                print $c "HTTP/1.1 103 Early Hints\r\n$link\r\n" or last;
+            }
             respond($c, '200 OK', 'after-flood');
             next;
         }
@@ -158,16 +160,16 @@ sub reset_member_log { open my $fh, '>', $mlog; close $fh }
 reset_member_log();
 my $smuggle = "GET /admin HTTP/1.1\r\nHost: x\r\n\r\n";
 $smuggle .= 'z' x (40 - length $smuggle);
-my $a = proxy_socket();
-print $a "POST /framing/early HTTP/1.1\r\nHost: localhost\r\n"
+my $early = proxy_socket();
+print $early "POST /framing/early HTTP/1.1\r\nHost: localhost\r\n"
        . "Expect: 100-continue\r\nContent-Length: 40\r\n\r\n";
-my ($st, $h) = read_response($a);
+my ($st, $h) = read_response($early);
 ok t_cmp($st, 401, 'early final answer to Expect relayed');
 ok t_cmp(lc(($h->{connection} // [''])->[0]), 'close',
          'the client connection, still owing its body, is closed');
 # a client that sends its body anyway: it never becomes a request
-print $a $smuggle;
-close $a;
+print $early $smuggle;
+close $early;
 my $v = proxy_socket();
 print $v "GET /framing/victim HTTP/1.1\r\nHost: localhost\r\n\r\n";
 my ($vst, undef, $vbody) = read_response($v);
@@ -207,9 +209,26 @@ ok t_cmp(scalar(() = log_since($off) =~ /RP00040/g), 0,
          'no "response body broken off" for a close-delimited body');
 
 # ---- interim responses are bounded ------------------------------------------
+# RSS (KiB) of each child of the test server, by PID.
+sub child_rss {
+    my $ppid = do {
+        open my $fh, '<', Apache::Test::vars('t_logs') . '/httpd.pid' or return {};
+        local $/; my $p = <$fh>; $p =~ s/\s+//g; $p;
+    };
+    my %rss;
+    for my $st (glob '/proc/[0-9]*/status') {
+        open my $fh, '<', $st or next;
+        my $t = do { local $/; <$fh> };
+        next unless $t =~ /^PPid:\s+$ppid$/m;
+        my ($pid) = $st =~ m{/proc/(\d+)/};
+        ($rss{$pid}) = $t =~ /^VmRSS:\s+(\d+)/m;
+    }
+    return \%rss;
+}
+my $rss0 = child_rss();
 $off = log_size();
 my $f = proxy_socket();
-print $f "GET /framing/flood/5000 HTTP/1.1\r\nHost: localhost\r\n\r\n";
+print $f "GET /framing/flood/20000 HTTP/1.1\r\nHost: localhost\r\n\r\n";
 my ($interim, $final) = (0, undef);
 while (my ($fst) = read_response($f)) {
     if ($fst == 103) { $interim++; next }
@@ -217,7 +236,13 @@ while (my ($fst) = read_response($f)) {
     last;
 }
 close $f;
-ok t_cmp($final, 502, '5000 interim responses: 502');
+my $rss1 = child_rss();
+my ($grew) = sort { $b <=> $a } map { ($rss1->{$_} // 0) - $rss0->{$_} }
+                                   grep { $rss1->{$_} } keys %$rss0;
+print "# the most a child grew: ", $grew // 0, " KiB\n";
+ok t_cmp(($grew // 0) < 1024 ? 'bounded' : "grew $grew KiB", 'bounded',
+         'no child grew by 1 MiB or more (3.4 MiB without the cap)');
+ok t_cmp($final, 502, '20000 interim responses: 502');
 ok $interim <= 16;
 print "# $interim interim responses relayed\n";
 ok t_cmp(log_since($off), qr/RP00122: member framing\/[^:]+:\d+: more than 16 interim/,

@@ -11,84 +11,26 @@ use Digest::MD5 qw(md5_hex);
 use IO::Compress::Gzip qw(gzip);
 use JSON::PP ();
 use Apache::Test ();
-use RPTest qw(evil_start evil_stop);
+use RPTest qw(evil_start evil_stop read_request_head read_request_body
+              respond);
 
 our @EXPORT_OK = qw(member_start member_stop member_log member_reset
-                    member_requests text_body);
+                    member_requests text_body hv send_req);
+
+# A response header's values, joined.
+sub hv { my ($h, $n) = @_; return join ', ', @{ $h->{lc $n} || [] } }
+
+# Writes a request; a body gets a Content-Length unless one of @h frames it.
+sub send_req {
+    my ($s, $method, $path, $body, @h) = @_;
+    my $head = "$method $path HTTP/1.1\r\nHost: localhost\r\n"
+             . join('', map { "$_\r\n" } @h);
+    $head .= 'Content-Length: ' . length($body) . "\r\n"
+        if defined $body && !grep { /^(Content-Length|Transfer-Encoding):/i } @h;
+    print $s "$head\r\n", $body // '';
+}
 
 my $json = JSON::PP->new->canonical;
-
-sub _read_n {
-    my ($c, $n) = @_;
-    my $d = '';
-    while (length($d) < $n) {
-        my $got = sysread($c, my $b, $n - length $d);
-        last unless $got;
-        $d .= $b;
-    }
-    return $d;
-}
-
-sub _read_line {
-    my ($c) = @_;
-    my $line = '';
-    while ($line !~ /\r\n\z/) {
-        sysread($c, my $b, 1) or return;
-        $line .= $b;
-    }
-    return $line;
-}
-
-# Returns (method, target, \%headers (lowercased, joined with ", ")) or ().
-sub _read_head {
-    my ($c) = @_;
-    my $head = '';
-    while ($head !~ /\r\n\r\n\z/) {
-        my $n = sysread($c, my $b, 1);
-        return unless $n;
-        $head .= $b;
-    }
-    my ($line, @lines) = split /\r\n/, $head;
-    my ($m, $t) = split / /, $line;
-    my %h;
-    for (@lines) {
-        my ($k, $v) = /^([^:]+):\s*(.*)$/ or next;
-        $h{lc $k} = exists $h{lc $k} ? "$h{lc $k}, $v" : $v;
-    }
-    return ($m, $t, \%h);
-}
-
-# The body as framed; (body, complete?).
-sub _read_body {
-    my ($c, $h) = @_;
-    if (($h->{'transfer-encoding'} // '') =~ /chunked/i) {
-        my $body = '';
-        while (1) {
-            my $line = _read_line($c) // return ($body, 0);
-            my $size = hex(($line =~ /^([0-9a-fA-F]+)/)[0] // 0);
-            if (!$size) {
-                while (1) {
-                    my $t = _read_line($c) // return ($body, 0);
-                    last if $t eq "\r\n";
-                }
-                return ($body, 1);
-            }
-            my $d = _read_n($c, $size);
-            $body .= $d;
-            return ($body, 0) if length($d) < $size;
-            return ($body, 0) if _read_n($c, 2) ne "\r\n";
-        }
-    }
-    my $len = $h->{'content-length'} // 0;
-    my $body = _read_n($c, $len);
-    return ($body, length($body) == $len);
-}
-
-sub _respond {
-    my ($c, $status, $body, @h) = @_;
-    print $c "HTTP/1.1 $status\r\n", map({ "$_\r\n" } @h),
-             "Content-Length: ", length($body), "\r\n\r\n", $body;
-}
 
 # Deterministic text of $n bytes: words of letters, spaces and newlines,
 # compressible about 2:1 (mod_deflate refuses bodies that inflate more
@@ -117,7 +59,7 @@ my $script = sub {
     my ($c, $conn, $log) = @_;
     $c->autoflush(1);
     my $n = 0;
-    while (my ($m, $t, $h) = _read_head($c)) {
+    while (my ($m, $t, $h) = read_request_head($c)) {
         $n++;
         my %rec = (conn => $conn, n => $n, method => $m, target => $t,
                    cl => $h->{'content-length'},
@@ -127,7 +69,7 @@ my $script = sub {
         if (($h->{expect} // '') =~ /100-continue/i) {
             print $c "HTTP/1.1 100 Continue\r\n\r\n";
         }
-        my ($body, $complete) = _read_body($c, $h);
+        my ($body, $complete) = read_request_body($c, $h);
         $rec{len} = length $body;
         $rec{md5} = md5_hex($body);
         $rec{body} = $body if length($body) <= 256;
@@ -139,31 +81,31 @@ my $script = sub {
         _log($log, \%rec);
         my $seen = "seen $conn.$n $m $t len=$rec{len} md5=$rec{md5}\n";
         if ($t =~ m{/status/(\d{3})}) {
-            _respond($c, "$1 Member Error", "member says $1\n",
+            respond($c, "$1 Member Error", "member says $1\n",
                      'Content-Type: text/plain');
         }
         elsif ($t =~ m{/errorpage}) {
-            _respond($c, '200 OK', "member error page\n",
+            respond($c, '200 OK', "member error page\n",
                      'Content-Type: text/plain');
         }
         elsif ($t =~ m{/cacheable}) {
-            _respond($c, '200 OK', "cached answer $conn.$n\n",
+            respond($c, '200 OK', "cached answer $conn.$n\n",
                      'Content-Type: text/plain', 'Cache-Control: max-age=60');
         }
         elsif ($t =~ m{/gzipped/(\d+)}) {
             gzip(\text_body($1) => \my $z) or die;
-            _respond($c, '200 OK', $z, 'Content-Type: text/plain',
+            respond($c, '200 OK', $z, 'Content-Type: text/plain',
                      'Content-Encoding: gzip', 'Vary: Accept-Encoding');
         }
         elsif ($t =~ m{/text/(\d+)}) {
-            _respond($c, '200 OK', text_body($1), 'Content-Type: text/plain');
+            respond($c, '200 OK', text_body($1), 'Content-Type: text/plain');
         }
         elsif ($t =~ m{/binary/(\d+)}) {
-            _respond($c, '200 OK', text_body($1),
+            respond($c, '200 OK', text_body($1),
                      'Content-Type: application/octet-stream');
         }
         else {
-            _respond($c, '200 OK', $seen, 'Content-Type: text/plain');
+            respond($c, '200 OK', $seen, 'Content-Type: text/plain');
         }
     }
 };

@@ -13,7 +13,8 @@ use Time::HiRes ();
 our @EXPORT_OK = qw(echo_parse raw_http proxy_port evil_start evil_stop
                     read_response pattern_chunk read_request evil_log
                     proxy_socket evil_respond hold_request held_backend
-                    pool_inflight hold_picked);
+                    pool_inflight hold_picked read_n read_request_head
+                    read_request_body respond);
 
 # The echo backend answers "key=value" lines and "h:Name: value" lines.
 sub echo_parse {
@@ -228,28 +229,89 @@ sub evil_stop {
     waitpid $e->{pid}, 0;
 }
 
-# For misbehaving backends: reads one request (head and Content-Length
-# body) from a socket; returns (method, target, headers, body) or () at EOF.
-sub read_request {
-    my ($sock) = @_;
+# For misbehaving and logging members: reading requests off a socket.
+# Up to $n bytes (fewer when the peer closes).
+sub read_n {
+    my ($c, $n) = @_;
+    my $d = '';
+    while (length($d) < $n) {
+        my $got = sysread($c, my $b, $n - length $d);
+        last unless $got;
+        $d .= $b;
+    }
+    return $d;
+}
+
+sub read_crlf_line {
+    my ($c) = @_;
+    my $line = '';
+    while ($line !~ /\r\n\z/) {
+        sysread($c, my $b, 1) or return;
+        $line .= $b;
+    }
+    return $line;
+}
+
+# One request head: (method, target, \%headers with lowercased names,
+# repeated ones joined with ", ", raw head), or () at EOF.
+sub read_request_head {
+    my ($c) = @_;
     my $head = '';
-    while ($head !~ /\r\n\r\n/) {
-        my $n = sysread($sock, my $c, 1);
+    while ($head !~ /\r\n\r\n\z/) {
+        my $n = sysread($c, my $b, 1);
         return unless $n;
-        $head .= $c;
+        $head .= $b;
     }
     my ($line, @lines) = split /\r\n/, $head;
-    my ($method, $target) = split / /, $line;
+    my ($m, $t) = split / /, $line;
     my %h;
-    for (@lines) { my ($k, $v) = /^([^:]+):\s*(.*)$/ or next; $h{lc $k} = $v }
-    my $body = '';
-    if (my $len = $h{'content-length'}) {
-        while (length($body) < $len) {
-            sysread($sock, my $buf, $len - length $body) or last;
-            $body .= $buf;
+    for (@lines) {
+        my ($k, $v) = /^([^:]+):\s*(.*)$/ or next;
+        $h{lc $k} = exists $h{lc $k} ? "$h{lc $k}, $v" : $v;
+    }
+    return ($m, $t, \%h, $head);
+}
+
+# The body as framed (Content-Length or chunked, trailers skipped):
+# (body, 1 if it arrived whole).
+sub read_request_body {
+    my ($c, $h) = @_;
+    if (($h->{'transfer-encoding'} // '') =~ /chunked/i) {
+        my $body = '';
+        while (1) {
+            my $line = read_crlf_line($c) // return ($body, 0);
+            my $size = hex(($line =~ /^([0-9a-fA-F]+)/)[0] // 0);
+            if (!$size) {
+                while (1) {
+                    my $t = read_crlf_line($c) // return ($body, 0);
+                    last if $t eq "\r\n";
+                }
+                return ($body, 1);
+            }
+            my $d = read_n($c, $size);
+            $body .= $d;
+            return ($body, 0) if length($d) < $size;
+            return ($body, 0) if read_n($c, 2) ne "\r\n";
         }
     }
-    return ($method, $target, \%h, $body);
+    my $len = $h->{'content-length'} // 0;
+    my $body = read_n($c, $len);
+    return ($body, length($body) == $len);
+}
+
+# One request, head and body: (method, target, headers, body) or ().
+sub read_request {
+    my ($sock) = @_;
+    my ($method, $target, $h) = read_request_head($sock) or return;
+    my ($body) = read_request_body($sock, $h);
+    return ($method, $target, $h, $body);
+}
+
+# A response with a sized body.
+sub respond {
+    my ($c, $status, $body, @h) = @_;
+    print $c "HTTP/1.1 $status\r\n", map({ "$_\r\n" } @h),
+             "Content-Length: ", length($body), "\r\n\r\n", $body;
 }
 
 # Appends a line to the misbehaving backend's log / reads it back.

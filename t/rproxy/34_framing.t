@@ -13,7 +13,8 @@ use JSON::PP ();
 use Socket ();
 use Time::HiRes qw(time sleep);
 use RPTest qw(evil_start evil_stop evil_log proxy_socket read_response
-              pattern_chunk);
+              pattern_chunk read_n read_request_head read_request_body
+              respond);
 
 plan tests => 30;
 
@@ -29,65 +30,12 @@ sub log_since {
 
 sub esc { my $s = shift; $s =~ s/([^\x20-\x7e])/sprintf '\\x%02x', ord $1/ge; $s }
 
-# Reads one request head; returns (method, target, \%headers, raw head).
-sub read_head {
-    my ($c) = @_;
-    my $head = '';
-    while ($head !~ /\r\n\r\n\z/) {
-        my $n = sysread($c, my $b, 1);
-        return unless $n;
-        $head .= $b;
-    }
-    my ($line, @lines) = split /\r\n/, $head;
-    my ($m, $t) = split / /, $line;
-    my %h;
-    for (@lines) { my ($k, $v) = /^([^:]+):\s*(.*)$/ or next; $h{lc $k} = $v }
-    return ($m, $t, \%h, $head);
-}
-
-sub read_n {
-    my ($c, $n) = @_;
-    my $d = '';
-    while (length($d) < $n) {
-        sysread($c, my $b, $n - length $d) or last;
-        $d .= $b;
-    }
-    return $d;
-}
-
-# The body as framed (Content-Length or chunked).
-sub read_body {
-    my ($c, $h) = @_;
-    if (($h->{'transfer-encoding'} // '') =~ /chunked/i) {
-        my $body = '';
-        while (1) {
-            my $line = '';
-            while ($line !~ /\r\n\z/) { sysread($c, my $b, 1) or return $body; $line .= $b }
-            my $size = hex(($line =~ /^([0-9a-fA-F]+)/)[0] // 0);
-            if (!$size) {
-                my $t = '';
-                while ($t !~ /(^|\r\n)\r\n\z/) { sysread($c, my $b, 1) or last; $t .= $b }
-                return $body;
-            }
-            $body .= read_n($c, $size);
-            read_n($c, 2);
-        }
-    }
-    return read_n($c, $h->{'content-length'} // 0);
-}
-
-sub respond {
-    my ($c, $status, $body, @h) = @_;
-    print $c "HTTP/1.1 $status\r\n", map({ "$_\r\n" } @h),
-             "Content-Length: ", length($body), "\r\n\r\n", $body;
-}
-
 # The scripted member: what it does depends on the path.
 my $member_script = sub {
     my ($c, $conn, $log) = @_;
     $c->autoflush(1);
     my $req = 0;
-    while (my ($m, $t, $h) = read_head($c)) {
+    while (my ($m, $t, $h) = read_request_head($c)) {
         $req++;
         my $path = $t;
         if ($path =~ m{^/early}) {
@@ -107,7 +55,7 @@ my $member_script = sub {
                 return;
             }
         }
-        my $body = read_body($c, $h);
+        my ($body) = read_request_body($c, $h);
         if (length($body) < ($h->{'content-length'} // 0)) {
             evil_log($log, "partial $conn.$req $m $t len=" . length $body);
             return;

@@ -14,24 +14,13 @@ use IO::Socket::SSL ();
 use Time::HiRes qw(time sleep);
 use RPTest qw(proxy_socket read_response echo_parse);
 use RPInterop qw(member_start member_stop member_reset member_requests
-                 text_body);
+                 text_body hv send_req);
 
 plan tests => 42, need need_ssl;
 
 my $vars = Apache::Test::vars();
 my $member = member_start();
 $SIG{ALRM} = sub { die "timed out\n" };
-
-sub hv { my ($h, $n) = @_; return join ', ', @{ $h->{lc $n} || [] } }
-
-sub send_req {
-    my ($s, $method, $path, $body, @h) = @_;
-    my $head = "$method $path HTTP/1.1\r\nHost: localhost\r\n"
-             . join('', map { "$_\r\n" } @h);
-    $head .= 'Content-Length: ' . length($body) . "\r\n"
-        if defined $body && !grep { /^(Content-Length|Transfer-Encoding):/i } @h;
-    print $s "$head\r\n", $body // '';
-}
 
 # One request on a new connection: (status, headers, body).
 sub one {

@@ -133,7 +133,7 @@ send_owed_body(rp_exchange_t *ex, int continued, int *body_sent)
  * A final answer can come before the body was sent (an early 401, 413 or
  * 417 to Expect: 100-continue). The member may then still read the body
  * it was promised, and would read whatever comes next on the connection
- * in its place: such a connection is never reused (ex->body_unsent). */
+ * in its place: such a connection is never reused. */
 static apr_status_t
 exchange(rp_exchange_t *ex, int *resend)
 {
@@ -143,7 +143,6 @@ exchange(rp_exchange_t *ex, int *resend)
     *resend = 0;
     ex->interim = 0;
     ex->interim_bytes = 0;
-    ex->body_unsent = 0;
     if ((rv = rp_client_send_head(ex)) != APR_SUCCESS) {
         /* on a connection that went stale: a request that is safe to
          * repeat and that we still hold whole, or one of which the member
@@ -189,7 +188,6 @@ exchange(rp_exchange_t *ex, int *resend)
             return APR_EINVAL;
         }
         if (!body_sent) {
-            ex->body_unsent = 1;
             ex->keepalive = 0;
         }
         ex->head_at = apr_time_now();
@@ -369,7 +367,7 @@ body_filtered(const request_rec *r)
  * can change the client's; otherwise chunked. rp_client_send_body()
  * holds the body to a declared length. */
 static void
-decide_framing(rp_exchange_t *ex)
+decide_framing(rp_exchange_t *ex, int filtered)
 {
     request_rec *r = ex->r;
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
@@ -383,8 +381,7 @@ decide_framing(rp_exchange_t *ex)
         apr_brigade_length(ex->prefetch, 1, &ex->body_len);
     }
     else if (!cl || apr_table_get(r->headers_in, "Transfer-Encoding")
-             || body_filtered(r)
-             || !ap_parse_strict_length(&ex->body_len, cl)) {
+             || filtered || !ap_parse_strict_length(&ex->body_len, cl)) {
         ex->chunked = 1;
         ex->body_len = -1;
     }
@@ -396,6 +393,7 @@ prepare(rp_exchange_t *ex)
 {
     request_rec *r = ex->r;
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    int filtered = body_filtered(r);
     apr_status_t rv;
 
     ex->has_body = apr_table_get(r->headers_in, "Transfer-Encoding")
@@ -405,14 +403,14 @@ prepare(rp_exchange_t *ex)
      * other, which answers the client's Expect: the filter must have seen
      * the body before its headers (mod_deflate drops Content-Encoding and
      * Content-Length on its first read) and the framing are decided. */
-    ex->expect_100 = ex->has_body && r->expecting_100 && !body_filtered(r);
+    ex->expect_100 = ex->has_body && r->expecting_100 && !filtered;
     ex->upgrade = wanted_upgrade(r, ex->match->route);
     if (ex->has_body && !ex->expect_100) {
         if ((rv = rp_client_prefetch(ex)) != APR_SUCCESS) {
             return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
         }
     }
-    decide_framing(ex);
+    decide_framing(ex, filtered);
     rp_headers_request(ex);
     return rp_headers_check(ex);
 }

@@ -398,9 +398,6 @@ typedef struct {
      * alone, so the member got none of the request (a non-idempotent
      * request may then go again on a new connection) */
     int head_refused;
-    /* exchange() in rproxy_forward.c: the member answered before the body
-     * was sent; the connection still owes it the body and is not reused */
-    int body_unsent;
     int error_status;               /* an ErrorDocument fetched through
                                      * the proxy: the error it stands for
                                      * (rp_handler), else 0 */

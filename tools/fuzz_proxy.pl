@@ -31,7 +31,7 @@ use MIME::Base64 qw(encode_base64 decode_base64);
 use Time::HiRes ();
 use File::Path qw(make_path);
 use Apache::Test ();
-use RPWire qw(wire_start wire_stop wire_drain wire_records wire_mark
+use RPWire qw(client_closes wire_start wire_stop wire_drain wire_records wire_mark
               wire_body client_connect client_read_response parse_script);
 
 my %o = (seconds => 60, seed => undef, out => '/tmp/fuzz-proxy', verbose => 0,
@@ -276,14 +276,6 @@ sub gen_batch {
 
 # ------------------------------------------------------------- execution --
 
-sub closes {
-    my ($cl, $res) = @_;
-    return 1 if !$res || $res->{error} || $cl->{eof};
-    return 1 if ($res->{framing} // '') eq 'close';
-    return 1 if grep { /close/i } @{ $res->{h}{connection} // [] };
-    return 0;
-}
-
 sub run_batch {
     my ($b, $replay) = @_;
     $batches++;
@@ -318,7 +310,7 @@ sub run_batch {
                         syswrite $l->{sock}, $rq->{tail};
                         $res = client_read_response($l, $rq->{m}, 8);
                     }
-                    elsif (!closes($l, $res)) {
+                    elsif (!client_closes($l, $res)) {
                         syswrite $l->{sock}, $rq->{tail};
                     }
                 }
@@ -326,7 +318,7 @@ sub run_batch {
                     $res = client_read_response($l, $rq->{m}, 8);
                 }
                 push @done, [$rq, $res, $res ? '' : ($l->{eof} ? 'eof' : 'timeout')];
-                $dead = closes($l, $res);
+                $dead = client_closes($l, $res);
             }
             if ($dead) {
                 close $l->{sock};

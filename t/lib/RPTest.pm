@@ -9,12 +9,13 @@ use Apache::Test ();
 use Apache::TestRequest ();
 use JSON::PP ();
 use Time::HiRes ();
+use IO::Select;
 
 our @EXPORT_OK = qw(echo_parse raw_http proxy_port evil_start evil_stop
                     read_response pattern_chunk read_request evil_log
                     proxy_socket evil_respond hold_request held_backend
                     pool_inflight hold_picked read_n read_request_head
-                    read_request_body respond);
+                    read_request_body respond read_until);
 
 # The echo backend answers "key=value" lines and "h:Name: value" lines.
 sub echo_parse {
@@ -92,6 +93,22 @@ sub read_response {
         while (sysread($sock, my $buf, 65536)) { $body .= $buf }
     }
     return ($status, \%h, $body, $head);
+}
+
+# Reads from $s until $done->($got) is true, EOF, or $secs pass.
+# Returns (bytes, eof seen).
+sub read_until {
+    my ($s, $secs, $done) = @_;
+    my ($got, $eof) = ('', 0);
+    my $sel = IO::Select->new($s);
+    my $until = Time::HiRes::time() + $secs;
+    while (!$done->($got)) {
+        my $left = $until - Time::HiRes::time();
+        last if $left <= 0 || !$sel->can_read($left);
+        my $n = sysread($s, $got, 65536, length $got);
+        if (!$n) { $eof = 1; last }
+    }
+    return ($got, $eof);
 }
 
 # A raw connection to the proxy (or to another port of the test server).

@@ -45,7 +45,7 @@ use POSIX ();
 
 our @EXPORT_OK = qw(wire_start wire_stop wire_drain wire_records wire_mark
                     wire_body client_connect client_read_response
-                    client_read_responses parse_script);
+                    client_read_responses parse_script client_closes);
 
 my $JSON = JSON::PP->new->canonical;
 my $TOKEN = qr/[!#\$%&'*+\-.^_`|~0-9A-Za-z]+/;
@@ -714,6 +714,17 @@ sub client_read_responses {
         last if $res->{error};
     }
     return (\@r, $cl->{buf});
+}
+
+
+# Will the client connection $cl be closed after response $res (none, an
+# error, EOF seen, close-delimited, or Connection: close)?
+sub client_closes {
+    my ($cl, $res) = @_;
+    return 1 if !$res || $res->{error} || $cl->{eof};
+    return 1 if ($res->{framing} // '') eq 'close';
+    return 1 if grep { /close/i } @{ $res->{h}{connection} // [] };
+    return 0;
 }
 
 1;

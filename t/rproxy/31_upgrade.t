@@ -8,7 +8,8 @@ use Apache::Test qw(plan ok);
 use Apache::TestUtil qw(t_cmp);
 use IO::Select;
 use IO::Socket::INET;
-use RPTest qw(echo_parse read_response proxy_port evil_start evil_stop proxy_socket);
+use RPTest qw(echo_parse read_response proxy_port evil_start evil_stop proxy_socket
+              read_until);
 
 plan tests => 34;
 
@@ -26,22 +27,6 @@ sub upgrade_request {
 }
 
 my @ws = ('Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13');
-
-# Reads from $s until $done->($got) is true, EOF, or $secs pass.
-# Returns (bytes, eof seen).
-sub read_until {
-    my ($s, $secs, $done) = @_;
-    my ($got, $eof) = ('', 0);
-    my $sel = IO::Select->new($s);
-    my $until = time + $secs;
-    while (!$done->($got)) {
-        my $left = $until - time;
-        last if $left <= 0 || !$sel->can_read($left);
-        my $n = sysread($s, $got, 65536, length $got);
-        if (!$n) { $eof = 1; last }
-    }
-    return ($got, $eof);
-}
 
 sub write_all {
     my ($s, $data) = @_;

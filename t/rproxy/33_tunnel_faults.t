@@ -18,7 +18,7 @@ use Time::HiRes qw(time sleep);
 use Digest::SHA ();
 use MIME::Base64 ();
 use RPTest qw(read_response proxy_port evil_start evil_stop proxy_socket
-              evil_log raw_http);
+              evil_log raw_http read_until);
 
 plan tests => 37;
 
@@ -103,21 +103,6 @@ sub open_tunnel {
     my ($got) = read_until($s, 5, sub { $_[0] =~ /\n/ });
     alarm 0;
     return ($s, "$st $got");
-}
-
-# Reads from $s until $done->($got) is true, EOF, or $secs pass.
-sub read_until {
-    my ($s, $secs, $done) = @_;
-    my ($got, $eof) = ('', 0);
-    my $sel = IO::Select->new($s);
-    my $until = time + $secs;
-    while (!$done->($got)) {
-        my $left = $until - time;
-        last if $left <= 0 || !$sel->can_read($left);
-        my $n = sysread($s, $got, 65536, length $got);
-        if (!$n) { $eof = 1; last }
-    }
-    return ($got, $eof);
 }
 
 # CPU seconds (user + system) used so far by the server's children.

@@ -31,7 +31,7 @@ use warnings FATAL => 'all';
 use lib 't/lib';
 use Apache::Test qw(plan ok);
 use Apache::TestUtil qw(t_cmp);
-use RPWire qw(wire_start wire_stop wire_drain wire_records wire_mark
+use RPWire qw(client_closes wire_start wire_stop wire_drain wire_records wire_mark
               wire_body client_connect client_read_response);
 use RPTest qw(proxy_port);
 
@@ -178,16 +178,8 @@ sub exchange {
         $res->{client_saw_100} = 1 if $res;
         return $res;
     }
-    syswrite $sock, $framed unless closes($cl, $first);
+    syswrite $sock, $framed unless client_closes($cl, $first);
     return $first;
-}
-
-sub closes {
-    my ($cl, $res) = @_;
-    return 1 if !$res || $res->{error} || $cl->{eof};
-    return 1 if ($res->{framing} // '') eq 'close';
-    return 1 if grep { /close/i } @{ $res->{h}{connection} // [] };
-    return 0;
 }
 
 sub expected_body {
@@ -259,7 +251,7 @@ sub run_case {
         my $rq = $main;
         if ($k > 1) {
             $rq = { %$main, id => "$main->{id}-$k" };
-            $a = client_connect($proxy) if closes($a, $want[-1][1]);
+            $a = client_connect($proxy) if client_closes($a, $want[-1][1]);
         }
         my $res = exchange($a, $rq);
         push @sent, $rq;
@@ -267,7 +259,7 @@ sub run_case {
     }
     my $left = '';
     if (!$case->{no_followup}) {
-        $a = client_connect($proxy) if closes($a, $want[-1][1]);
+        $a = client_connect($proxy) if client_closes($a, $want[-1][1]);
         my $fres = exchange($a, $follow);
         push @sent, $follow;
         push @want, [$follow, $fres, 200, length $PROBE];

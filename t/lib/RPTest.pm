@@ -1,6 +1,7 @@
 package RPTest;
 # Helpers for the mod_rproxy suite: parsing what the echo backend saw,
-# raw HTTP exchanges, and small misbehaving backends started by a test.
+# raw HTTP exchanges, small misbehaving backends started by a test, the
+# status page and the error_log, and httpd -t on a configuration of its own.
 use strict;
 use warnings;
 use Exporter 'import';
@@ -10,12 +11,16 @@ use Apache::TestRequest ();
 use JSON::PP ();
 use Time::HiRes ();
 use IO::Select;
+use Scalar::Util qw(blessed);
 
 our @EXPORT_OK = qw(echo_parse raw_http proxy_port evil_start evil_stop
                     read_response pattern_chunk read_request evil_log
                     proxy_socket evil_respond hold_request held_backend
                     pool_inflight hold_picked read_n read_request_head
-                    read_request_body respond read_until);
+                    read_request_body respond read_until write_all
+                    evil_lines backends status_json status_pool
+                    status_members status_member error_log_size
+                    error_log_since httpd_config_test);
 
 # The echo backend answers "key=value" lines and "h:Name: value" lines.
 sub echo_parse {
@@ -95,8 +100,8 @@ sub read_response {
     return ($status, \%h, $body, $head);
 }
 
-# Reads from $s until $done->($got) is true, EOF, or $secs pass.
-# Returns (bytes, eof seen).
+# Reads from $s (a plain or an IO::Socket::SSL socket) until $done->($got)
+# is true, EOF, or $secs pass. Returns (bytes, eof seen).
 sub read_until {
     my ($s, $secs, $done) = @_;
     my ($got, $eof) = ('', 0);
@@ -104,11 +109,25 @@ sub read_until {
     my $until = Time::HiRes::time() + $secs;
     while (!$done->($got)) {
         my $left = $until - Time::HiRes::time();
-        last if $left <= 0 || !$sel->can_read($left);
+        last if $left <= 0;
+        # TLS may hold decrypted bytes that select() cannot see
+        my $pending = blessed($s) && $s->can('pending') ? $s->pending : 0;
+        last unless $pending || $sel->can_read($left);
         my $n = sysread($s, $got, 65536, length $got);
         if (!$n) { $eof = 1; last }
     }
     return ($got, $eof);
+}
+
+# Writes all of $data to $s (syswrite may take a part at a time).
+sub write_all {
+    my ($s, $data) = @_;
+    my $off = 0;
+    while ($off < length $data) {
+        my $n = syswrite($s, $data, length($data) - $off, $off);
+        die "write: $!" unless defined $n;
+        $off += $n;
+    }
 }
 
 # A raw connection to the proxy (or to another port of the test server).
@@ -135,11 +154,8 @@ sub hold_request {
 # status page shows them.
 sub pool_inflight {
     my ($pool) = @_;
-    my $res = Apache::TestRequest::GET('/rproxy-status?json');
-    my $j = JSON::PP::decode_json($res->content);
-    my ($p) = grep { $_->{name} eq $pool } @{ $j->{pools} };
     my $n = 0;
-    $n += $_->{inflight} for @{ $p->{members} };
+    $n += $_->{inflight} for status_members($pool);
     return $n;
 }
 
@@ -343,11 +359,93 @@ sub evil_log {
     return @l;
 }
 
+# What a logging member wrote with evil_log(), without the "conn N" line
+# evil_start() writes for each connection.
+sub evil_lines {
+    my ($log) = @_;
+    return grep { !/^conn / } evil_log($log);
+}
+
 # The echo backend's size= pattern.
 sub pattern_chunk {
     my ($len) = @_;
     my $p = join '', '0'..'9', 'a'..'z', 'A'..'Z', '+', '/';
     return substr($p x (int($len / 64) + 1), 0, $len);
+}
+
+# ---- balancer tests ------------------------------------------------------
+
+# The member (its X-Backend name) that answered each of $n GETs of
+# "$url?count=1", in order; "-" where none did.
+sub backends {
+    my ($url, $n) = @_;
+    return map {
+        Apache::TestRequest::GET("$url?count=1")->header('X-Backend') // '-'
+    } 1 .. $n;
+}
+
+# ---- the status page -----------------------------------------------------
+
+# /rproxy-status?json, decoded; undef if it did not answer 200 (while the
+# server restarts, say).
+sub status_json {
+    my $res = Apache::TestRequest::GET('/rproxy-status?json');
+    return $res->code == 200 ? JSON::PP::decode_json($res->content) : undef;
+}
+
+# One pool as the status page shows it (name, balancer, queued, members);
+# undef if the page or the pool is missing.
+sub status_pool {
+    my ($pool) = @_;
+    my $j = status_json() or return undef;
+    my ($p) = grep { $_->{name} eq $pool } @{ $j->{pools} };
+    return $p;
+}
+
+# A pool's members as the status page shows them, in configuration order.
+sub status_members {
+    my ($pool) = @_;
+    my $p = status_pool($pool) or return ();
+    return @{ $p->{members} };
+}
+
+# A pool's member $i (0, the first, by default) as the status page shows it.
+sub status_member {
+    my ($pool, $i) = @_;
+    return (status_members($pool))[$i // 0];
+}
+
+# ---- the test server's error_log -----------------------------------------
+
+sub error_log_path { return Apache::Test::vars('t_logs') . '/error_log' }
+
+# Its size now: where what a test provokes will start.
+sub error_log_size { return -s error_log_path() || 0 }
+
+# What it got from offset $from (an error_log_size()) on; '' if nothing.
+sub error_log_since {
+    my ($from) = @_;
+    open my $fh, '<', error_log_path() or return '';
+    seek $fh, $from, 0;
+    local $/;
+    return <$fh> // '';
+}
+
+# ---- httpd -t on a configuration of a test's own -------------------------
+
+# Writes $dir/httpd.conf (the MPM, authz_core, a ServerName, then $body)
+# and runs httpd -t on it: (exit status, output).
+sub httpd_config_test {
+    my ($dir, $body) = @_;
+    my $mods = '/usr/lib/apache2/modules';
+    open my $fh, '>', "$dir/httpd.conf" or die $!;
+    print $fh "LoadModule mpm_event_module $mods/mod_mpm_event.so\n",
+              "LoadModule authz_core_module $mods/mod_authz_core.so\n",
+              "ServerName localhost\n", $body;
+    close $fh;
+    my $httpd = Apache::Test::vars('httpd');
+    my $out = `$httpd -t -d $dir -f $dir/httpd.conf 2>&1`;
+    return ($? >> 8, $out);
 }
 
 1;

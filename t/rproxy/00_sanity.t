@@ -8,7 +8,7 @@ use Apache::TestRequest qw(GET);
 plan tests => 4;
 
 ok have_lwp;
-# mod_rproxy is loaded from extra.conf: prove it by a proxied request
+# mod_rproxy is loaded from 00_server.conf: prove it by a proxied request
 ok((GET('/b1/sanity')->header('X-Backend') // '') eq 'b1');
 ok have_module('ssl');
 ok eval { require IO::Socket::SSL; 1 };

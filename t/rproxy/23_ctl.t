@@ -9,12 +9,12 @@ use warnings FATAL => 'all';
 use lib 't/lib';
 use Apache::Test qw(plan ok);
 use Apache::TestUtil qw(t_cmp);
-use RPTest qw(evil_start evil_stop evil_log read_response proxy_socket);
+use RPTest qw(evil_start evil_stop evil_log read_response proxy_socket
+              error_log_size error_log_since);
 
 plan tests => 40;
 
 my $ctl_port = Apache::Test::vars('rp_ctl_port');
-my $errlog = Apache::Test::vars('t_logs') . '/error_log';
 
 # the member: logs each request head it parsed, escaped, then answers
 my $evil = evil_start(sub {
@@ -35,21 +35,13 @@ my $evil = evil_start(sub {
     }
 });
 
-sub log_size { return -s $errlog // 0 }
-sub log_since {
-    my ($from) = @_;
-    open my $fh, '<', $errlog or die;
-    seek $fh, $from, 0;
-    local $/;
-    return <$fh> // '';
-}
 
 # one request on a fresh client connection: (status, body, member heads,
 # error log lines written meanwhile)
 sub try_req {
     my ($target, %opt) = @_;
     unlink $evil->{log};
-    my $from = log_size();
+    my $from = error_log_size();
     my $s = proxy_socket($opt{port} ? (port => $opt{port}) : ());
     print $s "GET $target HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
     my ($st, undef, $body) = read_response($s);
@@ -57,7 +49,7 @@ sub try_req {
     select undef, undef, undef, 0.2;
     my @heads = grep { /^head / } evil_log($evil->{log});
     print "# the member got: $_\n" for @heads;
-    return ($st, $body, \@heads, log_since($from));
+    return ($st, $body, \@heads, error_log_since($from));
 }
 
 # a header set by mod_headers from a configured expression: CRLF

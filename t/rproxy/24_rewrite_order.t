@@ -13,7 +13,7 @@ use Apache::TestUtil qw(t_cmp);
 use IO::Socket::INET;
 use Time::HiRes qw(sleep);
 use RPTest qw(evil_start evil_stop read_request evil_respond evil_log
-              raw_http);
+              raw_http evil_lines);
 
 plan tests => 12, need_module('rewrite');
 
@@ -30,7 +30,7 @@ my $be = evil_start(sub {
     }
 }, port => $logport);
 
-sub seen { grep { !/^conn / } evil_log($be->{log}) }
+sub seen { evil_lines($be->{log}) }
 
 sub get {
     my ($port, $path) = @_;

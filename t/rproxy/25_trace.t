@@ -10,7 +10,7 @@ use lib 't/lib';
 use Apache::Test qw(plan ok);
 use Apache::TestUtil qw(t_cmp);
 use RPTest qw(evil_start evil_stop read_request evil_respond evil_log
-              raw_http);
+              raw_http evil_lines);
 
 plan tests => 14;
 
@@ -23,7 +23,7 @@ my $be = evil_start(sub {
     }
 }, port => $vars->{log_backend_port});
 
-sub seen { grep { !/^conn / } evil_log($be->{log}) }
+sub seen { evil_lines($be->{log}) }
 
 sub trace {
     my ($port, $path, $body) = @_;

@@ -10,7 +10,8 @@ use Apache::TestUtil qw(t_cmp);
 use Digest::MD5 qw(md5_hex);
 use IO::Select;
 use IO::Socket::INET;
-use RPTest qw(echo_parse read_response proxy_port pattern_chunk proxy_socket);
+use RPTest qw(echo_parse read_response proxy_port pattern_chunk proxy_socket
+              write_all);
 
 plan tests => 86;
 
@@ -22,18 +23,6 @@ my $MiB = 1024 * $KiB;
 # Every socket exchange runs under an alarm: a proxy that stalls must fail
 # the test, not hang the suite.
 $SIG{ALRM} = sub { die "timed out\n" };
-
-sub connect_proxy { proxy_socket(port => $port) }
-
-sub write_all {
-    my ($s, $data) = @_;
-    my $off = 0;
-    while ($off < length $data) {
-        my $n = syswrite($s, $data, length($data) - $off, $off);
-        die "write: $!" unless defined $n;
-        $off += $n;
-    }
-}
 
 # One request on an open socket; returns (status, headers, body, head).
 sub exchange {
@@ -107,7 +96,7 @@ my ($s, $st, $h, $body, $e);
 # sized bodies keep their Content-Length, below and above the prefetch size
 for my $len (1, 1000, 64 * $KiB - 1, 64 * $KiB + 1, 1 * $MiB + 7) {
     my $data = data_of($len);
-    $s = connect_proxy();
+    $s = proxy_socket();
     ($st, $h, $body) = exchange($s, post_head('/b1/sized', "Content-Length: $len",
                                               'Content-Type: application/octet-stream'),
                                 $data);
@@ -119,7 +108,7 @@ for my $len (1, 1000, 64 * $KiB - 1, 64 * $KiB + 1, 1 * $MiB + 7) {
 }
 
 # an empty body stays empty
-$s = connect_proxy();
+$s = proxy_socket();
 ($st, $h, $body) = exchange($s, post_head('/b1/empty', 'Content-Length: 0'));
 $e = echo_parse($body);
 ok t_cmp("$st $e->{'body-bytes'} $e->{'body-md5'}", '200 0 ' . md5_hex(''),
@@ -130,7 +119,7 @@ ok t_cmp(one_header($e, 'Transfer-Encoding'), '', 'no Transfer-Encoding for an e
 for my $case ([1, 1], [5000, 1000], [60000, 7000]) {
     my ($len, $csize) = @$case;
     my $data = data_of($len);
-    $s = connect_proxy();
+    $s = proxy_socket();
     ($st, $h, $body) = exchange($s, post_head('/b1/chunked-small', 'Transfer-Encoding: chunked'),
                                 chunked($data, $csize));
     $e = echo_parse($body);
@@ -144,7 +133,7 @@ for my $case ([1, 1], [5000, 1000], [60000, 7000]) {
 for my $case ([64 * $KiB + 1, 64 * $KiB + 1], [300 * $KiB + 3, 8 * $KiB], [3 * $MiB, 100 * $KiB]) {
     my ($len, $csize) = @$case;
     my $data = data_of($len);
-    $s = connect_proxy();
+    $s = proxy_socket();
     ($st, $h, $body) = exchange($s, post_head('/b1/chunked-big', 'Transfer-Encoding: chunked'),
                                 chunked($data, $csize));
     $e = echo_parse($body);
@@ -158,7 +147,7 @@ for my $case ([64 * $KiB + 1, 64 * $KiB + 1], [300 * $KiB + 3, 8 * $KiB], [3 * $
 
 for my $len (0, 1, 64 * $KiB, 64 * $KiB + 1, 1 * $MiB + 13) {
     for my $chunked (0, 1) {
-        $s = connect_proxy();
+        $s = proxy_socket();
         ($st, $h, $body) = exchange($s, "GET /b1/?size=$len&chunked=$chunked HTTP/1.1\r\n"
                                         . "Host: $host\r\n\r\n");
         ok t_cmp($st, 200, "size=$len chunked=$chunked: 200");
@@ -186,7 +175,7 @@ my $peak_before = child_peak_kib();
 
 # download: read and hash as it arrives, never holding the body
 {
-    $s = connect_proxy();
+    $s = proxy_socket();
     alarm 300;
     write_all($s, "GET /b1/?size=$big&chunked=1 HTTP/1.1\r\nHost: $host\r\n\r\n");
     ($st, $h) = read_response($s, 1);
@@ -234,7 +223,7 @@ my $peak_before = child_peak_kib();
     my $blocks = int($big / (64 * $KiB));
     my $tail = $big % (64 * $KiB);
     my $md5 = Digest::MD5->new;
-    $s = connect_proxy();
+    $s = proxy_socket();
     alarm 300;
     eval {
         write_all($s, post_head('/b1/upload', "Content-Length: $big"));
@@ -271,7 +260,7 @@ sub wait_readable {
 for my $case (['sized', 5000], ['sized', 200 * $KiB], ['chunked', 5000], ['chunked', 200 * $KiB]) {
     my ($kind, $len) = @$case;
     my $data = data_of($len);
-    $s = connect_proxy();
+    $s = proxy_socket();
     write_all($s, post_head('/b1/expect', 'Expect: 100-continue',
                             $kind eq 'sized' ? "Content-Length: $len"
                                              : 'Transfer-Encoding: chunked'));
@@ -295,7 +284,7 @@ for my $case (['sized', 5000], ['sized', 200 * $KiB], ['chunked', 5000], ['chunk
 
 # a backend that refuses the body: the client gets its 417, never a 100
 {
-    $s = connect_proxy();
+    $s = proxy_socket();
     alarm 30;
     write_all($s, post_head('/b1/expect?reject=417', 'Expect: 100-continue',
                             'Content-Length: 5000'));
@@ -310,7 +299,7 @@ for my $case (['sized', 5000], ['sized', 200 * $KiB], ['chunked', 5000], ['chunk
 # ---- bodiless responses keep the connection in step ----------------------
 
 {
-    $s = connect_proxy();
+    $s = proxy_socket();
     my @conns;
     ($st, $h, $body) = exchange($s, "HEAD /b1/?size=1000&chunked=0 HTTP/1.1\r\nHost: $host\r\n\r\n");
     ok t_cmp("$st " . ($h->{'content-length'}[0] // '-'), '200 1000',

@@ -6,18 +6,15 @@ use warnings FATAL => 'all';
 use lib 't/lib';
 use Apache::Test qw(plan ok);
 use Apache::TestUtil qw(t_cmp);
-use IO::Select;
 use IO::Socket::INET;
-use RPTest qw(echo_parse read_response proxy_port evil_start evil_stop proxy_socket
-              read_until);
+use RPTest qw(echo_parse read_response proxy_port evil_start evil_stop
+              proxy_socket read_until write_all);
 
 plan tests => 34;
 
 my $port = proxy_port();
 my $host = "localhost:$port";
 $SIG{ALRM} = sub { die "timed out\n" };
-
-sub connect_proxy { proxy_socket(port => $port) }
 
 sub upgrade_request {
     my ($path, $proto, @extra) = @_;
@@ -28,19 +25,10 @@ sub upgrade_request {
 
 my @ws = ('Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13');
 
-sub write_all {
-    my ($s, $data) = @_;
-    for (my $off = 0; $off < length $data;) {
-        my $n = syswrite($s, $data, length($data) - $off, $off);
-        die "write: $!" unless defined $n;
-        $off += $n;
-    }
-}
-
 my ($s, $st, $h, $body, $got, $eof);
 
 # ---- the tunnel, both ways -------------------------------------------------
-$s = connect_proxy();
+$s = proxy_socket();
 alarm 30;
 write_all($s, upgrade_request('/b1/ws?upgrade=1', 'websocket', @ws));
 ($st, $h) = read_response($s, 1);
@@ -77,7 +65,7 @@ ok t_cmp($eof, 1, 'backend close ends the client connection');
 close $s;
 
 # the client half-closing is passed on: the backend sees EOF and finishes
-$s = connect_proxy();
+$s = proxy_socket();
 alarm 30;
 write_all($s, upgrade_request('/b1/ws?upgrade=1', 'websocket', @ws));
 ($st, $h) = read_response($s, 1);
@@ -92,7 +80,7 @@ ok t_cmp("$got $eof", 'echo:last words 1',
 close $s;
 
 # an Upgrade header alone, without Connection: Upgrade, is no upgrade
-$s = connect_proxy();
+$s = proxy_socket();
 ($st, $h, $body) = do {
     alarm 30;
     write_all($s, "GET /b1/plain?upgrade=1 HTTP/1.1\r\nHost: $host\r\nUpgrade: websocket\r\n\r\n");
@@ -105,7 +93,7 @@ ok t_cmp($st, 200, 'Upgrade without Connection: Upgrade: a plain 200');
 ok t_cmp($e->{h}{upgrade}, undef, 'backend got no Upgrade header');
 
 # a backend that declines the upgrade answers normally; it was asked for it
-$s = connect_proxy();
+$s = proxy_socket();
 alarm 30;
 write_all($s, upgrade_request('/b1/declined', 'websocket', @ws));
 ($st, $h, $body) = read_response($s);
@@ -118,7 +106,7 @@ ok t_cmp(join(',', @{ $e->{h}{'sec-websocket-key'} || [] }), 'dGhlIHNhbXBsZSBub2
          'with the WebSocket handshake headers');
 
 # ---- h2c is never tunnelled ------------------------------------------------
-$s = connect_proxy();
+$s = proxy_socket();
 alarm 30;
 write_all($s, "GET /b1/h2c?upgrade=1 HTTP/1.1\r\nHost: $host\r\n"
               . "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
@@ -140,7 +128,7 @@ alarm 0;
 ok t_cmp("$st $body", "200 backend=b1\n", 'same connection serves the next request');
 
 # offered alongside websocket, only websocket goes on
-$s = connect_proxy();
+$s = proxy_socket();
 alarm 30;
 write_all($s, upgrade_request('/b1/ws?upgrade=1', 'h2c, websocket', @ws));
 ($st, $h) = read_response($s, 1);
@@ -152,7 +140,7 @@ ok t_cmp($got, "hello-from-b1\n", 'and the tunnel works');
 close $s;
 
 # ---- upgrade=none --------------------------------------------------------
-$s = connect_proxy();
+$s = proxy_socket();
 alarm 30;
 write_all($s, upgrade_request('/noupgrade/ws?upgrade=1', 'websocket', @ws));
 ($st, $h, $body) = read_response($s);
@@ -176,7 +164,7 @@ my $evil = evil_start(sub {
 my $evil_port = Apache::Test::vars('ext_backend_port');
 
 # 101 to a request that asked for no upgrade
-$s = connect_proxy();
+$s = proxy_socket();
 alarm 30;
 write_all($s, "GET /evil/unasked HTTP/1.1\r\nHost: $host\r\nConnection: close\r\n\r\n");
 ($st, $h, $body) = read_response($s);
@@ -186,7 +174,7 @@ ok(!($body =~ /surprise/));
 ok(!($body =~ /127\.0\.0\.1|$evil_port/));
 
 # 101 for another protocol than the one asked for
-$s = connect_proxy();
+$s = proxy_socket();
 alarm 30;
 write_all($s, upgrade_request('/evil/mismatch', 'websocket', @ws));
 ($st, $h, $body) = read_response($s);

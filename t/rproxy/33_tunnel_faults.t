@@ -12,13 +12,13 @@ use warnings FATAL => 'all';
 use lib 't/lib';
 use Apache::Test qw(plan ok);
 use Apache::TestUtil qw(t_cmp);
-use IO::Select;
 use Socket qw(SOL_SOCKET SO_LINGER SHUT_WR);
 use Time::HiRes qw(time sleep);
 use Digest::SHA ();
 use MIME::Base64 ();
 use RPTest qw(read_response proxy_port evil_start evil_stop proxy_socket
-              evil_log raw_http read_until);
+              evil_log raw_http read_until error_log_size error_log_since
+              evil_lines);
 
 plan tests => 37;
 
@@ -91,7 +91,7 @@ my $evil = evil_start(sub {
 });
 
 my $evil_port = Apache::Test::vars('ext_backend_port');
-sub evil_lines { grep { !/^conn / } evil_log("$logs/evil.$evil_port.log") }
+my $evil_log = "$logs/evil.$evil_port.log";
 
 sub open_tunnel {
     my ($path) = @_;
@@ -147,11 +147,10 @@ sub released_within {
     return 0;
 }
 
-sub error_log_since {
+# how many lines the error_log got from offset $off on that match $re
+sub logged_since {
     my ($off, $re) = @_;
-    open my $fh, '<', "$logs/error_log" or die;
-    seek $fh, $off, 0;
-    return scalar grep { /$re/ } <$fh>;
+    return scalar grep { /$re/ } split /^/m, error_log_since($off);
 }
 
 sub next_request_works {
@@ -161,7 +160,7 @@ sub next_request_works {
 }
 
 my ($s, $got, $eof, $t0, $cpu, @l);
-my $log_off = -s "$logs/error_log";
+my $log_off = error_log_size();
 
 # ---- the member resets; the client keeps its side open -----------------
 ($s, $got) = open_tunnel('rst');
@@ -178,12 +177,12 @@ $cpu = children_cpu() - $cpu;
 print "# CPU of the children over 3 s after the reset: $cpu s\n";
 ok $cpu < 0.5;
 close $s;
-ok t_cmp(error_log_since($log_off, qr/RP00140: .*tunnel: member connection failed \(read\)/), 1,
+ok t_cmp(logged_since($log_off, qr/RP00140: .*tunnel: member connection failed \(read\)/), 1,
          'rst: one tagged line says the member connection failed');
 ok t_cmp(next_request_works(), "200 backend=b1\n", 'rst: the next request works');
 
 # ---- the client resets; the member stays -------------------------------
-$log_off = -s "$logs/error_log";
+$log_off = error_log_size();
 ($s, $got) = open_tunnel('hold');
 ok t_cmp($got, "101 hi-from-member\n", 'client rst: tunnel open');
 print $s "abc";
@@ -191,7 +190,7 @@ sleep 0.3;
 rst_close($s);
 $t0 = time;
 sleep 1;
-@l = evil_lines();
+@l = evil_lines($evil_log);
 my ($peer) = map { /^peer (\d+) hold$/ ? $1 : () } @l;
 ok t_cmp((grep { /^got hold abc$/ } @l) ? 1 : 0, 1,
          'client rst: bytes sent before the reset reached the member');
@@ -204,7 +203,7 @@ sleep 3;
 $cpu = children_cpu() - $cpu;
 print "# CPU of the children over 3 s after the client's reset: $cpu s\n";
 ok $cpu < 0.5;
-ok t_cmp(error_log_since($log_off, qr/RP00140: .*tunnel: client connection failed \(read\)/), 1,
+ok t_cmp(logged_since($log_off, qr/RP00140: .*tunnel: client connection failed \(read\)/), 1,
          'client rst: one tagged line says the client connection failed');
 ok t_cmp(next_request_works(), "200 backend=b1\n", 'client rst: the next request works');
 
@@ -216,7 +215,7 @@ ok t_cmp("[$got] $eof", '[] 1', 'member half-close: the client sees EOF');
 print $s "after-eof";
 shutdown($s, SHUT_WR);
 sleep 1;
-@l = evil_lines();
+@l = evil_lines($evil_log);
 ok t_cmp((grep { /^got halfclose after-eof$/ } @l) ? 1 : 0, 1,
          'member half-close: the client\'s later bytes still reach the member');
 ok t_cmp((grep { /^end halfclose \S+ eof$/ } @l) ? 1 : 0, 1,
@@ -227,20 +226,20 @@ close $s;
 # (31_upgrade.t: the member answers after the client's half-close)
 
 # ---- one side done, the other silent: the idle timeout fires -----------
-$log_off = -s "$logs/error_log";
+$log_off = error_log_size();
 ($s, $got) = open_tunnel('halfclose');
 ($got, $eof) = read_until($s, 5, sub { 0 });
 $t0 = time;
 ok t_cmp("$eof", '1', 'idle: the member is done sending');
 sleep 3.5;              # idle=2s; the client sends nothing, keeps its end
-@l = evil_lines();
+@l = evil_lines($evil_log);
 my @ends = map { /^end halfclose (\S+) eof$/ ? $1 : () } @l;
 ok t_cmp(scalar @ends, 2, 'idle: the member connection was closed');
 ok $ends[-1] - $t0 > 1.5 && $ends[-1] - $t0 < 3.5;
 ($peer) = (map { /^peer (\d+) halfclose$/ ? $1 : () } @l)[-1];
 ok t_cmp(proxy_holds($port, $s->sockport) || proxy_holds($peer, $evil_port), 0,
          'idle: neither connection is held by the proxy');
-ok t_cmp(error_log_since($log_off, qr/RP00051: member evil\/[^ ]+ tunnel idle for 2s; closed/), 1,
+ok t_cmp(logged_since($log_off, qr/RP00051: member evil\/[^ ]+ tunnel idle for 2s; closed/), 1,
          'idle: the tagged idle line');
 close $s;
 ok t_cmp(next_request_works(), "200 backend=b1\n", 'idle: the next request works');
@@ -254,7 +253,7 @@ my $h2why = !$h2port ? 'mod_http2 not loaded'
           : system('/usr/bin/python3 -c "import h2" 2>/dev/null') ? 'python3-h2 not installed'
           : '';
 my %r;
-$log_off = -s "$logs/error_log";
+$log_off = error_log_size();
 $cpu = undef;
 if (!$h2why) {
     open my $py, '-|', '/usr/bin/python3', 't/h2ws_client.py', $h2port,
@@ -277,7 +276,7 @@ if (!$h2why) {
 # or a build without H2WebSockets); under prefork it warns but works
 my $skip = $h2why || (($r{'settings-connect-protocol'} // '') eq '1' ? ''
                       : 'h2 with extended CONNECT not offered by this server');
-my @member = grep { /^ws ws / } evil_lines();
+my @member = grep { /^ws ws / } evil_lines($evil_log);
 Apache::Test::skip($skip, $r{'settings-connect-protocol'}, '1',
                    'h2: the server offers extended CONNECT');
 Apache::Test::skip($skip, $r{'ws-status'}, '200', 'h2: the WebSocket is accepted');
@@ -290,16 +289,16 @@ Apache::Test::skip($skip, ($cpu // 9) < 0.3 ? 1 : 0, 1,
 my $after = $r{'ws-end-after'} // 0;
 Apache::Test::skip($skip, ($r{'ws-end'} // '') . ($after > 1.5 && $after < 3.5 ? ' at idle=2s' : " after $after s"),
                    qr/^ended(,reset:0)? at idle=2s$/, 'h2: the idle timeout ends the stream');
-Apache::Test::skip($skip, error_log_since($log_off, qr/RP00051: /), 1,
+Apache::Test::skip($skip, logged_since($log_off, qr/RP00051: /), 1,
                    'h2: with the tagged idle line');
 Apache::Test::skip($skip, ($r{'get-status'} // '') . ' ' . ($r{'get-body'} // '')
                    . ' ' . ($r{closed} // 'open'), '200 backend=b1 open',
                    'h2: the client\'s connection goes on serving streams');
-Apache::Test::skip($skip, error_log_since($log_off, qr/RP00143|RP00144/), 0,
+Apache::Test::skip($skip, logged_since($log_off, qr/RP00143|RP00144/), 0,
                    'h2: this httpd can poll the stream: no refusal');
 # the member closes: the stream ends at once, the connection goes on
 %r = ();
-$log_off = -s "$logs/error_log";
+$log_off = error_log_size();
 if (!$skip) {
     for (`/usr/bin/python3 t/h2ws_client.py $h2port /h2ws/ws /b1/?count=1 5 bye 2>&1`) {
         chomp;

@@ -9,24 +9,14 @@ use lib 't/lib';
 use Apache::Test qw(plan ok);
 use Apache::TestRequest qw(GET);
 use Apache::TestUtil qw(t_cmp);
-use JSON::PP ();
 use Socket ();
 use Time::HiRes qw(time sleep);
 use RPTest qw(evil_start evil_stop evil_log proxy_socket read_response
               pattern_chunk read_n read_request_head read_request_body
-              respond);
+              respond status_member error_log_size error_log_since
+              evil_lines);
 
 plan tests => 30;
-
-my $errlog = Apache::Test::vars('t_logs') . '/error_log';
-sub log_size { return -s $errlog || 0 }
-sub log_since {
-    my ($off) = @_;
-    open my $fh, '<', $errlog or return '';
-    seek $fh, $off, 0;
-    local $/;
-    return <$fh> // '';
-}
 
 sub esc { my $s = shift; $s =~ s/([^\x20-\x7e])/sprintf '\\x%02x', ord $1/ge; $s }
 
@@ -97,7 +87,7 @@ my $member = evil_start($member_script,
                         port => Apache::Test::vars('framing_port'));
 my $mlog = $member->{log};
 
-sub member_lines { return grep { !/^conn / } evil_log($mlog) }
+sub member_lines { return evil_lines($mlog) }
 sub reset_member_log { open my $fh, '>', $mlog; close $fh }
 
 # ---- Expect: 100-continue answered early -----------------------------------
@@ -133,7 +123,7 @@ ok t_cmp(scalar(grep { /^swallowed/ && /victim/ } @ml), 0,
 # ---- close-delimited response bodies ---------------------------------------
 # No length, no chunking: the member's close ends the body. Every one must
 # arrive whole, properly ended, on a client connection that goes on.
-my $off = log_size();
+my $off = error_log_size();
 my ($whole, $next_ok) = (0, 0);
 for my $i (1 .. 6) {
     my $s = proxy_socket();
@@ -153,7 +143,7 @@ my ($c10, undef, $b10) = read_response($s10);
 close $s10;
 ok t_cmp(($c10 // 0) . ' ' . length($b10 // ''), '200 30000',
          'HTTP/1.0 member, HTTP/1.0 client: the whole body');
-ok t_cmp(scalar(() = log_since($off) =~ /RP00040/g), 0,
+ok t_cmp(scalar(() = error_log_since($off) =~ /RP00040/g), 0,
          'no "response body broken off" for a close-delimited body');
 
 # ---- interim responses are bounded ------------------------------------------
@@ -174,7 +164,7 @@ sub child_rss {
     return \%rss;
 }
 my $rss0 = child_rss();
-$off = log_size();
+$off = error_log_size();
 my $f = proxy_socket();
 print $f "GET /framing/flood/20000 HTTP/1.1\r\nHost: localhost\r\n\r\n";
 my ($interim, $final) = (0, undef);
@@ -193,7 +183,7 @@ ok t_cmp(($grew // 0) < 1024 ? 'bounded' : "grew $grew KiB", 'bounded',
 ok t_cmp($final, 502, '20000 interim responses: 502');
 ok $interim <= 16;
 print "# $interim interim responses relayed\n";
-ok t_cmp(log_since($off), qr/RP00122: member framing\/[^:]+:\d+: more than 16 interim/,
+ok t_cmp(error_log_since($off), qr/RP00122: member framing\/[^:]+:\d+: more than 16 interim/,
          'logged with a tag');
 ok t_cmp(GET('/framing/after')->code, 200, 'the next request is served');
 
@@ -201,7 +191,7 @@ ok t_cmp(GET('/framing/after')->code, 200, 'the next request is served');
 # A 204 with a whole response behind it: the connection is not kept, and
 # the next request gets its own answer, never "smuggled".
 reset_member_log();
-$off = log_size();
+$off = error_log_size();
 my $sx = proxy_socket();
 print $sx "GET /framing/stray HTTP/1.1\r\nHost: localhost\r\n\r\n";
 my ($sst) = read_response($sx);
@@ -212,16 +202,11 @@ ok t_cmp($sst, 204, '204 relayed');
 ok t_cmp($ast, 200, 'next request');
 ok t_cmp($abody // '', qr{^answer \d+\.1 /after-stray$},
          'answered by a new member connection with its own response');
-ok t_cmp(log_since($off), qr/RP00123: member framing\/[^:]+:\d+: bytes or a close behind/,
+ok t_cmp(error_log_since($off), qr/RP00123: member framing\/[^:]+:\d+: bytes or a close behind/,
          'the connection was dropped when the response ended');
 
 # ---- latency samples end at the response head ----------------------------------
-sub framing_member {
-    my $j = JSON::PP::decode_json(GET('/rproxy-status?json')->content);
-    my ($p) = grep { $_->{name} eq 'framing' } @{ $j->{pools} };
-    return $p->{members}[0];
-}
-my $before = framing_member();
+my $before = status_member('framing');
 my $t0 = time;
 my $sb = GET '/framing/slowbody';
 my $took = time - $t0;
@@ -229,7 +214,7 @@ ok t_cmp($sb->content, 'x' x 10, 'slow body relayed');
 ok $took >= 0.9;
 my $after;
 for (1 .. 50) {
-    $after = framing_member();
+    $after = status_member('framing');
     last if $after->{requests} > $before->{requests};
     sleep 0.05;
 }
@@ -261,7 +246,7 @@ print $p "POST /framing2/partial HTTP/1.1\r\nHost: localhost\r\n"
 my ($pst) = read_response($p);
 close $p;
 evil_stop($tiny);
-my @tl = grep { !/^conn / } evil_log($tiny->{log});
+my @tl = evil_lines($tiny->{log});
 print "# member: $_\n" for map { substr $_, 0, 60 } @tl;
 ok t_cmp($wst, 200, 'warm-up request');
 ok t_cmp($pst, 502, 'the POST whose connection broke under it: 502');
@@ -272,7 +257,7 @@ ok t_cmp(scalar(grep { m{POST /partial} } @tl), 1,
 # The member must see its connection end with the body short, never a
 # request that looks whole; the proxy logs it and serves the next one.
 reset_member_log();
-$off = log_size();
+$off = error_log_size();
 my $u = proxy_socket();
 print $u "POST /framing/upload HTTP/1.1\r\nHost: localhost\r\n"
        . "Content-Length: 1000000\r\n\r\n" . ('u' x 150000);
@@ -286,7 +271,7 @@ for (1 .. 50) {
 }
 ok t_cmp($up // '', qr{^partial \d+\.\d+ POST /upload len=\d+$},
          'the member saw the body break off, not a whole request');
-ok t_cmp(log_since($off), qr/RP00124: member framing\/[^:]+:\d+: the client's request body broke off/,
+ok t_cmp(error_log_since($off), qr/RP00124: member framing\/[^:]+:\d+: the client's request body broke off/,
          'logged with a tag');
 ok t_cmp(GET('/framing/after-reset')->content, qr{/after-reset$},
          'the next request is served');

@@ -9,9 +9,9 @@ use Apache::Test qw(plan ok need need_ssl need_lwp);
 use Apache::TestRequest qw(GET POST);
 use Apache::TestUtil qw(t_cmp);
 use Digest::MD5 qw(md5_hex);
-use IO::Select;
 use IO::Socket::INET;
-use RPTest qw(echo_parse read_response proxy_port pattern_chunk);
+use RPTest qw(echo_parse read_response proxy_port pattern_chunk read_until
+              error_log_size error_log_since);
 
 plan tests => 32, need need_ssl, need_lwp;
 
@@ -55,19 +55,13 @@ for my $chunked (0, 1) {
 }
 
 # a member whose certificate does not carry the name we connect by
-my $log = "$vars->{t_logs}/error_log";
-my $log_from = -s $log;
+my $log_from = error_log_size();
 $res = GET '/tls-badname/?count=1';
 ok t_cmp($res->code, 502, 'certificate name mismatch -> 502');
 ok t_cmp($res->header('X-Backend'), undef, 'no backend response got through');
 ok(!($res->content =~ /127\.0\.0\.1|$tls_port|backend=/))
     or print "# body: ", $res->content, "\n";
-my $new_log = do {
-    open my $fh, '<', $log or die "$log: $!";
-    seek $fh, $log_from, 0;
-    local $/;
-    <$fh> // '';
-};
+my $new_log = error_log_since($log_from);
 ok t_cmp(scalar($new_log =~ /AH02411: SSL Proxy: Peer certificate does not match for hostname 127\.0\.0\.1/), 1,
          'refused by mod_ssl\'s peer-name check');
 
@@ -103,21 +97,6 @@ Apache::TestRequest::module('default');
 
 # ---- tunnels over TLS ----------------------------------------------------
 
-# Reads until $done->(bytes so far) holds, EOF, or $secs pass.
-sub read_until {
-    my ($s, $secs, $done) = @_;
-    my $got = '';
-    my $until = time + $secs;
-    while (!$done->($got) && time <= $until) {
-        # TLS may hold decrypted bytes that select() cannot see
-        my $pending = $s->can('pending') ? $s->pending : 0;
-        last unless $pending || IO::Select->new($s)->can_read($until - time);
-        my $n = sysread($s, $got, 65536, length $got);
-        last unless $n;
-    }
-    return $got;
-}
-
 sub tunnel_check {
     my ($s, $path, $hostport, $name, $label) = @_;
     alarm 30;
@@ -128,14 +107,17 @@ sub tunnel_check {
     alarm 0;
     ok t_cmp($st // '', 101, "$label: 101");
     my $hello = "hello-from-$name\n";
-    ok t_cmp(read_until($s, 10, sub { length $_[0] >= length $hello }), $hello, "$label: backend speaks first");
+    my ($got) = read_until($s, 10, sub { length $_[0] >= length $hello });
+    ok t_cmp($got, $hello, "$label: backend speaks first");
     my $msg = 'x' x 20000;
     print $s $msg;
     my $strip = sub { (my $x = $_[0]) =~ s/echo://g; $x };
-    my $back = $strip->(read_until($s, 10, sub { length($strip->($_[0])) >= length $msg }));
+    ($got) = read_until($s, 10, sub { length($strip->($_[0])) >= length $msg });
+    my $back = $strip->($got);
     ok t_cmp(length $back, length $msg, "$label: 20000 bytes echoed");
     print $s 'quit';
-    ok t_cmp(read_until($s, 10, sub { length $_[0] >= 9 }), 'echo:quit', "$label: quit");
+    ($got) = read_until($s, 10, sub { length $_[0] >= 9 });
+    ok t_cmp($got, 'echo:quit', "$label: quit");
 }
 
 # websocket to the https member, client on plain http

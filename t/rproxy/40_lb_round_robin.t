@@ -6,6 +6,7 @@ use lib 't/lib';
 use Apache::Test qw(plan ok);
 use Apache::TestRequest qw(GET);
 use Apache::TestUtil qw(t_cmp);
+use RPTest qw(backends);
 
 plan tests => 11;
 
@@ -13,22 +14,17 @@ plan tests => 11;
 # the same child, whose connection pool and rotation the test observes
 Apache::TestRequest::user_agent(reset => 1, keep_alive => 1);
 
-sub backends {
-    my ($url, $n) = @_;
-    return join ' ', map { GET("$url?count=1")->header('X-Backend') // '-' } 1 .. $n;
-}
-
 # find where the rotation stands, then check two full turns exactly
 my $first = GET('/rr/?count=1')->header('X-Backend');
 my %next = (b1 => 'b2', b2 => 'b3', b3 => 'b1');
 my @want;
 my $cur = $first;
 for (1 .. 6) { $cur = $next{$cur}; push @want, $cur }
-ok t_cmp(backends('/rr/', 6), "@want", 'equal weights rotate b1 b2 b3 in order');
+ok t_cmp(join(' ', backends('/rr/', 6)), "@want", 'equal weights rotate b1 b2 b3 in order');
 
 # weights 5:1:1 follow the smooth schedule a a b a c a a; find the phase
 my @sched = qw(b1 b1 b2 b1 b3 b1 b1);
-my @got = split ' ', backends('/w/', 21);
+my @got = backends('/w/', 21);
 my $phase;
 for my $p (0 .. 6) {
     my @exp = map { $sched[($p + $_) % 7] } 0 .. 20;
@@ -42,7 +38,7 @@ ok t_cmp("$count{b1} $count{b2} $count{b3}", '15 3 3', 'weights 5:1:1 give 15:3:
 # the rotation is shared by all children: with a new connection for every
 # request (under prefork, mostly another child each time) it stays exact
 Apache::TestRequest::user_agent(reset => 1, keep_alive => 0);
-@got = split ' ', backends('/w/', 14);
+@got = backends('/w/', 14);
 undef $phase;
 for my $p (0 .. 6) {
     my @exp = map { $sched[($p + $_) % 7] } 0 .. 13;
@@ -53,12 +49,12 @@ $first = GET('/rr/?count=1')->header('X-Backend');
 @want = ();
 $cur = $first;
 for (1 .. 6) { $cur = $next{$cur}; push @want, $cur }
-ok t_cmp(backends('/rr/', 6), "@want", 'and so does the equal rotation');
+ok t_cmp(join(' ', backends('/rr/', 6)), "@want", 'and so does the equal rotation');
 Apache::TestRequest::user_agent(reset => 1, keep_alive => 1);
 
 # disabled and draining members take nothing; the backup steps in when no
 # primary is usable
-ok t_cmp(backends('/backup/', 4), 'b3 b3 b3 b3', 'backup serves when primaries are out');
+ok t_cmp(join(' ', backends('/backup/', 4)), 'b3 b3 b3 b3', 'backup serves when primaries are out');
 
 # no usable member: 503, with the ErrorDocument, and no backend detail
 my $res = GET '/nobody/';

@@ -6,18 +6,13 @@ use lib 't/lib';
 use Apache::Test qw(plan ok skip);
 use Apache::TestRequest qw(GET);
 use Apache::TestUtil qw(t_cmp);
-use RPTest qw(hold_picked held_backend);
+use RPTest qw(hold_picked held_backend backends);
 
 plan tests => 7;
 
 # one keep-alive client connection: under prefork every request then meets
 # the same child, whose counters the test observes
 Apache::TestRequest::user_agent(reset => 1, keep_alive => 1);
-
-sub backends {
-    my ($url, $n) = @_;
-    return map { GET("$url?count=1")->header('X-Backend') // '-' } 1 .. $n;
-}
 
 sub tally {
     my %c;

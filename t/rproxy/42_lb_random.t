@@ -6,15 +6,11 @@ use lib 't/lib';
 use Apache::Test qw(plan ok);
 use Apache::TestRequest qw(GET);
 use Apache::TestUtil qw(t_cmp);
+use RPTest qw(backends);
 
 plan tests => 5;
 
 Apache::TestRequest::user_agent(reset => 1, keep_alive => 1);
-
-sub backends {
-    my ($url, $n) = @_;
-    return map { GET("$url?count=1")->header('X-Backend') // '-' } 1 .. $n;
-}
 
 # weights 3:1 over 1000 picks: b1 expects 750, sd 13.7; 700..800 is
 # 3.6 sd either way, so a false failure is about 1 run in 3,000

@@ -7,16 +7,11 @@ use lib 't/lib';
 use Apache::Test qw(plan ok skip);
 use Apache::TestRequest qw(GET);
 use Apache::TestUtil qw(t_cmp);
-use RPTest qw(hold_picked held_backend);
+use RPTest qw(hold_picked held_backend backends);
 
 plan tests => 5;
 
 Apache::TestRequest::user_agent(reset => 1, keep_alive => 1);
-
-sub backends {
-    my ($url, $n) = @_;
-    return map { GET("$url?count=1")->header('X-Backend') // '-' } 1 .. $n;
-}
 
 # nothing in flight: the first (weighted) draw wins the tie, so weights
 # 3:1 give b1 3/4; over 600, sd 10.6, and 408..492 is 4 sd either way

@@ -7,16 +7,11 @@ use lib 't/lib';
 use Apache::Test qw(plan ok skip);
 use Apache::TestRequest qw(GET);
 use Apache::TestUtil qw(t_cmp);
-use RPTest qw(echo_parse hold_picked held_backend);
+use RPTest qw(echo_parse hold_picked held_backend backends);
 
 plan tests => 6;
 
 Apache::TestRequest::user_agent(reset => 1, keep_alive => 1);
-
-sub backends {
-    my ($url, $n) = @_;
-    return map { GET("$url?count=1")->header('X-Backend') // '-' } 1 .. $n;
-}
 
 # pool ewma: b1, b2, and b3 through its /slow/ path, which answers 400 ms
 # late. Each request draws two members: while b3 is unknown it wins its

@@ -3,33 +3,29 @@
 # candidate) and pools select it by name.
 use strict;
 use warnings FATAL => 'all';
+use lib 't/lib';
 use Apache::Test qw(plan ok);
 use Apache::TestRequest qw(GET);
 use Apache::TestUtil qw(t_cmp);
+use RPTest qw(backends httpd_config_test);
 use File::Temp qw(tempdir);
 
 plan tests => 11;
 
 Apache::TestRequest::user_agent(reset => 1, keep_alive => 1);
 
-sub backends {
-    my ($url, $n) = @_;
-    return join ' ', map { GET("$url?count=1")->header('X-Backend') // '-' } 1 .. $n;
-}
-
 # the core offers b1 b2 b3 in configuration order; the module takes the last
-ok t_cmp(backends('/last/', 6), 'b3 b3 b3 b3 b3 b3', 'rptest_last picks b3 of b1 b2 b3');
+ok t_cmp(join(' ', backends('/last/', 6)), 'b3 b3 b3 b3 b3 b3', 'rptest_last picks b3 of b1 b2 b3');
 # b3 disabled: the core leaves it out, the last candidate is b2
-ok t_cmp(backends('/lastno3/', 4), 'b2 b2 b2 b2', 'with b3 disabled, b2');
+ok t_cmp(join(' ', backends('/lastno3/', 4)), 'b2 b2 b2 b2', 'with b3 disabled, b2');
 # the last member refuses connections: the retry's candidates leave out
 # the member already tried, so the module's second pick is b2
-ok t_cmp(backends('/lastdead/', 2), 'b2 b2', 'a refused pick is retried on the next-to-last');
+ok t_cmp(join(' ', backends('/lastdead/', 2)), 'b2 b2', 'a refused pick is retried on the next-to-last');
 
 # startup: the name exists only while the module is loaded. LoadModule
 # takes effect while httpd reads the file, before any pool is configured,
 # so its place among the pools does not matter; it must follow mod_rproxy's,
 # whose accessors it uses.
-my $httpd = Apache::Test::vars('httpd');
 my $top = Apache::Test::vars('top_dir');
 my $dir = tempdir(CLEANUP => 1);
 mkdir "$dir/logs";
@@ -38,15 +34,10 @@ my $lb = "LoadModule rptest_lb_module $top/t/modules/.libs/mod_rptest_lb.so\n";
 
 sub pool { "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyBalancer $_[0]\n</RProxyPool>\n" }
 
+# (1 if httpd -t failed, its output)
 sub try_config {
-    my ($body) = @_;
-    open my $fh, '>', "$dir/httpd.conf" or die $!;
-    print $fh "LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so\n"
-            . "LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so\n"
-            . "ServerName localhost\n" . $body;
-    close $fh;
-    my $out = `$httpd -t -d $dir -f $dir/httpd.conf 2>&1`;
-    return (($? >> 8) != 0 ? 1 : 0, $out);
+    my ($rc, $out) = httpd_config_test($dir, $_[0]);
+    return ($rc != 0 ? 1 : 0, $out);
 }
 
 my ($failed, $out) = try_config($rproxy . $lb . pool('nosuch'));

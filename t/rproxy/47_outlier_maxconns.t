@@ -8,22 +8,14 @@ use lib 't/lib';
 use Apache::Test qw(plan ok);
 use Apache::TestRequest qw(GET);
 use Apache::TestUtil qw(t_cmp);
-use JSON::PP ();
 use Time::HiRes qw(time);
-use RPTest qw(raw_http);
+use RPTest qw(raw_http status_members);
 
 plan tests => 14;
 
-sub members {
-    my ($pool) = @_;
-    my $j = JSON::PP::decode_json(GET('/rproxy-status?json')->content);
-    my ($p) = grep { $_->{name} eq $pool } @{ $j->{pools} };
-    return @{ $p->{members} };
-}
-
 my @codes = map { GET('/outlier/?count=1')->code } 1 .. 8;
 ok t_cmp("@codes", '200 ' x 7 . '200', 'clients never saw the dead member');
-my ($dead, $live) = members('outlier');
+my ($dead, $live) = status_members('outlier');
 ok t_cmp($dead->{failures}, 2, 'two consecutive failures...');
 ok t_cmp($dead->{role}, 'ejected', '...eject it');
 ok t_cmp($dead->{ejections}, 1, 'once');
@@ -31,19 +23,19 @@ ok t_cmp($live->{requests} >= 8 ? 1 : 0, 1, 'the live member took every request'
 
 # back after eject=2s; two more failures eject it again, now for 4s
 select(undef, undef, undef, 2.3);
-($dead) = members('outlier');
+($dead) = status_members('outlier');
 ok t_cmp($dead->{role}, 'up', 'back after the ejection time');
 GET('/outlier/?count=1') for 1 .. 6;
-($dead) = members('outlier');
+($dead) = status_members('outlier');
 ok t_cmp($dead->{ejections}, 2, 'ejected again after two more failures');
 select(undef, undef, undef, 2.5);
-($dead) = members('outlier');
+($dead) = status_members('outlier');
 ok t_cmp($dead->{role}, 'ejected', 'the second ejection lasts longer (doubled)');
 
 # max_ejected=34% of 3: only one of the two dead members may be out
 @codes = map { GET('/outliercap/?count=1')->code } 1 .. 6;
 ok t_cmp("@codes", join(' ', ('200') x 6), 'all answered by the live member');
-my @m = members('outliercap');
+my @m = status_members('outliercap');
 ok t_cmp(scalar(grep { $_->{role} eq 'ejected' } @m[0, 1]), 1,
          'one dead member ejected, the other kept in by the cap');
 
@@ -62,7 +54,7 @@ for (1 .. 2) {
 my $inflight = 0;
 for (1 .. 30) {
     select(undef, undef, undef, 0.05);
-    $inflight = (members('capped'))[0]{inflight};
+    $inflight = (status_members('capped'))[0]{inflight};
     last if $inflight == 2;
 }
 ok t_cmp($inflight, 2, 'two requests hold both slots');

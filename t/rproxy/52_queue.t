@@ -10,19 +10,10 @@ use lib 't/lib';
 use Apache::Test qw(plan ok);
 use Apache::TestRequest qw(GET);
 use Apache::TestUtil qw(t_cmp);
-use JSON::PP ();
 use Time::HiRes qw(time sleep);
-use RPTest qw(hold_request held_backend);
+use RPTest qw(hold_request held_backend status_pool status_member);
 
 plan tests => 28;
-
-# the pool's only member, as the status page shows it
-sub member {
-    my ($pool) = @_;
-    my $j = JSON::PP::decode_json(GET('/rproxy-status?json')->content);
-    my ($p) = grep { $_->{name} eq $pool } @{ $j->{pools} };
-    return $p->{members}[0];
-}
 
 # Sends a slow request that takes the pool's one slot for $ms, on its own
 # connection; returns its socket once the slot is taken.
@@ -30,7 +21,7 @@ sub hold {
     my ($pool, $ms) = @_;
     my $s = hold_request("/$pool/?sleep=$ms&count=1&t=held");
     for (1 .. 40) {
-        last if member($pool)->{inflight} == 1;
+        last if status_member($pool)->{inflight} == 1;
         sleep 0.05;
     }
     return $s;
@@ -49,7 +40,7 @@ sub tries_reach {
     my ($pool, $want) = @_;
     my $n;
     for (1 .. 20) {
-        $n = member($pool)->{requests};
+        $n = status_member($pool)->{requests};
         last if $n >= $want;
         sleep 0.05;
     }
@@ -83,16 +74,16 @@ sub error_logged {
 
 # a free slot: no wait, no queue note (after a first request, so that
 # the client's own start-up is not timed)
-member('queued');
+status_member('queued');
 my ($res, $took) = timed_get('/queued/?count=1&t=free');
 ok t_cmp($res->code, 200, 'a free slot is taken at once');
 ok t_cmp($took < 0.3 ? 1 : 0, 1, sprintf('without waiting (%.2fs)', $took));
 ok t_cmp(queue_ms('/queued/?count=1&t=free'), '-', 'rproxy-queue-ms unset');
 
 # timeout=3s: the second request waits for the held one to finish
-my $before = member('queued')->{requests};
+my $before = status_member('queued')->{requests};
 my $held = hold('queued', 1500);
-ok t_cmp(member('queued')->{inflight}, 1, 'a slow request holds the slot');
+ok t_cmp(status_member('queued')->{inflight}, 1, 'a slow request holds the slot');
 ($res, $took) = timed_get('/queued/?count=1&t=waited');
 ok t_cmp($res->code, 200, 'the second request waited and was served');
 ok t_cmp($res->content, "backend=b4\n", 'by the member');
@@ -122,8 +113,7 @@ ok t_cmp(held_backend($held), 'b4', 'the held request was answered');
 $held = hold('queueone', 2000);
 my $waiting = hold_request('/queueone/?count=1&t=first');
 sleep 0.3;
-my $status = JSON::PP::decode_json(GET('/rproxy-status?json')->content);
-my ($qp) = grep { $_->{name} eq 'queueone' } @{ $status->{pools} };
+my $qp = status_pool('queueone');
 ok t_cmp($qp->{queued}, 1, 'the status page counts the waiting request');
 ok t_cmp(scalar(GET('/rproxy-status?prometheus')->content =~ /^rproxy_pool_queued\{pool="queueone"\} 1$/m),
          1, 'so does the Prometheus gauge');
@@ -136,7 +126,7 @@ ok t_cmp(held_backend($waiting), 'b4', 'the queued one is served');
 ok t_cmp(held_backend($held), 'b4', 'and the held one');
 
 # a client that leaves the queue gives its place back
-$before = member('queueone')->{requests};
+$before = status_member('queueone')->{requests};
 $held = hold('queueone', 2000);
 my $gone = hold_request('/queueone/?count=1&t=gone');
 sleep 0.3;

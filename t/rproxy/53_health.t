@@ -12,9 +12,9 @@ use lib 't/lib';
 use Apache::Test qw(plan ok);
 use Apache::TestRequest qw(GET);
 use Apache::TestUtil qw(t_cmp);
-use JSON::PP ();
 use Time::HiRes qw(time sleep);
-use RPTest qw(evil_start evil_stop read_request evil_respond evil_log);
+use RPTest qw(evil_start evil_stop read_request evil_respond evil_log
+              status_member);
 
 plan tests => 22;
 
@@ -23,9 +23,7 @@ my $control = Apache::Test::vars('t_logs') . '/hc_status';
 
 sub role {
     my ($pool, $i) = @_;
-    my $j = JSON::PP::decode_json(GET('/rproxy-status?json')->content);
-    my ($p) = grep { $_->{name} eq ($pool // 'health') } @{ $j->{pools} };
-    return $p->{members}[$i // 1]{role};
+    return status_member($pool // 'health', $i // 1)->{role};
 }
 
 # seconds until the member's role is $want (undef if not within $limit)

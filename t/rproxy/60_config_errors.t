@@ -2,11 +2,12 @@
 # file and the line, the bad value and the valid ones.
 use strict;
 use warnings FATAL => 'all';
+use lib 't/lib';
 use Apache::Test qw(plan ok);
 use Apache::TestUtil qw(t_cmp);
 use File::Temp qw(tempdir);
+use RPTest qw(httpd_config_test);
 
-my $httpd = Apache::Test::vars('httpd');
 my $top = Apache::Test::vars('top_dir');
 my $dir = tempdir(CLEANUP => 1);
 mkdir "$dir/logs";
@@ -151,18 +152,10 @@ my @cases = (
 
 plan tests => 2 * @cases + 3;
 
+# (exit status of httpd -t, its output); $body starts at line 5
 sub try_config {
     my ($body) = @_;
-    my $conf = "$dir/httpd.conf";
-    open my $fh, '>', $conf or die $!;
-    print $fh "LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so\n"
-            . "LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so\n"
-            . "LoadModule rproxy_module $top/.libs/mod_rproxy.so\n"
-            . "ServerName localhost\n"
-            . "$body\n";
-    close $fh;
-    my $out = `$httpd -t -d $dir -f $conf 2>&1`;
-    return ($? >> 8, $out);
+    return httpd_config_test($dir, "LoadModule rproxy_module $top/.libs/mod_rproxy.so\n$body\n");
 }
 
 for my $c (@cases) {

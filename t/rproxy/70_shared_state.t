@@ -8,22 +8,16 @@ use lib 't/lib';
 use Apache::Test qw(plan ok);
 use Apache::TestRequest qw(GET);
 use Apache::TestUtil qw(t_cmp);
-use JSON::PP ();
-use RPTest qw(raw_http);
+use RPTest qw(raw_http status_json status_members status_member);
 
 plan tests => 17;
-
-sub status {
-    my $res = GET '/rproxy-status?json';
-    return $res->code == 200 ? JSON::PP::decode_json($res->content) : undef;
-}
 
 # after a restart signal: wait until the new generation answers
 sub next_generation {
     my ($gen) = @_;
     for (1 .. 100) {
         select(undef, undef, undef, 0.1);
-        my $j = status() or next;
+        my $j = status_json() or next;
         return $j->{generation} if $j->{generation} > $gen;
     }
     return $gen;
@@ -32,16 +26,13 @@ sub next_generation {
 # the health pool's second member: nothing listens there once 53_health.t
 # is over, so its checks fail and it stays out
 sub hc_member {
-    my $j = status() or return {};
-    my ($p) = grep { $_->{name} eq 'health' } @{ $j->{pools} };
-    return $p->{members}[1];
+    return status_member('health', 1) // {};
 }
 
 sub app_stats {
-    my $j = status();
-    my ($app) = grep { $_->{name} eq 'app' } @{ $j->{pools} };
-    my %s = (requests => 0, inflight => 0, members => scalar @{ $app->{members} });
-    for my $m (@{ $app->{members} }) {
+    my @members = status_members('app');
+    my %s = (requests => 0, inflight => 0, members => scalar @members);
+    for my $m (@members) {
         $s{requests} += $m->{requests};
         $s{inflight} += $m->{inflight};
     }
@@ -96,7 +87,7 @@ for (1 .. 100) {
     last if $hc_before->{hc}{checks} >= 10 && $hc_before->{role} eq 'health-failed';
     select(undef, undef, undef, 0.1);
 }
-my $gen = status()->{generation};
+my $gen = status_json()->{generation};
 my $out = `$httpd -d $root -f $conf -k graceful 2>&1`;
 ok t_cmp($?, 0, 'graceful restart') or print "# $out";
 my $gen2 = next_generation($gen);

@@ -14,24 +14,11 @@ use Apache::TestUtil qw(t_cmp);
 use IO::Select;
 use JSON::PP ();
 use RPTest qw(evil_start evil_stop evil_log echo_parse proxy_socket
-              read_response);
+              read_response status_json status_members status_member);
 
 plan tests => 39;
 
 my @LE_MS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000);
-
-sub status_json {
-    my $res = GET '/rproxy-status?json';
-    return JSON::PP::decode_json($res->content);
-}
-
-# pool => [members] from one status page
-sub pools {
-    my $j = status_json();
-    return { map { $_->{name} => $_->{members} } @{ $j->{pools} } };
-}
-
-sub member { my ($pool, $i) = @_; return pools()->{$pool}[$i // 0] }
 
 # A try's numbers reach shared memory when it ends, which may be just after
 # the client has its response: wait until the member counts $n tries.
@@ -39,7 +26,7 @@ sub member_after {
     my ($pool, $i, $n) = @_;
     my $m;
     for (1 .. 100) {
-        $m = member($pool, $i);
+        $m = status_member($pool, $i);
         last if $m->{requests} >= $n;
         select(undef, undef, undef, 0.05);
     }
@@ -116,7 +103,7 @@ my $e2 = evil_start(sub { exact_backend(0, @_) },
                     port => Apache::Test::vars('ext_backend2_port'));
 
 # ---- exact counts -----------------------------------------------------------
-my $before = member('metricsexact');
+my $before = status_member('metricsexact');
 my $res = GET '/metricsexact/plain';
 ok t_cmp($res->content, "plain\n", 'GET through the logging backend');
 my $d = delta(member_after('metricsexact', 0, $before->{requests} + 1), $before);
@@ -124,7 +111,7 @@ my ($r, $w) = logged($e1, '/plain');
 ok t_cmp($d->{bytes_out}, $r, "bytes_out: the request head it read ($r bytes)");
 ok t_cmp($d->{bytes_in}, $w, "bytes_in: the whole response it wrote ($w bytes)");
 
-$before = member('metricsexact');
+$before = status_member('metricsexact');
 my $body = 'b' x 3000;
 $res = POST '/metricsexact/post', content => $body;
 $d = delta(member_after('metricsexact', 0, $before->{requests} + 1), $before);
@@ -134,7 +121,7 @@ ok t_cmp($d->{bytes_out}, $r, "bytes_out: head and body as read ($r bytes)");
 ok t_cmp($r > 3000 ? 1 : 0, 1, 'which holds the body');
 ok t_cmp($d->{bytes_in}, $w, 'bytes_in: the response');
 
-$before = member('metricsexact');
+$before = status_member('metricsexact');
 $res = GET '/metricsexact/chunked';
 $d = delta(member_after('metricsexact', 0, $before->{requests} + 1), $before);
 ($r, $w) = logged($e1, '/chunked');
@@ -143,7 +130,7 @@ ok t_cmp($d->{bytes_in}, $w, "bytes_in counts the chunk framing ($w bytes for 30
 ok t_cmp($d->{bytes_out}, $r, 'bytes_out: the request');
 
 # a tunnel: both directions, counted when it closes
-$before = member('metricsexact');
+$before = status_member('metricsexact');
 my $s = proxy_socket();
 print $s "GET /metricsexact/ws HTTP/1.1\r\nHost: localhost\r\n"
        . "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
@@ -167,7 +154,7 @@ ok t_cmp($d->{bytes_in}, $w, "tunnel: bytes_in is the 101 head and what the back
 
 # a retried try counts on the member it went to: metricsretry tries the
 # member on ext_backend_port first (it hangs up), then ext_backend2_port
-my @before = @{ pools()->{metricsretry} };
+my @before = status_members('metricsretry');
 $res = GET '/metricsretry/hangup-then-retry';
 ok t_cmp($res->content, "plain\n", 'retried on the other member');
 my $bad = delta(member_after('metricsretry', 1, $before[1]{requests} + 1), $before[1]);
@@ -179,7 +166,7 @@ ok t_cmp("$bad->{requests} $bad->{failures} $bad->{bytes_in}", '1 1 0',
 ok t_cmp($bad->{bytes_out}, $br, 'and the request it was sent');
 ok t_cmp("$good->{requests} $good->{failures}", '1 0', 'the other: one try that worked');
 ok t_cmp("$good->{bytes_out} $good->{bytes_in}", "$gr $gw", 'with its own bytes');
-my $after_bad = member('metricsretry', 1);
+my $after_bad = status_member('metricsretry', 1);
 ok t_cmp(JSON::PP->new->canonical->encode($after_bad->{latency_histogram}{counts}),
          JSON::PP->new->canonical->encode($before[1]{latency_histogram}{counts}),
          'a failed try is no latency sample');
@@ -189,7 +176,7 @@ evil_stop($e2);
 # ---- through the real backend: sizes, and what it echoes --------------------
 sub sized {
     my ($size) = @_;
-    my $b = member('metrics');
+    my $b = status_member('metrics');
     my $res = GET "/metrics/?size=$size&chunked=0";
     my $d = delta(member_after('metrics', 0, $b->{requests} + 1), $b);
     return ($d, $res->header('X-Backend-Conn') // '', length $res->content);
@@ -204,7 +191,7 @@ ok t_cmp($d5->{bytes_in} - $d1->{bytes_in}, 4000 + length($conn5) - length($conn
 ok t_cmp($d1->{bytes_in} > 1000 ? 1 : 0, 1, "and holds the head ($d1->{bytes_in} for 1000)");
 ok t_cmp($d5->{bytes_out}, $d1->{bytes_out}, 'bytes_out: the same request head twice');
 
-$before = member('metrics');
+$before = status_member('metrics');
 $res = GET '/metrics/echo?x=1';
 my $echo = echo_parse($res->content);
 $d = delta(member_after('metrics', 0, $before->{requests} + 1), $before);
@@ -215,7 +202,7 @@ ok t_cmp($d->{bytes_out}, length $head, 'bytes_out: the head the backend receive
 # ---- latency histogram --------------------------------------------------------
 sub idx { my ($ms) = @_; my ($i) = grep { $LE_MS[$_] == $ms } 0 .. $#LE_MS; $i }
 
-$before = member('metricsslow');
+$before = status_member('metricsslow');
 GET '/metricsslow/?sleep=300&count=1';
 my $m = member_after('metricsslow', 0, $before->{requests} + 1);
 my $h = $m->{latency_histogram};
@@ -248,14 +235,14 @@ sub quantile {
     return '&gt;10000';
 }
 my $html = GET('/rproxy-status')->content;
-my $counts = member('metricsslow')->{latency_histogram}{counts};
+my $counts = status_member('metricsslow')->{latency_histogram}{counts};
 my $want = join ' / ', map { quantile($counts, $_) } 0.5, 0.9, 0.99;
 my ($row) = $html =~ m{<h2>pool metricsslow .*?</tr>\n(<tr>.*?</tr>)}s;
 ok t_cmp($row // '', qr{<td>\Q$want\E</td><td>$m->{bytes_in}</td><td>$m->{bytes_out}</td>},
          "HTML: p50 / p90 / p99 ($want ms), bytes in and out");
 
 # a timeout is a sample too, in the bucket above the timeout (header=1s)
-$before = member('metricsslow');
+$before = status_member('metricsslow');
 $res = GET '/metricsslow/?sleep=1500&count=1';
 ok t_cmp($res->code, 504, 'header timeout');
 $m = member_after('metricsslow', 0, $before->{requests} + 1);

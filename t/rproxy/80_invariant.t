@@ -33,10 +33,9 @@ use Apache::Test qw(plan ok);
 use Apache::TestUtil qw(t_cmp);
 use RPWire qw(client_closes wire_start wire_stop wire_drain wire_records wire_mark
               wire_body client_connect client_read_response);
-use RPTest qw(proxy_port);
+use RPTest qw(proxy_port error_log_size error_log_since);
 
 my $PROBE = "GET /admin HTTP/1.1\r\nHost: localhost\r\nX-Id: smuggled\r\n\r\n";
-my $ERROR_LOG = Apache::Test::vars('t_logs') . '/error_log';
 my $BIG = join('', map { chr(32 + $_ % 95) } 0 .. 99_999);
 
 # The matrix. req: m, path (under the pool's prefix), v (1.0|1.1), body,
@@ -198,7 +197,7 @@ sub run_case {
     my @problems;
     wire_drain($w, 10) or push @problems, 'member connections did not close';
     my $mark = wire_mark($w);
-    my $elog_mark = -s $ERROR_LOG;
+    my $elog_mark = error_log_size();
     my @sent;       # requests the member must see, in order
 
     my $mk = sub {
@@ -285,7 +284,7 @@ sub run_case {
     for my $wnt (@want) {
         push @client, response_check(@$wnt, $case);
     }
-    push @client, error_log_since($elog_mark);
+    push @client, error_log_problems($elog_mark);
     push @client, "bytes left on the client connection: "
                   . RPTest_escape($left) if length $left;
     ok t_cmp(join("\n", @client), '',
@@ -312,12 +311,10 @@ sub run_case {
 # A response cut (issue 7, D3) or a crash shows in the error log even when
 # the client could not tell (a close-delimited answer to an HTTP/1.0
 # client ends at the close whatever happened).
-sub error_log_since {
+sub error_log_problems {
     my ($from) = @_;
-    open my $fh, '<', $ERROR_LOG or return;
-    seek $fh, $from, 0;
     my @p;
-    while (my $l = <$fh>) {
+    for my $l (split /^/m, error_log_since($from)) {
         push @p, "error log: $1" if $l =~ /(RP00040: .*|Segmentation fault.*|exit signal.*|AddressSanitizer.*|runtime error:.*)/;
     }
     return @p;

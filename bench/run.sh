@@ -199,7 +199,9 @@ cg_stat() {   # DIR: "nr_periods nr_throttled" so far (0 0 without a quota)
 # --- preparation -----------------------------------------------------------
 
 prepare() {
-    "$TOP/scripts/deps.sh" bench
+    # wrk and the rest; as root "make deps-bench" installs what is missing
+    "$TOP/scripts/deps.sh" check bench 2>/dev/null \
+        || make -s -C "$TOP" -f Makefile.apxs deps-bench
     if [ "$BUILD" != 0 ]; then
         make -s -C "$TOP" -f Makefile.apxs >/dev/null
     fi

@@ -6,8 +6,8 @@
 #           python3-h2 (HTTP/2 WebSocket client, 33_tunnel_faults.t)
 #   bench   + wrk
 #
-#   scripts/deps.sh check PURPOSE     exit 1 naming what is missing
-#   scripts/deps.sh install PURPOSE   apt-get install what is missing (root)
+#   tools/deps.sh check PURPOSE     exit 1 naming what is missing
+#   tools/deps.sh install PURPOSE   apt-get install what is missing (root)
 #
 # "make -f Makefile.apxs deps" (and deps-bench) run install; building only
 # runs check.

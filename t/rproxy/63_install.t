@@ -19,11 +19,13 @@ chomp(my $sysconfdir = `$apxs -q SYSCONFDIR`);
 plan tests => 7;
 
 # This runs inside "make test": the sub-make must not take that make's
-# flags, overrides (TEST_ARGS, MPM) or jobserver.
+# flags, overrides (TEST_ARGS, MPM) or jobserver, nor the sanitizer
+# runtime that make test-asan preloads for httpd (httpd -t below keeps it).
 my $out;
 {
-    local @ENV{qw(MAKEFLAGS MFLAGS MAKEOVERRIDES MAKELEVEL)};
-    delete @ENV{qw(MAKEFLAGS MFLAGS MAKEOVERRIDES MAKELEVEL)};
+    my @drop = qw(MAKEFLAGS MFLAGS MAKEOVERRIDES MAKELEVEL LD_PRELOAD);
+    local @ENV{@drop};
+    delete @ENV{@drop};
     $out = `make -s -C $top -f Makefile.apxs install DESTDIR=$dest APXS=$apxs 2>&1`;
 }
 my $rc = $?;

@@ -101,43 +101,17 @@ NREQ=$((WORKERS * PER))
 
 CLIENT_PID=
 
-# running: exists and is not a zombie (init here may take a second or two
-# to reap what it inherits, so "exists in /proc" is not enough)
-alive() {   # PID
-    local st
-    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
-    [ "${st%% *}" != Z ]
-}
-
-is_our_httpd() {   # PID CONF: that process is an httpd run with CONF
-    [ -r "/proc/$1/cmdline" ] \
-        && tr '\0' ' ' <"/proc/$1/cmdline" | grep -qF -- "$2"
-}
-
-stop_httpd() {   # NAME...: TERM each parent by its PID file, wait, KILL
-    local name conf pid i left
+# The httpds: run/NAME.pid and run/NAME.conf say which process runs which
+# conf (alive, is_our_httpd, httpd_start and httpd_stop are in lib.sh).
+stop_httpd() {   # NAME...: stop those that run, all at once
+    local name
     local -a pids=()
     for name in "$@"; do
-        [ -s "$F/run/$name.pid" ] || continue
-        pid=$(cat "$F/run/$name.pid")
-        conf=$(cat "$F/run/$name.conf" 2>/dev/null) || continue
+        [ -s "$F/run/$name.pid" ] && [ -s "$F/run/$name.conf" ] || continue
+        pids+=("$(cat "$F/run/$name.pid"):$(cat "$F/run/$name.conf")")
         rm -f "$F/run/$name.pid"
-        is_our_httpd "$pid" "$conf" || continue
-        kill -TERM "$pid" 2>/dev/null && pids+=("$pid:$name")
     done
-    for i in $(seq 200); do
-        left=0
-        for pid in "${pids[@]}"; do
-            alive "${pid%%:*}" && left=1
-        done
-        [ "$left" = 0 ] && return 0
-        sleep 0.05
-    done
-    for pid in "${pids[@]}"; do
-        alive "${pid%%:*}" || continue
-        echo "faults: ${pid#*:} (pid ${pid%%:*}) ignored TERM; killing" >&2
-        kill -KILL "${pid%%:*}" $(ps -o pid= --ppid "${pid%%:*}") 2>/dev/null || true
-    done
+    httpd_stop "${pids[@]}"
 }
 
 cleanup() {
@@ -279,26 +253,11 @@ EOF
 }
 
 start_httpd() {   # NAME CONF
-    local name=$1 conf=$2 port pid i
+    local name=$1 conf=$2 port
     eval "port=\$PORT_$name"
-    "$HTTPD" -t -d "$F" -f "$conf" >"$F/logs/$name.configtest" 2>&1 \
-        || { cat "$F/logs/$name.configtest" >&2; die "$name: bad config $conf"; }
-    rm -f "$F/run/$name.pid"
     echo "$conf" >"$F/run/$name.conf"
-    "$HTTPD" -d "$F" -f "$conf" -k start \
-        || die "$name: httpd did not start; see $F/logs/"
-    for i in $(seq 100); do
-        [ -s "$F/run/$name.pid" ] && break
-        sleep 0.05
-    done
-    [ -s "$F/run/$name.pid" ] || die "$name: no pid file"
-    pid=$(cat "$F/run/$name.pid")
-    for i in $(seq 100); do
-        curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/rproxy-status" \
-            && return 0
-        sleep 0.05
-    done
-    die "$name: not answering on port $port"
+    httpd_start "$name" "$F" "$conf" "$F/run/$name.pid" \
+        "http://127.0.0.1:$port/rproxy-status"
 }
 
 # SIGKILL an origin: its parent and children, by PID, all at once (a

@@ -1,4 +1,5 @@
-# bench/lib.sh - helpers shared by bench/run.sh and bench/faults.sh
+# bench/lib.sh - helpers shared by bench/run.sh and bench/faults.sh: ports,
+# the User lines, error_log trouble, and starting and stopping an httpd
 # (sourced, not run).
 
 # free_ports N: N distinct free 127.0.0.1 ports on one line (all held open
@@ -25,4 +26,72 @@ httpd_user_lines() {
 # level and above, crashes).
 log_trouble() {
     grep -E '\[[a-z_]*:(emerg|alert|crit|error)\]|exit signal|Segmentation fault|pool concurrency check' "$1" || true
+}
+
+# --- httpd processes: started with a given conf, stopped by their PID -----
+# These use the caller's HTTPD (the binary) and die (print, exit 1).
+
+# alive PID: running, not a zombie (init here may take a second or two to
+# reap what it inherits, so "exists in /proc" is not enough)
+alive() {
+    local st
+    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ "${st%% *}" != Z ]
+}
+
+# is_our_httpd PID CONF: that process is an httpd run with CONF (a PID
+# file left behind may name a process that is something else by now)
+is_our_httpd() {
+    [ -r "/proc/$1/cmdline" ] \
+        && tr '\0' ' ' <"/proc/$1/cmdline" | grep -qF -- "$2"
+}
+
+# httpd_start NAME ROOT CONF PIDFILE URL [PREFIX...]: checks CONF
+# (httpd -t, output in ROOT/logs/NAME.configtest), starts httpd as a
+# daemon with PREFIX in front (taskset, a shell that joins a cgroup), and
+# waits for PIDFILE and for URL to answer. Sets HTTPD_PID to the parent.
+httpd_start() {
+    local name=$1 root=$2 conf=$3 pidfile=$4 url=$5 i
+    shift 5
+    "$HTTPD" -t -d "$root" -f "$conf" >"$root/logs/$name.configtest" 2>&1 \
+        || { cat "$root/logs/$name.configtest" >&2; die "$name: bad config $conf"; }
+    rm -f "$pidfile"
+    "$@" "$HTTPD" -d "$root" -f "$conf" -k start \
+        || die "$name: httpd did not start; see $root/logs/"
+    for i in $(seq 200); do
+        [ -s "$pidfile" ] && break
+        sleep 0.05
+    done
+    [ -s "$pidfile" ] || die "$name: no pid file $pidfile"
+    HTTPD_PID=$(cat "$pidfile")
+    for i in $(seq 200); do
+        curl -s -o /dev/null --max-time 2 "$url" && return 0
+        sleep 0.05
+    done
+    die "$name: not answering at $url"
+}
+
+# httpd_stop PID:CONF...: TERM each parent that is still an httpd run with
+# its CONF, wait up to 10 s for all, then KILL what is left (parent and
+# children).
+httpd_stop() {
+    local p i left
+    local -a pids=()
+    for p in "$@"; do
+        is_our_httpd "${p%%:*}" "${p#*:}" || continue
+        kill -TERM "${p%%:*}" 2>/dev/null && pids+=("${p%%:*}:${p#*:}")
+    done
+    for i in $(seq 200); do
+        left=0
+        for p in "${pids[@]}"; do
+            alive "${p%%:*}" && left=1
+        done
+        [ "$left" = 0 ] && return 0
+        sleep 0.05
+    done
+    for p in "${pids[@]}"; do
+        alive "${p%%:*}" || continue
+        echo "bench: httpd ${p%%:*} (${p#*:}) ignored TERM; killing" >&2
+        kill -KILL "${p%%:*}" $(ps -o pid= --ppid "${p%%:*}") 2>/dev/null || true
+    done
 }

@@ -56,21 +56,8 @@ MODSO=$TOP/.libs/mod_rproxy.so
 
 # --- process bookkeeping: everything started is stopped by its PID --------
 
-PIDS=()        # httpd parents: "pid:conf"
+PIDS=()        # httpd parents: "pid:conf" (httpd_stop in lib.sh)
 BG=()          # background helpers (samplers, clients)
-
-stop_httpd() {   # PID CONF: TERM, wait, KILL; only if it is still our httpd
-    local pid=$1 conf=$2 i
-    [ -r "/proc/$pid/cmdline" ] || return 0
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$conf" || return 0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for i in $(seq 100); do
-        [ -e "/proc/$pid" ] || return 0
-        sleep 0.1
-    done
-    echo "bench: httpd $pid ($conf) ignored TERM; killing" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     local rc=$? p
@@ -78,13 +65,11 @@ cleanup() {
     for p in "${BG[@]}"; do
         kill -TERM "$p" 2>/dev/null || true
     done
-    for p in "${PIDS[@]}"; do
-        stop_httpd "${p%%:*}" "${p#*:}"
-    done
+    httpd_stop "${PIDS[@]}"
     # one started but not yet recorded (interrupted while starting)
     for p in origin proxy-a proxy-b; do
         [ -s "$R/run/$p.pid" ] \
-            && stop_httpd "$(cat "$R/run/$p.pid")" "$R/conf/$p.conf"
+            && httpd_stop "$(cat "$R/run/$p.pid"):$R/conf/$p.conf"
     done
     # the cgroups last: rmdir only works once their processes are gone
     for p in "${CG_DIRS[@]}"; do
@@ -199,7 +184,9 @@ cg_stat() {   # DIR: "nr_periods nr_throttled" so far (0 0 without a quota)
 # --- preparation -----------------------------------------------------------
 
 prepare() {
-    "$TOP/scripts/deps.sh" bench
+    # wrk and the rest; as root "make deps-bench" installs what is missing
+    "$TOP/tools/deps.sh" check bench 2>/dev/null \
+        || make -s -C "$TOP" -f Makefile.apxs deps-bench
     if [ "$BUILD" != 0 ]; then
         make -s -C "$TOP" -f Makefile.apxs >/dev/null
     fi
@@ -358,28 +345,15 @@ EOF
 }
 
 start_httpd() {   # NAME PORT CGROUP-DIR|- CPU-PREFIX...
-    local name=$1 port=$2 cg=$3 conf=$R/conf/$1.conf pid i
+    local name=$1 port=$2 cg=$3
     shift 3
-    "$HTTPD" -t -d "$R" -f "$conf" 2>"$R/logs/$name.configtest" \
-        || { cat "$R/logs/$name.configtest" >&2; die "$name: bad config"; }
     if [ "$cg" != - ]; then
         # a shell that joins the cgroup, then execs (taskset) httpd
         set -- /bin/sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg" "$@"
     fi
-    "$@" "$HTTPD" -d "$R" -f "$conf" -k start \
-        || die "$name: httpd did not start; see $R/logs/${name}_error.log"
-    for i in $(seq 100); do
-        [ -s "$R/run/$name.pid" ] && break
-        sleep 0.1
-    done
-    [ -s "$R/run/$name.pid" ] || die "$name: no pid file"
-    pid=$(cat "$R/run/$name.pid")
-    PIDS+=("$pid:$conf")
-    for i in $(seq 100); do
-        curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
-        sleep 0.1
-    done
-    die "$name: not answering on port $port"
+    httpd_start "$name" "$R" "$R/conf/$name.conf" "$R/run/$name.pid" \
+        "http://127.0.0.1:$port/" "$@"
+    PIDS+=("$HTTPD_PID:$R/conf/$name.conf")
 }
 
 # --- checks ----------------------------------------------------------------

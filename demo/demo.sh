@@ -2,7 +2,7 @@
 # Runs httpd in the foreground with mod_rproxy balancing three backends that
 # live in the same httpd. Called by "make -f Makefile.apxs demo".
 #
-#   scripts/demo.sh [HTTPD]          HTTPD defaults to /usr/sbin/apache2
+#   demo/demo.sh [HTTPD]          HTTPD defaults to /usr/sbin/apache2
 #
 # Environment: DEMO_PORT (first port to try, default 8080), MODDIR (httpd's
 # module directory, default from apxs). Everything it generates goes to

@@ -20,6 +20,18 @@ rproxy_member_index(const rproxy_member_t *m)
     return m->index;
 }
 
+/* When the member last came back into rotation, from an ejection or a
+ * failed health check (0: never out). */
+static apr_time_t
+slow_start_back_since(const rproxy_member_t *m)
+{
+    apr_time_t ejected = (apr_time_t)apr_atomic_read64(&m->sh->ejected_until);
+    apr_time_t hc_up = rp_shm_hc_down(m)
+                       ? 0 : (apr_time_t)apr_atomic_read64(&m->sh->hc_changed);
+
+    return ejected > hc_up ? ejected : hc_up;
+}
+
 /* With RProxySlowStart T, a member back from an ejection ramps its weight
  * linearly from 1 to the configured one over T, so that it is not hit by a
  * full share of the traffic while its caches are cold. */
@@ -31,7 +43,7 @@ rproxy_member_weight(const rproxy_member_t *m)
     apr_int64_t w;
 
     /* no shared state yet: create() at configuration time */
-    if (ramp <= 0 || !m->sh || !(back = rp_shm_back_since(m))) {
+    if (ramp <= 0 || !m->sh || !(back = slow_start_back_since(m))) {
         return m->weight;
     }
     now = apr_time_now();
@@ -125,7 +137,7 @@ eligible(const rproxy_member_t *m, const unsigned char *tried,
          apr_time_t now)
 {
     return !rp_shm_admin(m) && !tried[m->index] && !rp_shm_hc_down(m)
-           && !rp_shm_ejected(m, now);
+           && !rp_outlier_ejected(m, now);
 }
 
 static int
@@ -183,7 +195,7 @@ rp_balancer_take(rproxy_member_t *m, const unsigned char *tried)
 {
     /* a draining member still takes the requests pinned to it */
     if ((rp_shm_admin(m) & RP_ADMIN_DISABLED) || tried[m->index]
-        || rp_shm_hc_down(m) || rp_shm_ejected(m, apr_time_now())
+        || rp_shm_hc_down(m) || rp_outlier_ejected(m, apr_time_now())
         || !claim(m)) {
         return NULL;
     }
@@ -247,6 +259,7 @@ rp_balancer_release(request_rec *r, rproxy_member_t *m,
 
     apr_atomic_dec32(&m->sh->inflight);
     rp_shm_count(m, outcome, latency, io);
+    rp_outlier_report(m, outcome);
     if (pool->lb->release) {
         pool->lb->release(pool->lb_state, r, m, outcome, latency);
     }

@@ -24,6 +24,7 @@
 
 #include "http_protocol.h"
 #include "http_core.h"
+#include "apr_atomic.h"
 #include "apr_lib.h"
 
 /* Methods that RFC 9110 section 9.2.2 lets us repeat. */
@@ -317,6 +318,56 @@ try_member(rp_exchange_t *ex, rproxy_outcome_e *outcome)
     return rc;
 }
 
+/* The RProxyRetries budget: a retry is allowed while retries stay within
+ * budget=P percent of the requests of the current and the previous window
+ * (plus a few per window, so that a quiet pool can still retry). The
+ * counters are the pool's shared record (rp_shm_pool_t); the child that
+ * moves window_start by compare-and-swap rolls them over. Approximate by
+ * design: a few retries more or less than P% across children are fine,
+ * a retry storm that multiplies the load of a failing pool is not. */
+#define RP_BUDGET_WINDOW    apr_time_from_sec(10)
+#define RP_BUDGET_MIN       3
+
+/* Every client request counts once, whatever its tries. */
+static void
+retry_budget_count_request(rproxy_pool_t *pool)
+{
+    apr_time_t now = apr_time_now();
+    rp_shm_pool_t *sh = pool->sh;
+    apr_uint64_t start = apr_atomic_read64(&sh->window_start);
+
+    if (now - (apr_time_t)start > RP_BUDGET_WINDOW
+        && apr_atomic_cas64(&sh->window_start, now, start) == start) {
+        apr_atomic_set32(&sh->prev_requests, apr_atomic_xchg32(&sh->requests,
+                                                               0));
+        apr_atomic_set32(&sh->prev_retries, apr_atomic_xchg32(&sh->retries,
+                                                              0));
+    }
+    apr_atomic_inc32(&sh->requests);
+}
+
+/* May one more retry go? If so, it is counted. */
+static int
+retry_budget_take(rproxy_pool_t *pool)
+{
+    rp_shm_pool_t *sh = pool->sh;
+    apr_uint64_t req, ret;
+
+    if (pool->retry_budget < 0) {
+        return 1;
+    }
+    req = (apr_uint64_t)apr_atomic_read32(&sh->requests)
+          + apr_atomic_read32(&sh->prev_requests);
+    ret = (apr_uint64_t)apr_atomic_read32(&sh->retries)
+          + apr_atomic_read32(&sh->prev_retries);
+    if (ret >= RP_BUDGET_MIN
+        && (ret + 1) * 100 > (apr_uint64_t)pool->retry_budget * req) {
+        return 0;
+    }
+    apr_atomic_inc32(&sh->retries);
+    return 1;
+}
+
 /* After a failed try: may the request go to another member? A member that
  * could not be reached got nothing. Otherwise only an idempotent request
  * whose body we still hold whole, and that failed before any of the
@@ -335,7 +386,7 @@ may_retry(rp_exchange_t *ex, int rc, rproxy_outcome_e outcome, int tries)
             || (ex->has_body && !ex->prefetch_all) || ex->upgrade)) {
         return 0;
     }
-    if (!rp_shm_retry_allowed(pool)) {
+    if (!retry_budget_take(pool)) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, ex->r, RPLOGNO(00045)
                       "pool %s: retry budget exhausted; not retrying",
                       pool->name);
@@ -465,7 +516,7 @@ rp_handler(request_rec *r)
     rc = HTTP_SERVICE_UNAVAILABLE;
     tried = apr_pcalloc(r->pool, pool->members->nelts);
     apr_table_setn(r->notes, "rproxy-pool", pool->name);
-    rp_shm_pool_request(pool);
+    retry_budget_count_request(pool);
     while (tries == 0 || may_retry(ex, rc, outcome, tries)) {
         apr_time_t started;
 

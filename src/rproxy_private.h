@@ -138,9 +138,10 @@ typedef struct {
 } rp_shm_member_t;
 
 /* A pool's state shared by every child (rproxy_shm.c). The retry budget
- * window: counts of client requests and of retries in the current and the
- * previous window; the child that moves window_start by compare-and-swap
- * rolls the counters over. Approximate by design. */
+ * window (written by rproxy_forward.c): counts of client requests and of
+ * retries in the current and the previous window; the child that moves
+ * window_start by compare-and-swap rolls the counters over. Approximate
+ * by design. */
 typedef struct {
     char pool[64];
     volatile apr_uint64_t window_start;     /* apr_time_t */
@@ -454,22 +455,53 @@ apr_status_t rp_sticky_init(apr_pool_t *pconf, rproxy_pool_t *pool);
 rproxy_member_t *rp_sticky_member(request_rec *r, rproxy_pool_t *pool);
 void rp_sticky_issue(request_rec *r, rproxy_member_t *m, const char **issued);
 
+/* A member's state as the status page shows it, worst first: the reason
+ * that keeps it out longest, or that an operator set, wins. */
+typedef enum {
+    RP_MEMBER_UP,               /* takes requests */
+    RP_MEMBER_BACKUP,           /* up, a backup: takes requests when no
+                                 * primary can */
+    RP_MEMBER_DRAINING,         /* RP_ADMIN_DRAIN: sticky requests only */
+    RP_MEMBER_EJECTED,          /* by RProxyOutlier, for a while */
+    RP_MEMBER_HEALTH_FAILED,    /* failed `fall` active checks in a row */
+    RP_MEMBER_DISABLED          /* RP_ADMIN_DISABLED: takes nothing */
+} rp_member_state_e;
+
+/* One member's shared record, each field read once (atomically, but not
+ * the record as a whole: see rproxy_shm.c), so that everything made from
+ * it agrees with itself. */
+typedef struct {
+    rp_member_state_e state;
+    apr_uint64_t inflight, requests, failures, ejections, ewma_us;
+    apr_uint64_t bytes_in, bytes_out;
+    apr_uint64_t lat_hist[RP_LAT_NBUCKETS];     /* not cumulative */
+    apr_uint64_t lat_count;                     /* their sum */
+    apr_uint64_t lat_sum_us;
+    apr_uint64_t hc_checks, hc_failed, hc_status;
+} rp_member_snap_t;
+
 /* rproxy_shm.c */
 int rp_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                        apr_pool_t *ptemp, server_rec *s);
+int rp_shm_pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type);
 /* The end of a try on m: its outcome, latency (from the pick) and the
  * bytes it moved (may be NULL) go into the shared record. Any thread. */
 void rp_shm_count(rproxy_member_t *m, rproxy_outcome_e outcome,
                   apr_interval_time_t latency, const rp_bytes_t *io);
 int rp_shm_inc_below(volatile apr_uint32_t *gauge, apr_uint32_t cap);
-int rp_shm_ejected(const rproxy_member_t *m, apr_time_t now);
-apr_time_t rp_shm_back_since(const rproxy_member_t *m);
 apr_uint32_t rp_shm_admin(const rproxy_member_t *m);
 int rp_shm_hc_down(const rproxy_member_t *m);
-const char *rp_shm_state(const rproxy_member_t *m, apr_time_t now);
-void rp_shm_pool_request(rproxy_pool_t *pool);
-int rp_shm_pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type);
-int rp_shm_retry_allowed(rproxy_pool_t *pool);
+/* Fills *s from m's shared record; its state as of now. Any thread, no
+ * lock. */
+void rp_shm_snapshot(const rproxy_member_t *m, apr_time_t now,
+                     rp_member_snap_t *s);
+
+/* rproxy_outlier.c */
+/* Is m out of rotation by RProxyOutlier at time now? Lock-free. */
+int rp_outlier_ejected(const rproxy_member_t *m, apr_time_t now);
+/* The end of a try on m: counts a failure towards an ejection, or resets
+ * the count on success. Any thread. */
+void rp_outlier_report(rproxy_member_t *m, rproxy_outcome_e outcome);
 
 /* rproxy_health.c */
 const char *rp_cmd_health_check(cmd_parms *cmd, void *d, const char *args);

@@ -236,6 +236,8 @@ rp_balancer_pick(request_rec *r, rproxy_pool_t *pool,
         if (!(count = candidates(pool, skip, cand))) {
             return NULL;
         }
+        /* a lone candidate is taken without asking: pick() always gets
+         * two or more (mod_rproxy.h) */
         chosen = count == 1 ? 0
                  : pool->lb->pick(pool->lb_state, r, cand, count);
         if (chosen < 0 || chosen >= count) {

@@ -29,7 +29,7 @@
 
 /* Methods that RFC 9110 section 9.2.2 lets us repeat. */
 static int
-idempotent(const request_rec *r)
+method_idempotent(const request_rec *r)
 {
     switch (r->method_number) {
     case M_GET: case M_PUT: case M_DELETE: case M_OPTIONS: case M_TRACE:
@@ -118,14 +118,14 @@ send_owed_body(rp_exchange_t *ex, int continued, int *body_sent)
         return APR_SUCCESS;
     }
     if (ex->expect_100 && !continued
-        && (rv = rp_client_wait_continue(ex, &ready)) != APR_SUCCESS) {
+        && (rv = rp_member_http_wait_continue(ex, &ready)) != APR_SUCCESS) {
         return rv;
     }
     if (ready) {
         return APR_SUCCESS;
     }
     *body_sent = 1;
-    return rp_client_send_body(ex);
+    return rp_member_http_send_body(ex);
 }
 
 /* Sends the request on ex->bc and reads the final response head, passing
@@ -136,7 +136,7 @@ send_owed_body(rp_exchange_t *ex, int continued, int *body_sent)
  * it was promised, and would read whatever comes next on the connection
  * in its place: such a connection is never reused. */
 static apr_status_t
-exchange(rp_exchange_t *ex, int *resend)
+exchange_head(rp_exchange_t *ex, int *resend)
 {
     apr_status_t rv;
     int got = 0, continued = 0, body_sent = !ex->has_body || ex->prefetch_all;
@@ -144,7 +144,7 @@ exchange(rp_exchange_t *ex, int *resend)
     *resend = 0;
     ex->interim = 0;
     ex->interim_bytes = 0;
-    if ((rv = rp_client_send_head(ex)) != APR_SUCCESS) {
+    if ((rv = rp_member_http_send_head(ex)) != APR_SUCCESS) {
         /* on a connection that went stale: a request that is safe to
          * repeat and that we still hold whole, or one of which the member
          * got nothing at all, goes again on a new connection */
@@ -157,7 +157,7 @@ exchange(rp_exchange_t *ex, int *resend)
         if ((rv = send_owed_body(ex, continued, &body_sent)) != APR_SUCCESS) {
             return rv;
         }
-        rv = rp_client_read_head(ex, &got);
+        rv = rp_member_http_read_head(ex, &got);
         if (rv != APR_SUCCESS) {
             /* the backend may have acted on it: only a request that is
              * safe to repeat, and that we still hold whole, goes again;
@@ -197,7 +197,7 @@ exchange(rp_exchange_t *ex, int *resend)
 }
 
 static int
-relay(rp_exchange_t *ex, rproxy_outcome_e *outcome)
+relay_response(rp_exchange_t *ex, rproxy_outcome_e *outcome)
 {
     request_rec *r = ex->r;
     apr_status_t rv;
@@ -227,7 +227,7 @@ relay(rp_exchange_t *ex, rproxy_outcome_e *outcome)
         ap_pass_brigade(r->output_filters, ex->bout);
         apr_brigade_cleanup(ex->bout);
     }
-    else if ((rv = rp_client_relay_body(ex, &complete)) != APR_SUCCESS) {
+    else if ((rv = rp_member_http_relay_body(ex, &complete)) != APR_SUCCESS) {
         /* headers are out: all we can do is cut the client off */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, RPLOGNO(00040)
                       RP_MEMBER_FMT "response body broken off",
@@ -253,7 +253,7 @@ relay(rp_exchange_t *ex, rproxy_outcome_e *outcome)
 /* Gives the try's connection back (to the idle list when reusable), and
  * keeps what it carried for the member's byte counters. */
 static void
-let_go(rp_exchange_t *ex, int reusable)
+release_conn(rp_exchange_t *ex, int reusable)
 {
     ex->io.in += ex->bc->io.in;
     ex->io.out += ex->bc->io.out;
@@ -283,11 +283,11 @@ try_member(rp_exchange_t *ex, rproxy_outcome_e *outcome)
         }
         ex->bin = apr_brigade_create(r->pool, ex->bc->ba);
         ex->rp = NULL;
-        rv = exchange(ex, &resend);
+        rv = exchange_head(ex, &resend);
         if (rv == APR_SUCCESS) {
             break;
         }
-        let_go(ex, 0);
+        release_conn(ex, 0);
         if (!resend) {
             if (ex->client_error) {
                 /* the client's fault (or our filters'), not the member's */
@@ -307,14 +307,14 @@ try_member(rp_exchange_t *ex, rproxy_outcome_e *outcome)
     if (!ex->bc) {
         return HTTP_BAD_GATEWAY;
     }
-    rc = relay(ex, outcome);
+    rc = relay_response(ex, outcome);
     if (ex->status == HTTP_BAD_GATEWAY || ex->status == HTTP_SERVICE_UNAVAILABLE
         || ex->status == HTTP_GATEWAY_TIME_OUT) {
         /* relayed as it is, but a gateway failure for outlier detection */
         *outcome = RPROXY_OUTCOME_FAILED;
     }
     ex->bc->requests++;
-    let_go(ex, ex->keepalive && rc == OK);
+    release_conn(ex, ex->keepalive && rc == OK);
     return rc;
 }
 
@@ -415,7 +415,7 @@ body_filtered(const request_rec *r)
 /* The body's framing to the member, decided once, after the prefetch and
  * from what the input filters yield, never from the client's framing
  * alone: a Content-Length when the whole body is held, or when no filter
- * can change the client's; otherwise chunked. rp_client_send_body()
+ * can change the client's; otherwise chunked. rp_member_http_send_body()
  * holds the body to a declared length. */
 static void
 decide_framing(rp_exchange_t *ex, int filtered)
@@ -440,7 +440,7 @@ decide_framing(rp_exchange_t *ex, int filtered)
 
 /* What the request carries, decided once for all tries. */
 static int
-prepare(rp_exchange_t *ex)
+prepare_request(rp_exchange_t *ex)
 {
     request_rec *r = ex->r;
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
@@ -449,7 +449,7 @@ prepare(rp_exchange_t *ex)
 
     ex->has_body = apr_table_get(r->headers_in, "Transfer-Encoding")
                    || (cl && strcmp(cl, "0"));
-    ex->may_repeat = idempotent(r);
+    ex->may_repeat = method_idempotent(r);
     /* With an input filter on the body, the body is read ahead like any
      * other, which answers the client's Expect: the filter must have seen
      * the body before its headers (mod_deflate drops Content-Encoding and
@@ -457,7 +457,7 @@ prepare(rp_exchange_t *ex)
     ex->expect_100 = ex->has_body && r->expecting_100 && !filtered;
     ex->upgrade = wanted_upgrade(r, ex->match->route);
     if (ex->has_body && !ex->expect_100) {
-        if ((rv = rp_client_prefetch(ex)) != APR_SUCCESS) {
+        if ((rv = rp_member_http_prefetch(ex)) != APR_SUCCESS) {
             return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
         }
     }
@@ -470,8 +470,8 @@ prepare(rp_exchange_t *ex)
  * take the request, else the balancer's choice; only the first try waits
  * in the pool's queue when every member is full (rproxy_queue.c). */
 static apr_status_t
-choose(rp_exchange_t *ex, rproxy_member_t *sticky,
-       const unsigned char *tried, int tries)
+choose_member(rp_exchange_t *ex, rproxy_member_t *sticky,
+              const unsigned char *tried, int tries)
 {
     rproxy_pool_t *pool = ex->match->route->pool;
 
@@ -510,7 +510,7 @@ rp_handler(request_rec *r)
     /* an internal redirect to an ErrorDocument carries the error's status */
     ex->error_status = r->prev && ap_is_HTTP_ERROR(r->status) ? r->status : 0;
     ex->bout = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    if ((rc = prepare(ex)) != OK) {
+    if ((rc = prepare_request(ex)) != OK) {
         return rc;
     }
     rc = HTTP_SERVICE_UNAVAILABLE;
@@ -520,7 +520,8 @@ rp_handler(request_rec *r)
     while (tries == 0 || may_retry(ex, rc, outcome, tries)) {
         apr_time_t started;
 
-        if ((picked = choose(ex, sticky, tried, tries)) != APR_SUCCESS) {
+        picked = choose_member(ex, sticky, tried, tries);
+        if (picked != APR_SUCCESS) {
             break;
         }
         started = apr_time_now();

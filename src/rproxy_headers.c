@@ -251,7 +251,7 @@ rp_headers_request(rp_exchange_t *ex)
     apr_table_do(copy_request_header, &ctx, r->headers_in, NULL);
     /* set per try: Host depends on the member */
     apr_table_setn(ex->headers, "Host", "");
-    /* the framing prepare() decided (rproxy_forward.c) */
+    /* the framing decide_framing() decided (rproxy_forward.c) */
     if (ex->has_body) {
         if (ex->chunked) {
             apr_table_setn(ex->headers, "Transfer-Encoding", "chunked");
@@ -309,8 +309,8 @@ client_sent_encoded(const request_rec *r, unsigned char c)
 
 /* Logs why what was to be written is refused; returns the status. */
 static int
-refuse(rp_exchange_t *ex, const char *what, const char *problem,
-       const char *s, const char *at)
+refuse_to_send(rp_exchange_t *ex, const char *what, const char *problem,
+               const char *s, const char *at)
 {
     request_rec *r = ex->r;
     unsigned char c = (unsigned char)*at;
@@ -345,16 +345,19 @@ rp_headers_check(rp_exchange_t *ex)
 
     at = ap_scan_http_token(r->method);
     if (at == r->method || *at) {
-        return refuse(ex, "request method", "not a token", r->method, at);
+        return refuse_to_send(ex, "request method", "not a token", r->method,
+                              at);
     }
     /* a space ends the request-target as surely as CR LF ends the line */
     if (*(at = ap_scan_vchar_obstext(target))) {
         const char *q = ap_strchr_c(target, '?');
 
-        return refuse(ex, "request target", apr_pstrcat(
-                          r->pool, q && q < at ? "query has " : "path has ",
-                          *at == ' ' ? "a space" : "a control character",
-                          NULL), target, at);
+        return refuse_to_send(ex, "request target", apr_pstrcat(
+                                  r->pool, q && q < at ? "query has "
+                                                       : "path has ",
+                                  *at == ' ' ? "a space"
+                                             : "a control character",
+                                  NULL), target, at);
     }
     for (i = 0; i < h->nelts; i++) {
         const char *problem = NULL, *s = e[i].key;
@@ -370,17 +373,18 @@ rp_headers_check(rp_exchange_t *ex)
             problem = "value has a control character";
         }
         if (problem) {
-            return refuse(ex, apr_pstrcat(r->pool, "request header ",
-                                          ap_escape_logitem(r->pool,
-                                                            e[i].key),
-                                          NULL), problem, s, at);
+            return refuse_to_send(ex, apr_pstrcat(r->pool, "request header ",
+                                                  ap_escape_logitem(r->pool,
+                                                                    e[i].key),
+                                                  NULL), problem, s, at);
         }
     }
     if (ex->dconf->preserve_host == 1
         && (at = apr_table_get(r->headers_in, "Host")) != NULL
         && *ap_scan_http_field_content(at)) {
-        return refuse(ex, "request header Host", "value has a control "
-                      "character", at, ap_scan_http_field_content(at));
+        return refuse_to_send(ex, "request header Host",
+                              "value has a control character", at,
+                              ap_scan_http_field_content(at));
     }
     return OK;
 }

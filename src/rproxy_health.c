@@ -9,11 +9,11 @@
  * thread pool, at most one at a time per member, so a member that hangs
  * until its timeout delays no other member's checks.
  *
- * A check goes through the same backend client as a request: a new
+ * A check goes through the same member-side HTTP code as a request: a new
  * connection from rproxy_conn.c (TLS through mod_ssl for https members),
  * the request head written and the response head read and parsed by
- * rproxy_client.c, then the connection is closed. It passes when a status
- * in `expect` comes back within `timeout` (connect, write and read
+ * rproxy_member_http.c, then the connection is closed. It passes when a
+ * status in `expect` comes back within `timeout` (connect, write and read
  * together).
  *
  * Results live in the member's shared record (rp_shm_member_t, hc_*
@@ -246,7 +246,7 @@ rp_health_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 }
 
 static int
-expected(const rp_health_t *hc, int status)
+health_status_expected(const rp_health_t *hc, int status)
 {
     int i;
 
@@ -260,8 +260,8 @@ expected(const rp_health_t *hc, int status)
     return 0;
 }
 
-/* The request_rec a check runs as: enough of one for the client code and
- * for logging, on the member connection itself. */
+/* The request_rec a check runs as: enough of one for the member-side
+ * HTTP code and for logging, on the member connection itself. */
 static request_rec *
 check_request(apr_pool_t *p, rproxy_member_t *m, rp_bconn_t *bc,
               const rp_health_t *hc)
@@ -291,7 +291,7 @@ check_request(apr_pool_t *p, rproxy_member_t *m, rp_bconn_t *bc,
 }
 
 static apr_interval_time_t
-remaining(apr_time_t deadline)
+deadline_remaining(apr_time_t deadline)
 {
     apr_interval_time_t left = deadline - apr_time_now();
 
@@ -299,10 +299,10 @@ remaining(apr_time_t deadline)
 }
 
 /* The check's deadline, enforced on every read and write of its
- * connection. The client code sets the socket timeout once per response
- * head, and that bounds each wait for bytes, not their sum: a member that
- * trickles a byte now and then would hold a check (and a prober thread)
- * forever and stay up. These filters sit right above the core's, below
+ * connection. rproxy_member_http.c sets the socket timeout once per
+ * response head, and that bounds each wait for bytes, not their sum: a
+ * member that trickles a byte now and then would hold a check (and a
+ * prober thread) forever and stay up. These filters sit right above the core's, below
  * mod_ssl, so a TLS handshake is bounded too.
  *
  * Each write and each read gets only the time left. A line read
@@ -402,8 +402,8 @@ rp_health_register_filters(void)
 /* Runs one check; returns the status it got (0: none) and says why it
  * failed in *why. */
 static int
-probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
-      const char **why)
+health_probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
+             const char **why)
 {
     apr_time_t deadline = apr_time_now() + hc->timeout;
     rp_deadline_t *dl;
@@ -438,11 +438,11 @@ probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
     apr_table_setn(ex.headers, "User-Agent", RP_HC_USER_AGENT);
     apr_table_setn(ex.headers, "Accept", "*/*");
     apr_table_setn(ex.headers, "Connection", "close");
-    ex.timeout = remaining(deadline);
-    rv = rp_client_send_head(&ex);
+    ex.timeout = deadline_remaining(deadline);
+    rv = rp_member_http_send_head(&ex);
     while (rv == APR_SUCCESS) {
-        ex.timeout = remaining(deadline);
-        rv = rp_client_read_head(&ex, &got);
+        ex.timeout = deadline_remaining(deadline);
+        rv = rp_member_http_read_head(&ex, &got);
         if (rv != APR_SUCCESS || !ap_is_HTTP_INFO(ex.status)
             || ex.status == HTTP_SWITCHING_PROTOCOLS
             || ++interim > RP_HC_MAX_INTERIM) {
@@ -459,7 +459,7 @@ probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
                : apr_psprintf(p, "connection failed (%pm)", &rv);
         return 0;
     }
-    if (!expected(hc, ex.status)) {
+    if (!health_status_expected(hc, ex.status)) {
         *why = apr_psprintf(p, "status %d, expected %s", ex.status,
                             hc->expect_text);
     }
@@ -469,8 +469,8 @@ probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
 /* Counts the result; `fall` failures or `rise` passes in a row change the
  * member's state. Only the prober writes these fields. */
 static void
-record(rproxy_member_t *m, const rp_health_t *hc, int status,
-       const char *why)
+health_record(rproxy_member_t *m, const rp_health_t *hc, int status,
+              const char *why)
 {
     rp_shm_member_t *sh = m->sh;
     int ok = status && !why;
@@ -525,8 +525,8 @@ check_task(apr_thread_t *thread, void *data)
     /* its own allocator: checks run on several threads at once */
     if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) == APR_SUCCESS) {
         apr_pool_tag(p, "rproxy_health_check");
-        status = probe(p, m, m->pool->hc, &why);
-        record(m, m->pool->hc, status, why);
+        status = health_probe(p, m, m->pool->hc, &why);
+        health_record(m, m->pool->hc, status, why);
         apr_pool_destroy(p);
     }
     apr_atomic_set32(&m->hc_busy, 0);

@@ -384,18 +384,18 @@ typedef struct {
     const char *upgrade;            /* Upgrade token to pass on, or NULL */
     int has_body;                   /* the client declared a body */
     int may_repeat;                 /* idempotent method (RFC 9110 9.2.2) */
-    /* Framing of the body to the member, decided once by prepare() in
+    /* Framing of the body to the member, decided once by decide_framing() in
      * rproxy_forward.c after the prefetch, from what the input filter
      * chain yields: chunked, or body_len bytes under a Content-Length. */
     int chunked;
     apr_off_t body_len;             /* the Content-Length sent; -1: chunked */
     apr_off_t body_out;             /* body bytes handed to the member so
-                                     * far (rproxy_client.c) */
+                                     * far (rproxy_member_http.c) */
     int expect_100;                 /* wait for the backend's 100 first */
     apr_bucket_brigade *prefetch;   /* start of the body, kept for a resend */
     int prefetch_all;               /* prefetch holds the whole body */
     int body_streamed;              /* body bytes past the prefetch are gone */
-    /* rp_client_send_head(): the write that failed was the request head
+    /* rp_member_http_send_head(): the write that failed was the request head
      * alone, so the member got none of the request (a non-idempotent
      * request may then go again on a new connection) */
     int head_refused;
@@ -405,7 +405,7 @@ typedef struct {
     int client_error;               /* HTTP status when reading the
                                      * client's body failed, else 0 */
     /* interim (1xx) responses read for this try, and their head bytes;
-     * both capped (rproxy_client.c) */
+     * both capped (rproxy_member_http.c) */
     int interim;
     apr_size_t interim_bytes;
     /* the response */
@@ -437,14 +437,13 @@ apr_status_t rp_headers_response(rp_exchange_t *ex);
  */
 int rp_headers_check(rp_exchange_t *ex);
 
-/* rproxy_client.c */
-apr_status_t rp_client_prefetch(rp_exchange_t *ex);
-apr_status_t rp_client_send_head(rp_exchange_t *ex);
-apr_status_t rp_client_send_body(rp_exchange_t *ex);
-apr_status_t rp_client_wait_continue(rp_exchange_t *ex, int *ready);
-apr_status_t rp_client_read_head(rp_exchange_t *ex, int *got_bytes);
-apr_status_t rp_client_relay_body(rp_exchange_t *ex, int *complete);
-void rp_client_transfer(apr_bucket_brigade *to, apr_bucket_brigade *from);
+/* rproxy_member_http.c */
+apr_status_t rp_member_http_prefetch(rp_exchange_t *ex);
+apr_status_t rp_member_http_send_head(rp_exchange_t *ex);
+apr_status_t rp_member_http_send_body(rp_exchange_t *ex);
+apr_status_t rp_member_http_wait_continue(rp_exchange_t *ex, int *ready);
+apr_status_t rp_member_http_read_head(rp_exchange_t *ex, int *got_bytes);
+apr_status_t rp_member_http_relay_body(rp_exchange_t *ex, int *complete);
 
 /* rproxy_tunnel.c */
 apr_status_t rp_tunnel_run(rp_exchange_t *ex);

@@ -68,7 +68,7 @@ typedef struct {
 #define RP_SHM_RECORDS_OFF  APR_ALIGN(sizeof(rp_shm_header_t), 8)
 
 static rp_shm_member_t *
-records(rp_shm_header_t *h)
+shm_records(rp_shm_header_t *h)
 {
     return (rp_shm_member_t *)((char *)h + RP_SHM_RECORDS_OFF);
 }
@@ -92,7 +92,7 @@ find_old(rp_shm_header_t *old, const rproxy_member_t *m)
     apr_uint32_t i;
 
     for (i = 0; old && i < old->count; i++) {
-        rp_shm_member_t *o = &records(old)[i];
+        rp_shm_member_t *o = &shm_records(old)[i];
 
         if (!strcmp(o->pool, m->pool->name) && !strcmp(o->member, m->name)) {
             return o;
@@ -167,8 +167,8 @@ rp_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                                             rproxy_pool_t *);
 
         for (j = 0; j < pool->members->nelts; j++) {
-            fill_record(&records(h)[k++], APR_ARRAY_IDX(pool->members, j,
-                                                        rproxy_member_t *),
+            fill_record(&shm_records(h)[k++],
+                        APR_ARRAY_IDX(pool->members, j, rproxy_member_t *),
                         old);
         }
     }
@@ -176,7 +176,7 @@ rp_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         rproxy_pool_t *pool = APR_ARRAY_IDX(rp_globals.pools, i,
                                             rproxy_pool_t *);
 
-        pool->sh = (rp_shm_pool_t *)(records(h) + (n ? n : 1)) + i;
+        pool->sh = (rp_shm_pool_t *)(shm_records(h) + (n ? n : 1)) + i;
         apr_cpystrn(pool->sh->pool, pool->name, sizeof(pool->sh->pool));
     }
     h->count = (apr_uint32_t)n;
@@ -204,7 +204,7 @@ rp_shm_pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type)
     (void)p;
     (void)sb_type;
     for (i = 0; h && i < h->count; i++) {
-        rp_shm_member_t *rec = &records(h)[i];
+        rp_shm_member_t *rec = &shm_records(h)[i];
         char pool[sizeof(rec->pool)], member[sizeof(rec->member)];
 
         memcpy(pool, rec->pool, sizeof(pool));

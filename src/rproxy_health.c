@@ -302,8 +302,8 @@ deadline_remaining(apr_time_t deadline)
  * connection. rproxy_member_http.c sets the socket timeout once per
  * response head, and that bounds each wait for bytes, not their sum: a
  * member that trickles a byte now and then would hold a check (and a
- * prober thread) forever and stay up. These filters sit right above the core's, below
- * mod_ssl, so a TLS handshake is bounded too.
+ * prober thread) forever and stay up. These filters sit right above the
+ * core's, below mod_ssl, so a TLS handshake is bounded too.
  *
  * Each write and each read gets only the time left. A line read
  * (AP_MODE_GETLINE, the response head of a plain-HTTP member) is the one

@@ -134,16 +134,15 @@ send_owed_body(rp_exchange_t *ex, int continued, int *body_sent)
  * A final answer can come before the body was sent (an early 401, 413 or
  * 417 to Expect: 100-continue). The member may then still read the body
  * it was promised, and would read whatever comes next on the connection
- * in its place: such a connection is never reused. */
+ * in its place: *body_owed says so, and such a connection is never
+ * reused. */
 static apr_status_t
-exchange_head(rp_exchange_t *ex, int *resend)
+exchange_head(rp_exchange_t *ex, int *resend, int *body_owed)
 {
     apr_status_t rv;
     int got = 0, continued = 0, body_sent = !ex->has_body || ex->prefetch_all;
 
     *resend = 0;
-    ex->interim = 0;
-    ex->interim_bytes = 0;
     if ((rv = rp_member_http_send_head(ex)) != APR_SUCCESS) {
         /* on a connection that went stale: a request that is safe to
          * repeat and that we still hold whole, or one of which the member
@@ -188,20 +187,22 @@ exchange_head(rp_exchange_t *ex, int *resend)
                                                          "Upgrade")));
             return APR_EINVAL;
         }
-        if (!body_sent) {
-            ex->keepalive = 0;
-        }
+        *body_owed = !body_sent;
         ex->head_at = apr_time_now();
         return APR_SUCCESS;
     }
 }
 
+/* Relays the response whose head was read; *complete says that the
+ * member's side of it ended as it should (a whole body, or none), which
+ * a connection needs to be reused. */
 static int
-relay_response(rp_exchange_t *ex, rproxy_outcome_e *outcome)
+relay_response(rp_exchange_t *ex, rproxy_outcome_e *outcome, int *complete)
 {
     request_rec *r = ex->r;
     apr_status_t rv;
-    int complete = 1;
+
+    *complete = 0;
 
     rp_headers_response(ex);
     if (ex->error_status && ap_is_HTTP_SUCCESS(ex->status)) {
@@ -211,7 +212,6 @@ relay_response(rp_exchange_t *ex, rproxy_outcome_e *outcome)
         r->status_line = NULL;
     }
     if (ex->status == HTTP_SWITCHING_PROTOCOLS) {
-        ex->keepalive = 0;
         if (rp_tunnel_run(ex) != APR_SUCCESS) {
             /* it could not start: nothing went to the client yet */
             *outcome = RPROXY_OUTCOME_FAILED;
@@ -226,8 +226,9 @@ relay_response(rp_exchange_t *ex, rproxy_outcome_e *outcome)
                                 apr_bucket_eos_create(ex->bout->bucket_alloc));
         ap_pass_brigade(r->output_filters, ex->bout);
         apr_brigade_cleanup(ex->bout);
+        *complete = 1;
     }
-    else if ((rv = rp_member_http_relay_body(ex, &complete)) != APR_SUCCESS) {
+    else if ((rv = rp_member_http_relay_body(ex, complete)) != APR_SUCCESS) {
         /* headers are out: all we can do is cut the client off */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, RPLOGNO(00040)
                       RP_MEMBER_FMT "response body broken off",
@@ -240,12 +241,8 @@ relay_response(rp_exchange_t *ex, rproxy_outcome_e *outcome)
         APR_BRIGADE_INSERT_TAIL(ex->bout,
                                 apr_bucket_eos_create(ex->bout->bucket_alloc));
         ap_pass_brigade(r->output_filters, ex->bout);
-        ex->keepalive = 0;
         *outcome = outcome_for(rv);
         return DONE;
-    }
-    if (!complete) {
-        ex->keepalive = 0;
     }
     return OK;
 }
@@ -269,9 +266,11 @@ try_member(rp_exchange_t *ex, rproxy_outcome_e *outcome)
 {
     request_rec *r = ex->r;
     apr_status_t rv;
-    int attempt, resend = 0, rc;
+    int attempt, resend = 0, body_owed = 0, complete = 0, rc;
 
     *outcome = RPROXY_OUTCOME_OK;
+    ex->io.in = ex->io.out = 0;
+    ex->head_at = 0;
     apr_table_setn(ex->headers, "Host", rp_headers_host(ex, 0));
     for (attempt = 0; attempt < 2; attempt++) {
         rv = rp_conn_acquire(r, ex->m, ex->m->is_tls ? rp_headers_host(ex, 1)
@@ -282,8 +281,7 @@ try_member(rp_exchange_t *ex, rproxy_outcome_e *outcome)
             return status_for(rv);
         }
         ex->bin = apr_brigade_create(r->pool, ex->bc->ba);
-        ex->rp = NULL;
-        rv = exchange_head(ex, &resend);
+        rv = exchange_head(ex, &resend, &body_owed);
         if (rv == APR_SUCCESS) {
             break;
         }
@@ -307,14 +305,17 @@ try_member(rp_exchange_t *ex, rproxy_outcome_e *outcome)
     if (!ex->bc) {
         return HTTP_BAD_GATEWAY;
     }
-    rc = relay_response(ex, outcome);
+    rc = relay_response(ex, outcome, &complete);
     if (ex->status == HTTP_BAD_GATEWAY || ex->status == HTTP_SERVICE_UNAVAILABLE
         || ex->status == HTTP_GATEWAY_TIME_OUT) {
         /* relayed as it is, but a gateway failure for outlier detection */
         *outcome = RPROXY_OUTCOME_FAILED;
     }
     ex->bc->requests++;
-    release_conn(ex, ex->keepalive && rc == OK);
+    /* reused only when the member allows it and nothing of this exchange
+     * is left on the connection (a tunnel, a broken or unread body, a
+     * body still owed) */
+    release_conn(ex, ex->keepalive && !body_owed && complete && rc == OK);
     return rc;
 }
 
@@ -531,8 +532,6 @@ rp_handler(request_rec *r)
         tried[ex->m->index] = 1;
         tries++;
         apr_table_setn(r->notes, "rproxy-member", ex->m->name);
-        ex->io.in = ex->io.out = 0;
-        ex->head_at = 0;
         rc = try_member(ex, &outcome);
         rp_balancer_release(r, ex->m, outcome,
                             (ex->head_at ? ex->head_at : apr_time_now())

@@ -219,8 +219,12 @@ rp_member_http_send_head(rp_exchange_t *ex)
     head = apr_pstrcatv(r->pool, vec, end - vec, &len);
     apr_socket_timeout_set(ex->bc->sock, ex->timeout ? ex->timeout
                                                      : ex->m->pool->to.idle);
+    /* what send_head resets belongs to one connection */
+    ex->rp = NULL;      /* the fake request is bound to the old one */
     ex->head_refused = 0;
     ex->body_out = 0;
+    ex->interim = 0;
+    ex->interim_bytes = 0;
     APR_BRIGADE_INSERT_TAIL(ex->bin, apr_bucket_transient_create(
                                 head, len, ex->bin->bucket_alloc));
     /* A request that must not be repeated, on a connection that may have

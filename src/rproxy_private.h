@@ -370,55 +370,95 @@ apr_status_t rp_conn_open(rproxy_member_t *m, const char *sni,
 void rp_conn_release(rp_bconn_t *bc, int reusable);
 
 /* One request's trip through mod_rproxy: what to send, where, and what
- * came back. Lives in r->pool. */
+ * came back. Lives in r->pool.
+ *
+ * Each field says who writes it. "forward" is rproxy_forward.c, the
+ * handler that owns the exchange; "member_http" is rproxy_member_http.c,
+ * which speaks HTTP/1.1 to the member. Nothing else writes a field. A
+ * health check runs on an exchange of its own (health_probe() in
+ * rproxy_health.c) that sets r, match, m, bc, bin, headers and timeout
+ * and leaves the rest zero.
+ *
+ * Decided in one place each: the request body's framing to the member
+ * (chunked, body_len) by decide_framing() in forward, which
+ * rp_headers_request() turns into Transfer-Encoding or Content-Length
+ * and member_http's frame_body()/frame_end() hold the body to; the
+ * response's framing and reuse by check_response_framing() in
+ * member_http; the Host header by rp_headers_host() (rproxy_headers.c),
+ * set per try by try_member() in forward (a health check sends its own
+ * host= or the member's host:port). */
 typedef struct {
+    /* --- the request, set once by rp_handler() (forward) --- */
     request_rec *r;
-    rp_match_t *match;
+    rp_match_t *match;              /* routing's decision (rproxy_route.c) */
     rp_dir_conf *dconf;
-    rproxy_member_t *m;             /* member of the current try */
-    rp_bconn_t *bc;                 /* its connection */
-    request_rec *rp;                /* the response, read as a fake request */
-    apr_bucket_brigade *bin;        /* backend side (bc->ba) */
-    apr_bucket_brigade *bout;       /* client side */
-    apr_table_t *headers;           /* request headers to send */
+    apr_bucket_brigade *bout;       /* to the client (its allocator) */
+    int error_status;               /* an ErrorDocument fetched through
+                                     * the proxy: the error it stands for,
+                                     * else 0 */
+    /* --- what to send, decided once for all tries by prepare_request()
+     * and decide_framing() (forward), and rp_headers_request() --- */
+    apr_table_t *headers;           /* request headers to send: made by
+                                     * rp_headers_request(); Host set per
+                                     * try by try_member() */
     const char *upgrade;            /* Upgrade token to pass on, or NULL */
     int has_body;                   /* the client declared a body */
     int may_repeat;                 /* idempotent method (RFC 9110 9.2.2) */
-    /* Framing of the body to the member, decided once by decide_framing() in
-     * rproxy_forward.c after the prefetch, from what the input filter
-     * chain yields: chunked, or body_len bytes under a Content-Length. */
+    int expect_100;                 /* wait for the member's 100 first */
+    /* the body's framing to the member, from what the input filter chain
+     * yields after the prefetch: chunked, or body_len bytes under a
+     * Content-Length (decide_framing()) */
     int chunked;
     apr_off_t body_len;             /* the Content-Length sent; -1: chunked */
-    apr_off_t body_out;             /* body bytes handed to the member so
-                                     * far (rproxy_member_http.c) */
-    int expect_100;                 /* wait for the backend's 100 first */
-    apr_bucket_brigade *prefetch;   /* start of the body, kept for a resend */
+    /* --- the request body, read by member_http --- */
+    apr_bucket_brigade *prefetch;   /* start of the body, kept for a resend
+                                     * (rp_member_http_prefetch()) */
     int prefetch_all;               /* prefetch holds the whole body */
-    int body_streamed;              /* body bytes past the prefetch are gone */
-    /* rp_member_http_send_head(): the write that failed was the request head
-     * alone, so the member got none of the request (a non-idempotent
-     * request may then go again on a new connection) */
-    int head_refused;
-    int error_status;               /* an ErrorDocument fetched through
-                                     * the proxy: the error it stands for
-                                     * (rp_handler), else 0 */
+    int body_streamed;              /* body bytes past the prefetch are gone
+                                     * (rp_member_http_send_body()) */
     int client_error;               /* HTTP status when reading the
-                                     * client's body failed, else 0 */
-    /* interim (1xx) responses read for this try, and their head bytes;
-     * both capped (rproxy_member_http.c) */
+                                     * client's body failed, or when it does
+                                     * not match body_len, else 0 */
+    /* --- the current try --- */
+    rproxy_member_t *m;             /* its member: choose_member() */
+    rp_bconn_t *bc;                 /* its connection: try_member(), and
+                                     * NULL again in release_conn() */
+    apr_bucket_brigade *bin;        /* to and from the member (bc->ba):
+                                     * try_member() per connection */
+    apr_time_t head_at;             /* when the final response head was
+                                     * in: 0 at the start of a try
+                                     * (try_member()), set by
+                                     * exchange_head() */
+    rp_bytes_t io;                  /* moved by the try so far: 0 at its
+                                     * start (try_member()), each
+                                     * connection's added by release_conn() */
+    /* set by rp_member_http_send_head(), per connection: */
+    request_rec *rp;                /* the response, read as a fake request
+                                     * bound to bc (rp_member_http_read_head()
+                                     * makes it, send_head forgets it) */
+    apr_off_t body_out;             /* body bytes handed to the member so
+                                     * far (counted by frame_body()) */
+    /* the write that failed was the request head alone, so the member
+     * got none of the request (a non-idempotent request may then go again
+     * on a new connection) */
+    int head_refused;
+    /* interim (1xx) responses read on this connection, and their head
+     * bytes; both capped (counted by rp_member_http_read_head()) */
     int interim;
     apr_size_t interim_bytes;
-    /* the response */
+    /* --- the response head, read by rp_member_http_read_head() --- */
     int status;
     const char *reason;
     int minor;                      /* HTTP/1.minor */
-    int keepalive;                  /* the backend lets us reuse it */
-    int close_delimited;            /* the body ends when the member closes */
-    apr_time_t head_at;             /* when the final response head was in */
+    /* the member lets us reuse the connection, as its head says
+     * (check_response_framing()); whether we do is try_member()'s call */
+    int keepalive;
+    int close_delimited;            /* the body ends when the member closes
+                                     * (check_response_framing()) */
+    /* --- health checks only (health_probe()) --- */
     /* when set, the socket timeout of every step instead of the pool's
-     * header and idle timeouts (health checks) */
+     * header and idle timeouts */
     apr_interval_time_t timeout;
-    rp_bytes_t io;                  /* moved by the current try so far */
 } rp_exchange_t;
 
 /* rproxy_headers.c */

@@ -172,7 +172,9 @@ struct rproxy_member_t {
     int drain;
     int disabled;
     int max_conns;              /* 0: no cap */
-    const char *route;
+    const char *route;          /* route=ID, or NULL: the suffix of the
+                                 * application's session id that names it
+                                 * (RProxySticky route=, rproxy_sticky.c) */
 
     rp_shm_member_t *sh;        /* shared by all children (post_config) */
     /* Per child process, set up in child_init. */

@@ -466,7 +466,9 @@ typedef struct {
 /* rproxy_headers.c */
 void rp_headers_request(rp_exchange_t *ex);
 const char *rp_headers_host(rp_exchange_t *ex, int for_sni);
-apr_status_t rp_headers_response(rp_exchange_t *ex);
+/* The member's response head (ex->rp) as the client's: r->status and
+ * r->headers_out, or for a 1xx what ap_send_interim_response() sends. */
+void rp_headers_response(rp_exchange_t *ex);
 /**
  * Run once per request, after rp_headers_request(): refuses a method that
  * is not a token, a request-target with a space or control character (a

@@ -14,7 +14,7 @@
  * the request head written and the response head read and parsed by
  * rproxy_member_http.c, then the connection is closed. It passes when a
  * status in `expect` comes back within `timeout` (connect, write and read
- * together).
+ * together, held by the filters of rproxy_deadline.c).
  *
  * Results live in the member's shared record (rp_shm_member_t, hc_*
  * fields), written only by the prober: `fall` failures in a row take the
@@ -34,7 +34,6 @@
 #include "http_protocol.h"
 #include "mod_watchdog.h"
 #include "apr_atomic.h"
-#include "apr_poll.h"
 #include "apr_optional.h"
 #include "apr_thread_pool.h"
 
@@ -298,107 +297,6 @@ deadline_remaining(apr_time_t deadline)
     return left > 1000 ? left : 1000;
 }
 
-/* The check's deadline, enforced on every read and write of its
- * connection. rproxy_member_http.c sets the socket timeout once per
- * response head, and that bounds each wait for bytes, not their sum: a
- * member that trickles a byte now and then would hold a check (and a
- * prober thread) forever and stay up. These filters sit right above the
- * core's, below mod_ssl, so a TLS handshake is bounded too.
- *
- * Each write and each read gets only the time left. A line read
- * (AP_MODE_GETLINE, the response head of a plain-HTTP member) is the one
- * case the socket timeout cannot bound: the core keeps reading until the
- * line is complete, each read with the full timeout. Such a read is made
- * non-blocking here, waiting for the socket with the time left between
- * tries; ap_rgetline() takes the partial lines and asks again. */
-#define RP_HC_DEADLINE_FILTER   "rproxy_hc_deadline"
-static ap_filter_rec_t *deadline_in_handle;
-static ap_filter_rec_t *deadline_out_handle;
-
-typedef struct {
-    apr_pool_t *pool;
-    apr_socket_t *sock;
-    apr_time_t deadline;
-} rp_deadline_t;
-
-static apr_status_t
-deadline_arm(rp_deadline_t *dl)
-{
-    apr_interval_time_t left = dl->deadline - apr_time_now();
-
-    if (left <= 0) {
-        return APR_TIMEUP;
-    }
-    apr_socket_timeout_set(dl->sock, left);
-    return APR_SUCCESS;
-}
-
-/* Waits until the socket is readable, at most until the deadline. */
-static apr_status_t
-deadline_wait(rp_deadline_t *dl)
-{
-    apr_interval_time_t left = dl->deadline - apr_time_now();
-    apr_pollfd_t pfd;
-    apr_int32_t n = 0;
-    apr_status_t rv;
-
-    if (left <= 0) {
-        return APR_TIMEUP;
-    }
-    memset(&pfd, 0, sizeof(pfd));
-    pfd.p = dl->pool;
-    pfd.desc_type = APR_POLL_SOCKET;
-    pfd.desc.s = dl->sock;
-    pfd.reqevents = APR_POLLIN;
-    rv = apr_poll(&pfd, 1, &n, left);
-    return rv == APR_SUCCESS && n == 0 ? APR_TIMEUP : rv;
-}
-
-static apr_status_t
-deadline_in(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_t mode,
-            apr_read_type_e block, apr_off_t readbytes)
-{
-    rp_deadline_t *dl = f->ctx;
-    apr_status_t rv;
-
-    if (mode != AP_MODE_GETLINE || block != APR_BLOCK_READ) {
-        rv = deadline_arm(dl);
-        return rv != APR_SUCCESS ? rv
-               : ap_get_brigade(f->next, bb, mode, block, readbytes);
-    }
-    for (;;) {
-        rv = ap_get_brigade(f->next, bb, mode, APR_NONBLOCK_READ, readbytes);
-        if (rv != APR_SUCCESS || !APR_BRIGADE_EMPTY(bb)) {
-            return rv;
-        }
-        if ((rv = deadline_wait(dl)) != APR_SUCCESS) {
-            return rv;
-        }
-    }
-}
-
-static apr_status_t
-deadline_out(ap_filter_t *f, apr_bucket_brigade *bb)
-{
-    apr_status_t rv = deadline_arm(f->ctx);
-
-    if (rv != APR_SUCCESS) {
-        apr_brigade_cleanup(bb);
-        return rv;
-    }
-    return ap_pass_brigade(f->next, bb);
-}
-
-void
-rp_health_register_filters(void)
-{
-    /* mod_ssl is AP_FTYPE_CONNECTION + 5, the core AP_FTYPE_NETWORK */
-    deadline_in_handle = ap_register_input_filter(
-        RP_HC_DEADLINE_FILTER, deadline_in, NULL, AP_FTYPE_CONNECTION + 9);
-    deadline_out_handle = ap_register_output_filter(
-        RP_HC_DEADLINE_FILTER, deadline_out, NULL, AP_FTYPE_CONNECTION + 9);
-}
-
 /* Runs one check; returns the status it got (0: none) and says why it
  * failed in *why. */
 static int
@@ -406,7 +304,6 @@ health_probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
              const char **why)
 {
     apr_time_t deadline = apr_time_now() + hc->timeout;
-    rp_deadline_t *dl;
     rp_match_t match;
     rp_exchange_t ex;
     rp_bconn_t *bc;
@@ -419,12 +316,8 @@ health_probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
         *why = apr_psprintf(p, "connect failed (%pm)", &rv);
         return 0;
     }
-    dl = apr_palloc(p, sizeof(*dl));
-    dl->pool = p;
-    dl->sock = bc->sock;
-    dl->deadline = deadline;
-    ap_add_input_filter_handle(deadline_in_handle, dl, NULL, bc->c);
-    ap_add_output_filter_handle(deadline_out_handle, dl, NULL, bc->c);
+    /* the socket timeout bounds each wait, not the check's sum of them */
+    rp_deadline_add(p, bc, deadline);
     memset(&ex, 0, sizeof(ex));
     memset(&match, 0, sizeof(match));
     match.path = hc->uri;

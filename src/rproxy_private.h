@@ -548,11 +548,20 @@ void rp_outlier_report(rproxy_member_t *m, rproxy_outcome_e outcome);
 
 /* rproxy_health.c */
 const char *rp_cmd_health_check(cmd_parms *cmd, void *d, const char *args);
-void rp_health_register_filters(void);
 int rp_health_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                            apr_pool_t *ptemp, server_rec *s);
 int rp_health_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, server_rec *s);
+
+/* rproxy_deadline.c */
+/* Registers the deadline filters; from register_hooks. */
+void rp_deadline_register_filters(void);
+/* Every read and write on bc's connection from now on fails with
+ * APR_TIMEUP once deadline has passed, and none waits longer than what
+ * is left; the state lives in p, which must outlive the connection's use.
+ * A line read is made in non-blocking steps, which the socket timeout
+ * alone could not bound. */
+void rp_deadline_add(apr_pool_t *p, rp_bconn_t *bc, apr_time_t deadline);
 
 /* rproxy_status.c */
 int rp_status_handler(request_rec *r);

@@ -376,10 +376,10 @@ void rp_conn_release(rp_bconn_t *bc, int reusable);
  *
  * Each field says who writes it. "forward" is rproxy_forward.c, the
  * handler that owns the exchange; "member_http" is rproxy_member_http.c,
- * which speaks HTTP/1.1 to the member. Nothing else writes a field. A
- * health check runs on an exchange of its own (health_probe() in
- * rproxy_health.c) that sets r, match, m, bc, bin, headers and timeout
- * and leaves the rest zero.
+ * which speaks HTTP/1.1 to the member; rproxy_headers.c writes only
+ * headers. Nothing else writes a field. A health check runs on an
+ * exchange of its own (health_probe() in rproxy_health.c) that sets r,
+ * match, m, bc, bin, headers and timeout and leaves the rest zero.
  *
  * Decided in one place each: the request body's framing to the member
  * (chunked, body_len) by decide_framing() in forward, which

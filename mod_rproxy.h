@@ -47,9 +47,15 @@ typedef enum {
     RPROXY_OUTCOME_FAILED       /**< broken or malformed response */
 } rproxy_outcome_e;
 
-/** rproxy_balancer_t.flags: the algorithm uses member weights. */
-#define RPROXY_LB_USES_WEIGHT   0x01
-/** rproxy_balancer_t.flags: the algorithm needs an ARGS expression. */
+/*
+ * rproxy_balancer_t.flags. 0x01 was RPROXY_LB_USES_WEIGHT ("the algorithm
+ * uses member weights"), which nothing ever read: it is gone, and 0x01 is
+ * never to be given another meaning, so that a balancer built against the
+ * old header still means nothing by it. A balancer that set it drops it
+ * (or passes 0); the struct and RPROXY_BALANCER_VERSION are unchanged.
+ */
+/** rproxy_balancer_t.flags: the algorithm needs an ARGS expression; the
+ *  core refuses "RProxyBalancer NAME" without one at startup. */
 #define RPROXY_LB_NEEDS_ARGS    0x02
 
 /**
@@ -78,8 +84,9 @@ typedef struct rproxy_balancer_t {
      * Choose one of the candidates for request r.
      * Called concurrently by the threads of one child: the algorithm
      * protects its own mutable state (see rproxy_pool_lock()).
-     * @param cand    candidate members (never empty), in configuration order
-     * @param n       number of candidates
+     * @param cand    candidate members, in configuration order
+     * @param n       number of candidates, at least 2: the core takes a
+     *                lone candidate without asking
      * @return index into cand, or -1 to refuse (the client gets 503)
      */
     int (*pick)(void *state, request_rec *r, rproxy_member_t *const *cand,

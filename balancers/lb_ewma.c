@@ -132,9 +132,7 @@ ewma_pick(void *state, request_rec *r, rproxy_member_t *const *cand, int n)
     int a, b;
 
     (void)r;
-    if (n < 2) {
-        return 0;
-    }
+    /* n >= 2 (mod_rproxy.h): the second draw always has one left */
     a = lb_rand_weighted(&st->rnd, cand, n, -1);
     b = lb_rand_weighted(&st->rnd, cand, n, a);
     return cost(st, cand[b], now) < cost(st, cand[a], now) ? b : a;
@@ -157,7 +155,7 @@ ewma_release(void *state, request_rec *r, rproxy_member_t *m,
 
 const rproxy_balancer_t rp_lb_ewma = {
     "ewma",
-    RPROXY_LB_USES_WEIGHT,
+    0,
     ewma_create,
     ewma_pick,
     ewma_release

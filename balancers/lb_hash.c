@@ -323,7 +323,7 @@ hash_pick(void *state, request_rec *r, rproxy_member_t *const *cand, int n)
 
 const rproxy_balancer_t rp_lb_hash = {
     "hash",
-    RPROXY_LB_USES_WEIGHT | RPROXY_LB_NEEDS_ARGS,
+    RPROXY_LB_NEEDS_ARGS,
     hash_create,
     hash_pick,
     NULL

@@ -103,7 +103,7 @@ lc_pick(void *state, request_rec *r, rproxy_member_t *const *cand, int n)
 
 const rproxy_balancer_t rp_lb_least_conn = {
     "least_conn",
-    RPROXY_LB_USES_WEIGHT,
+    0,
     lc_create,
     lc_pick,
     NULL

@@ -35,9 +35,7 @@ p2c_pick(void *state, request_rec *r, rproxy_member_t *const *cand, int n)
     apr_uint64_t load_a, load_b;
 
     (void)r;
-    if (n < 2) {
-        return 0;
-    }
+    /* n >= 2 (mod_rproxy.h): the second draw always has one left */
     a = lb_rand_weighted(state, cand, n, -1);
     b = lb_rand_weighted(state, cand, n, a);
     /* in_b / w_b < in_a / w_a, cross-multiplied */
@@ -50,7 +48,7 @@ p2c_pick(void *state, request_rec *r, rproxy_member_t *const *cand, int n)
 
 const rproxy_balancer_t rp_lb_p2c = {
     "p2c",
-    RPROXY_LB_USES_WEIGHT,
+    0,
     lb_rand_create,
     p2c_pick,
     NULL

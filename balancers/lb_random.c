@@ -31,7 +31,7 @@ random_pick(void *state, request_rec *r, rproxy_member_t *const *cand, int n)
 
 const rproxy_balancer_t rp_lb_random = {
     "random",
-    RPROXY_LB_USES_WEIGHT,
+    0,
     lb_rand_create,
     random_pick,
     NULL

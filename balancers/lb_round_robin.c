@@ -154,7 +154,7 @@ rr_pick(void *state, request_rec *r, rproxy_member_t *const *cand, int n)
 
 const rproxy_balancer_t rp_lb_round_robin = {
     "round_robin",
-    RPROXY_LB_USES_WEIGHT,
+    0,
     rr_create,
     rr_pick,
     NULL

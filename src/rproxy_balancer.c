@@ -20,6 +20,18 @@ rproxy_member_index(const rproxy_member_t *m)
     return m->index;
 }
 
+/* When the member last came back into rotation, from an ejection or a
+ * failed health check (0: never out). */
+static apr_time_t
+slow_start_back_since(const rproxy_member_t *m)
+{
+    apr_time_t ejected = (apr_time_t)apr_atomic_read64(&m->sh->ejected_until);
+    apr_time_t hc_up = rp_shm_hc_down(m)
+                       ? 0 : (apr_time_t)apr_atomic_read64(&m->sh->hc_changed);
+
+    return ejected > hc_up ? ejected : hc_up;
+}
+
 /* With RProxySlowStart T, a member back from an ejection ramps its weight
  * linearly from 1 to the configured one over T, so that it is not hit by a
  * full share of the traffic while its caches are cold. */
@@ -31,7 +43,7 @@ rproxy_member_weight(const rproxy_member_t *m)
     apr_int64_t w;
 
     /* no shared state yet: create() at configuration time */
-    if (ramp <= 0 || !m->sh || !(back = rp_shm_back_since(m))) {
+    if (ramp <= 0 || !m->sh || !(back = slow_start_back_since(m))) {
         return m->weight;
     }
     now = apr_time_now();
@@ -121,15 +133,15 @@ rp_balancer_lookup(apr_pool_t *p, const char *name,
 /* Could m take the request if it had a free slot? Not disabled or
  * draining, not tried yet, not failing its health check, not ejected. */
 static int
-eligible(const rproxy_member_t *m, const unsigned char *tried,
-         apr_time_t now)
+member_eligible(const rproxy_member_t *m, const unsigned char *tried,
+                apr_time_t now)
 {
     return !rp_shm_admin(m) && !tried[m->index] && !rp_shm_hc_down(m)
-           && !rp_shm_ejected(m, now);
+           && !rp_outlier_ejected(m, now);
 }
 
 static int
-below_cap(const rproxy_member_t *m)
+member_below_cap(const rproxy_member_t *m)
 {
     return !m->max_conns || apr_atomic_read32(&m->sh->inflight)
                             < (apr_uint32_t)m->max_conns;
@@ -138,10 +150,11 @@ below_cap(const rproxy_member_t *m)
 /* May m take a request now? Eligible, in the tier being filled, below its
  * max_conns. */
 static int
-usable(const rproxy_member_t *m, int backup, const unsigned char *tried,
-       apr_time_t now)
+member_usable(const rproxy_member_t *m, int backup,
+              const unsigned char *tried, apr_time_t now)
 {
-    return m->backup == backup && eligible(m, tried, now) && below_cap(m);
+    return m->backup == backup && member_eligible(m, tried, now)
+           && member_below_cap(m);
 }
 
 rp_slots_e
@@ -154,10 +167,10 @@ rp_balancer_slots(const rproxy_pool_t *pool, const unsigned char *tried)
     for (i = 0; i < pool->members->nelts; i++) {
         const rproxy_member_t *m = APR_ARRAY_IDX(pool->members, i,
                                                  rproxy_member_t *);
-        if (!eligible(m, tried, now)) {
+        if (!member_eligible(m, tried, now)) {
             continue;
         }
-        if (below_cap(m)) {
+        if (member_below_cap(m)) {
             return RP_SLOTS_FREE;
         }
         slots = RP_SLOTS_FULL;
@@ -169,7 +182,7 @@ rp_balancer_slots(const rproxy_pool_t *pool, const unsigned char *tried)
  * cap holds across all children, so the check and the increment are one
  * compare-and-swap). */
 static int
-claim(rproxy_member_t *m)
+member_claim(rproxy_member_t *m)
 {
     if (!m->max_conns) {
         apr_atomic_inc32(&m->sh->inflight);
@@ -183,16 +196,16 @@ rp_balancer_take(rproxy_member_t *m, const unsigned char *tried)
 {
     /* a draining member still takes the requests pinned to it */
     if ((rp_shm_admin(m) & RP_ADMIN_DISABLED) || tried[m->index]
-        || rp_shm_hc_down(m) || rp_shm_ejected(m, apr_time_now())
-        || !claim(m)) {
+        || rp_shm_hc_down(m) || rp_outlier_ejected(m, apr_time_now())
+        || !member_claim(m)) {
         return NULL;
     }
     return m;
 }
 
 static int
-candidates(rproxy_pool_t *pool, const unsigned char *tried,
-           rproxy_member_t **cand)
+pool_candidates(rproxy_pool_t *pool, const unsigned char *tried,
+                rproxy_member_t **cand)
 {
     apr_time_t now = apr_time_now();
     int n = pool->members->nelts, count = 0, tier, i;
@@ -201,7 +214,7 @@ candidates(rproxy_pool_t *pool, const unsigned char *tried,
         for (i = 0; i < n; i++) {
             rproxy_member_t *m = APR_ARRAY_IDX(pool->members, i,
                                                rproxy_member_t *);
-            if (usable(m, tier, tried, now)) {
+            if (member_usable(m, tier, tried, now)) {
                 cand[count++] = m;
             }
         }
@@ -221,16 +234,18 @@ rp_balancer_pick(request_rec *r, rproxy_pool_t *pool,
     /* a member that filled up between the filter and the claim is left
      * out and the balancer asked again */
     for (round = 0; round < n; round++) {
-        if (!(count = candidates(pool, skip, cand))) {
+        if (!(count = pool_candidates(pool, skip, cand))) {
             return NULL;
         }
+        /* a lone candidate is taken without asking: pick() always gets
+         * two or more (mod_rproxy.h) */
         chosen = count == 1 ? 0
                  : pool->lb->pick(pool->lb_state, r, cand, count);
         if (chosen < 0 || chosen >= count) {
             return NULL;
         }
         m = cand[chosen];
-        if (claim(m)) {
+        if (member_claim(m)) {
             return m;
         }
         skip[m->index] = 1;
@@ -247,6 +262,7 @@ rp_balancer_release(request_rec *r, rproxy_member_t *m,
 
     apr_atomic_dec32(&m->sh->inflight);
     rp_shm_count(m, outcome, latency, io);
+    rp_outlier_report(m, outcome);
     if (pool->lb->release) {
         pool->lb->release(pool->lb_state, r, m, outcome, latency);
     }

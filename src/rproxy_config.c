@@ -412,9 +412,6 @@ rp_cmd_member(cmd_parms *cmd, void *d, const char *args)
                                 err);
         }
     }
-    if (!m->route) {
-        m->route = apr_psprintf(cmd->pool, "m%d", m->index);
-    }
     return NULL;
 }
 
@@ -678,7 +675,6 @@ implicit_pool(cmd_parms *cmd, const char *url, rp_route_t *route)
         m->weight = 1;
         m->base_path = "";
         m->name = route->pool_name;
-        m->route = "m0";
         APR_ARRAY_IDX(pool->members, 0, rproxy_member_t *) = m;
     }
     route->pool = pool;

@@ -185,7 +185,7 @@ conn_alive(rp_bconn_t *bc)
 /* Takes the most recent idle connection opened with the same TLS name,
  * and drops the expired ones on the way. */
 static rp_bconn_t *
-pool_take(rproxy_member_t *m, const char *sni)
+conn_pool_take(rproxy_member_t *m, const char *sni)
 {
     rp_connpool_t *cp = m->conns;
     apr_time_t now = apr_time_now();
@@ -315,7 +315,7 @@ rp_conn_acquire(request_rec *r, rproxy_member_t *m, const char *sni,
 {
     rp_bconn_t *bc;
 
-    while (!fresh && (bc = pool_take(m, sni)) != NULL) {
+    while (!fresh && (bc = conn_pool_take(m, sni)) != NULL) {
         if (conn_alive(bc)) {
             bc->next = NULL;
             bc->io.in = bc->io.out = 0;

@@ -24,11 +24,12 @@
 
 #include "http_protocol.h"
 #include "http_core.h"
+#include "apr_atomic.h"
 #include "apr_lib.h"
 
 /* Methods that RFC 9110 section 9.2.2 lets us repeat. */
 static int
-idempotent(const request_rec *r)
+method_idempotent(const request_rec *r)
 {
     switch (r->method_number) {
     case M_GET: case M_PUT: case M_DELETE: case M_OPTIONS: case M_TRACE:
@@ -117,14 +118,14 @@ send_owed_body(rp_exchange_t *ex, int continued, int *body_sent)
         return APR_SUCCESS;
     }
     if (ex->expect_100 && !continued
-        && (rv = rp_client_wait_continue(ex, &ready)) != APR_SUCCESS) {
+        && (rv = rp_member_http_wait_continue(ex, &ready)) != APR_SUCCESS) {
         return rv;
     }
     if (ready) {
         return APR_SUCCESS;
     }
     *body_sent = 1;
-    return rp_client_send_body(ex);
+    return rp_member_http_send_body(ex);
 }
 
 /* Sends the request on ex->bc and reads the final response head, passing
@@ -133,17 +134,16 @@ send_owed_body(rp_exchange_t *ex, int continued, int *body_sent)
  * A final answer can come before the body was sent (an early 401, 413 or
  * 417 to Expect: 100-continue). The member may then still read the body
  * it was promised, and would read whatever comes next on the connection
- * in its place: such a connection is never reused. */
+ * in its place: *body_owed says so, and such a connection is never
+ * reused. */
 static apr_status_t
-exchange(rp_exchange_t *ex, int *resend)
+exchange_head(rp_exchange_t *ex, int *resend, int *body_owed)
 {
     apr_status_t rv;
     int got = 0, continued = 0, body_sent = !ex->has_body || ex->prefetch_all;
 
     *resend = 0;
-    ex->interim = 0;
-    ex->interim_bytes = 0;
-    if ((rv = rp_client_send_head(ex)) != APR_SUCCESS) {
+    if ((rv = rp_member_http_send_head(ex)) != APR_SUCCESS) {
         /* on a connection that went stale: a request that is safe to
          * repeat and that we still hold whole, or one of which the member
          * got nothing at all, goes again on a new connection */
@@ -156,7 +156,7 @@ exchange(rp_exchange_t *ex, int *resend)
         if ((rv = send_owed_body(ex, continued, &body_sent)) != APR_SUCCESS) {
             return rv;
         }
-        rv = rp_client_read_head(ex, &got);
+        rv = rp_member_http_read_head(ex, &got);
         if (rv != APR_SUCCESS) {
             /* the backend may have acted on it: only a request that is
              * safe to repeat, and that we still hold whole, goes again;
@@ -187,20 +187,22 @@ exchange(rp_exchange_t *ex, int *resend)
                                                          "Upgrade")));
             return APR_EINVAL;
         }
-        if (!body_sent) {
-            ex->keepalive = 0;
-        }
+        *body_owed = !body_sent;
         ex->head_at = apr_time_now();
         return APR_SUCCESS;
     }
 }
 
+/* Relays the response whose head was read; *complete says that the
+ * member's side of it ended as it should (a whole body, or none), which
+ * a connection needs to be reused. */
 static int
-relay(rp_exchange_t *ex, rproxy_outcome_e *outcome)
+relay_response(rp_exchange_t *ex, rproxy_outcome_e *outcome, int *complete)
 {
     request_rec *r = ex->r;
     apr_status_t rv;
-    int complete = 1;
+
+    *complete = 0;
 
     rp_headers_response(ex);
     if (ex->error_status && ap_is_HTTP_SUCCESS(ex->status)) {
@@ -210,7 +212,6 @@ relay(rp_exchange_t *ex, rproxy_outcome_e *outcome)
         r->status_line = NULL;
     }
     if (ex->status == HTTP_SWITCHING_PROTOCOLS) {
-        ex->keepalive = 0;
         if (rp_tunnel_run(ex) != APR_SUCCESS) {
             /* it could not start: nothing went to the client yet */
             *outcome = RPROXY_OUTCOME_FAILED;
@@ -225,8 +226,9 @@ relay(rp_exchange_t *ex, rproxy_outcome_e *outcome)
                                 apr_bucket_eos_create(ex->bout->bucket_alloc));
         ap_pass_brigade(r->output_filters, ex->bout);
         apr_brigade_cleanup(ex->bout);
+        *complete = 1;
     }
-    else if ((rv = rp_client_relay_body(ex, &complete)) != APR_SUCCESS) {
+    else if ((rv = rp_member_http_relay_body(ex, complete)) != APR_SUCCESS) {
         /* headers are out: all we can do is cut the client off */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, RPLOGNO(00040)
                       RP_MEMBER_FMT "response body broken off",
@@ -239,12 +241,8 @@ relay(rp_exchange_t *ex, rproxy_outcome_e *outcome)
         APR_BRIGADE_INSERT_TAIL(ex->bout,
                                 apr_bucket_eos_create(ex->bout->bucket_alloc));
         ap_pass_brigade(r->output_filters, ex->bout);
-        ex->keepalive = 0;
         *outcome = outcome_for(rv);
         return DONE;
-    }
-    if (!complete) {
-        ex->keepalive = 0;
     }
     return OK;
 }
@@ -252,7 +250,7 @@ relay(rp_exchange_t *ex, rproxy_outcome_e *outcome)
 /* Gives the try's connection back (to the idle list when reusable), and
  * keeps what it carried for the member's byte counters. */
 static void
-let_go(rp_exchange_t *ex, int reusable)
+release_conn(rp_exchange_t *ex, int reusable)
 {
     ex->io.in += ex->bc->io.in;
     ex->io.out += ex->bc->io.out;
@@ -268,9 +266,11 @@ try_member(rp_exchange_t *ex, rproxy_outcome_e *outcome)
 {
     request_rec *r = ex->r;
     apr_status_t rv;
-    int attempt, resend = 0, rc;
+    int attempt, resend = 0, body_owed = 0, complete = 0, rc;
 
     *outcome = RPROXY_OUTCOME_OK;
+    ex->io.in = ex->io.out = 0;
+    ex->head_at = 0;
     apr_table_setn(ex->headers, "Host", rp_headers_host(ex, 0));
     for (attempt = 0; attempt < 2; attempt++) {
         rv = rp_conn_acquire(r, ex->m, ex->m->is_tls ? rp_headers_host(ex, 1)
@@ -281,12 +281,11 @@ try_member(rp_exchange_t *ex, rproxy_outcome_e *outcome)
             return status_for(rv);
         }
         ex->bin = apr_brigade_create(r->pool, ex->bc->ba);
-        ex->rp = NULL;
-        rv = exchange(ex, &resend);
+        rv = exchange_head(ex, &resend, &body_owed);
         if (rv == APR_SUCCESS) {
             break;
         }
-        let_go(ex, 0);
+        release_conn(ex, 0);
         if (!resend) {
             if (ex->client_error) {
                 /* the client's fault (or our filters'), not the member's */
@@ -306,15 +305,68 @@ try_member(rp_exchange_t *ex, rproxy_outcome_e *outcome)
     if (!ex->bc) {
         return HTTP_BAD_GATEWAY;
     }
-    rc = relay(ex, outcome);
+    rc = relay_response(ex, outcome, &complete);
     if (ex->status == HTTP_BAD_GATEWAY || ex->status == HTTP_SERVICE_UNAVAILABLE
         || ex->status == HTTP_GATEWAY_TIME_OUT) {
         /* relayed as it is, but a gateway failure for outlier detection */
         *outcome = RPROXY_OUTCOME_FAILED;
     }
     ex->bc->requests++;
-    let_go(ex, ex->keepalive && rc == OK);
+    /* reused only when the member allows it and nothing of this exchange
+     * is left on the connection (a tunnel, a broken or unread body, a
+     * body still owed) */
+    release_conn(ex, ex->keepalive && !body_owed && complete && rc == OK);
     return rc;
+}
+
+/* The RProxyRetries budget: a retry is allowed while retries stay within
+ * budget=P percent of the requests of the current and the previous window
+ * (plus a few per window, so that a quiet pool can still retry). The
+ * counters are the pool's shared record (rp_shm_pool_t); the child that
+ * moves window_start by compare-and-swap rolls them over. Approximate by
+ * design: a few retries more or less than P% across children are fine,
+ * a retry storm that multiplies the load of a failing pool is not. */
+#define RP_BUDGET_WINDOW    apr_time_from_sec(10)
+#define RP_BUDGET_MIN       3
+
+/* Every client request counts once, whatever its tries. */
+static void
+retry_budget_count_request(rproxy_pool_t *pool)
+{
+    apr_time_t now = apr_time_now();
+    rp_shm_pool_t *sh = pool->sh;
+    apr_uint64_t start = apr_atomic_read64(&sh->window_start);
+
+    if (now - (apr_time_t)start > RP_BUDGET_WINDOW
+        && apr_atomic_cas64(&sh->window_start, now, start) == start) {
+        apr_atomic_set32(&sh->prev_requests, apr_atomic_xchg32(&sh->requests,
+                                                               0));
+        apr_atomic_set32(&sh->prev_retries, apr_atomic_xchg32(&sh->retries,
+                                                              0));
+    }
+    apr_atomic_inc32(&sh->requests);
+}
+
+/* May one more retry go? If so, it is counted. */
+static int
+retry_budget_take(rproxy_pool_t *pool)
+{
+    rp_shm_pool_t *sh = pool->sh;
+    apr_uint64_t req, ret;
+
+    if (pool->retry_budget < 0) {
+        return 1;
+    }
+    req = (apr_uint64_t)apr_atomic_read32(&sh->requests)
+          + apr_atomic_read32(&sh->prev_requests);
+    ret = (apr_uint64_t)apr_atomic_read32(&sh->retries)
+          + apr_atomic_read32(&sh->prev_retries);
+    if (ret >= RP_BUDGET_MIN
+        && (ret + 1) * 100 > (apr_uint64_t)pool->retry_budget * req) {
+        return 0;
+    }
+    apr_atomic_inc32(&sh->retries);
+    return 1;
 }
 
 /* After a failed try: may the request go to another member? A member that
@@ -335,7 +387,7 @@ may_retry(rp_exchange_t *ex, int rc, rproxy_outcome_e outcome, int tries)
             || (ex->has_body && !ex->prefetch_all) || ex->upgrade)) {
         return 0;
     }
-    if (!rp_shm_retry_allowed(pool)) {
+    if (!retry_budget_take(pool)) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, ex->r, RPLOGNO(00045)
                       "pool %s: retry budget exhausted; not retrying",
                       pool->name);
@@ -364,7 +416,7 @@ body_filtered(const request_rec *r)
 /* The body's framing to the member, decided once, after the prefetch and
  * from what the input filters yield, never from the client's framing
  * alone: a Content-Length when the whole body is held, or when no filter
- * can change the client's; otherwise chunked. rp_client_send_body()
+ * can change the client's; otherwise chunked. rp_member_http_send_body()
  * holds the body to a declared length. */
 static void
 decide_framing(rp_exchange_t *ex, int filtered)
@@ -389,7 +441,7 @@ decide_framing(rp_exchange_t *ex, int filtered)
 
 /* What the request carries, decided once for all tries. */
 static int
-prepare(rp_exchange_t *ex)
+prepare_request(rp_exchange_t *ex)
 {
     request_rec *r = ex->r;
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
@@ -398,7 +450,7 @@ prepare(rp_exchange_t *ex)
 
     ex->has_body = apr_table_get(r->headers_in, "Transfer-Encoding")
                    || (cl && strcmp(cl, "0"));
-    ex->may_repeat = idempotent(r);
+    ex->may_repeat = method_idempotent(r);
     /* With an input filter on the body, the body is read ahead like any
      * other, which answers the client's Expect: the filter must have seen
      * the body before its headers (mod_deflate drops Content-Encoding and
@@ -406,7 +458,7 @@ prepare(rp_exchange_t *ex)
     ex->expect_100 = ex->has_body && r->expecting_100 && !filtered;
     ex->upgrade = wanted_upgrade(r, ex->match->route);
     if (ex->has_body && !ex->expect_100) {
-        if ((rv = rp_client_prefetch(ex)) != APR_SUCCESS) {
+        if ((rv = rp_member_http_prefetch(ex)) != APR_SUCCESS) {
             return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
         }
     }
@@ -419,8 +471,8 @@ prepare(rp_exchange_t *ex)
  * take the request, else the balancer's choice; only the first try waits
  * in the pool's queue when every member is full (rproxy_queue.c). */
 static apr_status_t
-choose(rp_exchange_t *ex, rproxy_member_t *sticky,
-       const unsigned char *tried, int tries)
+choose_member(rp_exchange_t *ex, rproxy_member_t *sticky,
+              const unsigned char *tried, int tries)
 {
     rproxy_pool_t *pool = ex->match->route->pool;
 
@@ -459,17 +511,21 @@ rp_handler(request_rec *r)
     /* an internal redirect to an ErrorDocument carries the error's status */
     ex->error_status = r->prev && ap_is_HTTP_ERROR(r->status) ? r->status : 0;
     ex->bout = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    if ((rc = prepare(ex)) != OK) {
+    if ((rc = prepare_request(ex)) != OK) {
         return rc;
     }
     rc = HTTP_SERVICE_UNAVAILABLE;
     tried = apr_pcalloc(r->pool, pool->members->nelts);
+    /* The rproxy-* notes are for mod_log_config (%{rproxy-pool}n, ...,
+     * README "Log variables"), with rproxy_queue.c's rproxy-queue-ms; no
+     * code of ours reads them back. */
     apr_table_setn(r->notes, "rproxy-pool", pool->name);
-    rp_shm_pool_request(pool);
+    retry_budget_count_request(pool);
     while (tries == 0 || may_retry(ex, rc, outcome, tries)) {
         apr_time_t started;
 
-        if ((picked = choose(ex, sticky, tried, tries)) != APR_SUCCESS) {
+        picked = choose_member(ex, sticky, tried, tries);
+        if (picked != APR_SUCCESS) {
             break;
         }
         started = apr_time_now();
@@ -479,8 +535,6 @@ rp_handler(request_rec *r)
         tried[ex->m->index] = 1;
         tries++;
         apr_table_setn(r->notes, "rproxy-member", ex->m->name);
-        ex->io.in = ex->io.out = 0;
-        ex->head_at = 0;
         rc = try_member(ex, &outcome);
         rp_balancer_release(r, ex->m, outcome,
                             (ex->head_at ? ex->head_at : apr_time_now())

@@ -251,7 +251,7 @@ rp_headers_request(rp_exchange_t *ex)
     apr_table_do(copy_request_header, &ctx, r->headers_in, NULL);
     /* set per try: Host depends on the member */
     apr_table_setn(ex->headers, "Host", "");
-    /* the framing prepare() decided (rproxy_forward.c) */
+    /* the framing decide_framing() decided (rproxy_forward.c) */
     if (ex->has_body) {
         if (ex->chunked) {
             apr_table_setn(ex->headers, "Transfer-Encoding", "chunked");
@@ -309,8 +309,8 @@ client_sent_encoded(const request_rec *r, unsigned char c)
 
 /* Logs why what was to be written is refused; returns the status. */
 static int
-refuse(rp_exchange_t *ex, const char *what, const char *problem,
-       const char *s, const char *at)
+refuse_send(rp_exchange_t *ex, const char *what, const char *problem,
+            const char *s, const char *at)
 {
     request_rec *r = ex->r;
     unsigned char c = (unsigned char)*at;
@@ -345,16 +345,16 @@ rp_headers_check(rp_exchange_t *ex)
 
     at = ap_scan_http_token(r->method);
     if (at == r->method || *at) {
-        return refuse(ex, "request method", "not a token", r->method, at);
+        return refuse_send(ex, "request method", "not a token", r->method, at);
     }
     /* a space ends the request-target as surely as CR LF ends the line */
     if (*(at = ap_scan_vchar_obstext(target))) {
         const char *q = ap_strchr_c(target, '?');
 
-        return refuse(ex, "request target", apr_pstrcat(
-                          r->pool, q && q < at ? "query has " : "path has ",
-                          *at == ' ' ? "a space" : "a control character",
-                          NULL), target, at);
+        return refuse_send(ex, "request target", apr_pstrcat(
+                    r->pool, q && q < at ? "query has " : "path has ",
+                    *at == ' ' ? "a space" : "a control character",
+                    NULL), target, at);
     }
     for (i = 0; i < h->nelts; i++) {
         const char *problem = NULL, *s = e[i].key;
@@ -370,17 +370,17 @@ rp_headers_check(rp_exchange_t *ex)
             problem = "value has a control character";
         }
         if (problem) {
-            return refuse(ex, apr_pstrcat(r->pool, "request header ",
-                                          ap_escape_logitem(r->pool,
-                                                            e[i].key),
-                                          NULL), problem, s, at);
+            return refuse_send(ex, apr_pstrcat(r->pool, "request header ",
+                                               ap_escape_logitem(r->pool,
+                                                                 e[i].key),
+                                               NULL), problem, s, at);
         }
     }
     if (ex->dconf->preserve_host == 1
         && (at = apr_table_get(r->headers_in, "Host")) != NULL
         && *ap_scan_http_field_content(at)) {
-        return refuse(ex, "request header Host", "value has a control "
-                      "character", at, ap_scan_http_field_content(at));
+        return refuse_send(ex, "request header Host", "value has a control "
+                           "character", at, ap_scan_http_field_content(at));
     }
     return OK;
 }
@@ -553,7 +553,7 @@ copy_response_header(void *vctx, const char *key, const char *val)
  * which sends r->headers_out and clears it: its headers go there and
  * nowhere else. Its Content-Type, Content-Length (meaningless on a 1xx)
  * and status line must not become the final response's. */
-static apr_status_t
+static void
 interim_response(rp_exchange_t *ex, resp_ctx_t *ctx)
 {
     request_rec *r = ex->r;
@@ -562,10 +562,9 @@ interim_response(rp_exchange_t *ex, resp_ctx_t *ctx)
     apr_table_do(copy_response_header, ctx, ex->rp->headers_in, NULL);
     r->status_line = apr_psprintf(r->pool, "%03d %s", ex->status,
                                   ex->reason ? ex->reason : "");
-    return APR_SUCCESS;
 }
 
-apr_status_t
+void
 rp_headers_response(rp_exchange_t *ex)
 {
     request_rec *r = ex->r;
@@ -579,7 +578,8 @@ rp_headers_response(rp_exchange_t *ex)
     ctx.connection = apr_table_get(h, "Connection");
     if (ap_is_HTTP_INFO(ex->status)
         && ex->status != HTTP_SWITCHING_PROTOCOLS) {
-        return interim_response(ex, &ctx);
+        interim_response(ex, &ctx);
+        return;
     }
     apr_table_clear(r->headers_out);
     apr_table_do(copy_response_header, &ctx, h, NULL);
@@ -595,5 +595,4 @@ rp_headers_response(rp_exchange_t *ex)
                      ? apr_psprintf(r->pool, "%03d %s", ex->status,
                                     ex->reason)
                      : NULL;
-    return APR_SUCCESS;
 }

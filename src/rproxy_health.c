@@ -9,12 +9,12 @@
  * thread pool, at most one at a time per member, so a member that hangs
  * until its timeout delays no other member's checks.
  *
- * A check goes through the same backend client as a request: a new
+ * A check goes through the same member-side HTTP code as a request: a new
  * connection from rproxy_conn.c (TLS through mod_ssl for https members),
  * the request head written and the response head read and parsed by
- * rproxy_client.c, then the connection is closed. It passes when a status
- * in `expect` comes back within `timeout` (connect, write and read
- * together).
+ * rproxy_member_http.c, then the connection is closed. It passes when a
+ * status in `expect` comes back within `timeout` (connect, write and read
+ * together, held by the filters of rproxy_deadline.c).
  *
  * Results live in the member's shared record (rp_shm_member_t, hc_*
  * fields), written only by the prober: `fall` failures in a row take the
@@ -34,7 +34,6 @@
 #include "http_protocol.h"
 #include "mod_watchdog.h"
 #include "apr_atomic.h"
-#include "apr_poll.h"
 #include "apr_optional.h"
 #include "apr_thread_pool.h"
 
@@ -246,7 +245,7 @@ rp_health_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 }
 
 static int
-expected(const rp_health_t *hc, int status)
+health_status_expected(const rp_health_t *hc, int status)
 {
     int i;
 
@@ -260,8 +259,8 @@ expected(const rp_health_t *hc, int status)
     return 0;
 }
 
-/* The request_rec a check runs as: enough of one for the client code and
- * for logging, on the member connection itself. */
+/* The request_rec a check runs as: enough of one for the member-side
+ * HTTP code and for logging, on the member connection itself. */
 static request_rec *
 check_request(apr_pool_t *p, rproxy_member_t *m, rp_bconn_t *bc,
               const rp_health_t *hc)
@@ -291,122 +290,20 @@ check_request(apr_pool_t *p, rproxy_member_t *m, rp_bconn_t *bc,
 }
 
 static apr_interval_time_t
-remaining(apr_time_t deadline)
+deadline_remaining(apr_time_t deadline)
 {
     apr_interval_time_t left = deadline - apr_time_now();
 
     return left > 1000 ? left : 1000;
 }
 
-/* The check's deadline, enforced on every read and write of its
- * connection. The client code sets the socket timeout once per response
- * head, and that bounds each wait for bytes, not their sum: a member that
- * trickles a byte now and then would hold a check (and a prober thread)
- * forever and stay up. These filters sit right above the core's, below
- * mod_ssl, so a TLS handshake is bounded too.
- *
- * Each write and each read gets only the time left. A line read
- * (AP_MODE_GETLINE, the response head of a plain-HTTP member) is the one
- * case the socket timeout cannot bound: the core keeps reading until the
- * line is complete, each read with the full timeout. Such a read is made
- * non-blocking here, waiting for the socket with the time left between
- * tries; ap_rgetline() takes the partial lines and asks again. */
-#define RP_HC_DEADLINE_FILTER   "rproxy_hc_deadline"
-static ap_filter_rec_t *deadline_in_handle;
-static ap_filter_rec_t *deadline_out_handle;
-
-typedef struct {
-    apr_pool_t *pool;
-    apr_socket_t *sock;
-    apr_time_t deadline;
-} rp_deadline_t;
-
-static apr_status_t
-deadline_arm(rp_deadline_t *dl)
-{
-    apr_interval_time_t left = dl->deadline - apr_time_now();
-
-    if (left <= 0) {
-        return APR_TIMEUP;
-    }
-    apr_socket_timeout_set(dl->sock, left);
-    return APR_SUCCESS;
-}
-
-/* Waits until the socket is readable, at most until the deadline. */
-static apr_status_t
-deadline_wait(rp_deadline_t *dl)
-{
-    apr_interval_time_t left = dl->deadline - apr_time_now();
-    apr_pollfd_t pfd;
-    apr_int32_t n = 0;
-    apr_status_t rv;
-
-    if (left <= 0) {
-        return APR_TIMEUP;
-    }
-    memset(&pfd, 0, sizeof(pfd));
-    pfd.p = dl->pool;
-    pfd.desc_type = APR_POLL_SOCKET;
-    pfd.desc.s = dl->sock;
-    pfd.reqevents = APR_POLLIN;
-    rv = apr_poll(&pfd, 1, &n, left);
-    return rv == APR_SUCCESS && n == 0 ? APR_TIMEUP : rv;
-}
-
-static apr_status_t
-deadline_in(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_t mode,
-            apr_read_type_e block, apr_off_t readbytes)
-{
-    rp_deadline_t *dl = f->ctx;
-    apr_status_t rv;
-
-    if (mode != AP_MODE_GETLINE || block != APR_BLOCK_READ) {
-        rv = deadline_arm(dl);
-        return rv != APR_SUCCESS ? rv
-               : ap_get_brigade(f->next, bb, mode, block, readbytes);
-    }
-    for (;;) {
-        rv = ap_get_brigade(f->next, bb, mode, APR_NONBLOCK_READ, readbytes);
-        if (rv != APR_SUCCESS || !APR_BRIGADE_EMPTY(bb)) {
-            return rv;
-        }
-        if ((rv = deadline_wait(dl)) != APR_SUCCESS) {
-            return rv;
-        }
-    }
-}
-
-static apr_status_t
-deadline_out(ap_filter_t *f, apr_bucket_brigade *bb)
-{
-    apr_status_t rv = deadline_arm(f->ctx);
-
-    if (rv != APR_SUCCESS) {
-        apr_brigade_cleanup(bb);
-        return rv;
-    }
-    return ap_pass_brigade(f->next, bb);
-}
-
-void
-rp_health_register_filters(void)
-{
-    /* mod_ssl is AP_FTYPE_CONNECTION + 5, the core AP_FTYPE_NETWORK */
-    deadline_in_handle = ap_register_input_filter(
-        RP_HC_DEADLINE_FILTER, deadline_in, NULL, AP_FTYPE_CONNECTION + 9);
-    deadline_out_handle = ap_register_output_filter(
-        RP_HC_DEADLINE_FILTER, deadline_out, NULL, AP_FTYPE_CONNECTION + 9);
-}
-
 /* Runs one check; returns the status it got (0: none) and says why it
  * failed in *why. */
 static int
-probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
-      const char **why)
+health_probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
+             const char **why)
 {
     apr_time_t deadline = apr_time_now() + hc->timeout;
-    rp_deadline_t *dl;
     rp_match_t match;
     rp_exchange_t ex;
     rp_bconn_t *bc;
@@ -419,12 +316,8 @@ probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
         *why = apr_psprintf(p, "connect failed (%pm)", &rv);
         return 0;
     }
-    dl = apr_palloc(p, sizeof(*dl));
-    dl->pool = p;
-    dl->sock = bc->sock;
-    dl->deadline = deadline;
-    ap_add_input_filter_handle(deadline_in_handle, dl, NULL, bc->c);
-    ap_add_output_filter_handle(deadline_out_handle, dl, NULL, bc->c);
+    /* the socket timeout bounds each wait, not the check's sum of them */
+    rp_deadline_add(p, bc, deadline);
     memset(&ex, 0, sizeof(ex));
     memset(&match, 0, sizeof(match));
     match.path = hc->uri;
@@ -438,11 +331,11 @@ probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
     apr_table_setn(ex.headers, "User-Agent", RP_HC_USER_AGENT);
     apr_table_setn(ex.headers, "Accept", "*/*");
     apr_table_setn(ex.headers, "Connection", "close");
-    ex.timeout = remaining(deadline);
-    rv = rp_client_send_head(&ex);
+    ex.timeout = deadline_remaining(deadline);
+    rv = rp_member_http_send_head(&ex);
     while (rv == APR_SUCCESS) {
-        ex.timeout = remaining(deadline);
-        rv = rp_client_read_head(&ex, &got);
+        ex.timeout = deadline_remaining(deadline);
+        rv = rp_member_http_read_head(&ex, &got);
         if (rv != APR_SUCCESS || !ap_is_HTTP_INFO(ex.status)
             || ex.status == HTTP_SWITCHING_PROTOCOLS
             || ++interim > RP_HC_MAX_INTERIM) {
@@ -459,7 +352,7 @@ probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
                : apr_psprintf(p, "connection failed (%pm)", &rv);
         return 0;
     }
-    if (!expected(hc, ex.status)) {
+    if (!health_status_expected(hc, ex.status)) {
         *why = apr_psprintf(p, "status %d, expected %s", ex.status,
                             hc->expect_text);
     }
@@ -469,8 +362,8 @@ probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
 /* Counts the result; `fall` failures or `rise` passes in a row change the
  * member's state. Only the prober writes these fields. */
 static void
-record(rproxy_member_t *m, const rp_health_t *hc, int status,
-       const char *why)
+health_record(rproxy_member_t *m, const rp_health_t *hc, int status,
+              const char *why)
 {
     rp_shm_member_t *sh = m->sh;
     int ok = status && !why;
@@ -525,8 +418,8 @@ check_task(apr_thread_t *thread, void *data)
     /* its own allocator: checks run on several threads at once */
     if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) == APR_SUCCESS) {
         apr_pool_tag(p, "rproxy_health_check");
-        status = probe(p, m, m->pool->hc, &why);
-        record(m, m->pool->hc, status, why);
+        status = health_probe(p, m, m->pool->hc, &why);
+        health_record(m, m->pool->hc, status, why);
         apr_pool_destroy(p);
     }
     apr_atomic_set32(&m->hc_busy, 0);

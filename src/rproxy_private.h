@@ -138,9 +138,10 @@ typedef struct {
 } rp_shm_member_t;
 
 /* A pool's state shared by every child (rproxy_shm.c). The retry budget
- * window: counts of client requests and of retries in the current and the
- * previous window; the child that moves window_start by compare-and-swap
- * rolls the counters over. Approximate by design. */
+ * window (written by rproxy_forward.c): counts of client requests and of
+ * retries in the current and the previous window; the child that moves
+ * window_start by compare-and-swap rolls the counters over. Approximate
+ * by design. */
 typedef struct {
     char pool[64];
     volatile apr_uint64_t window_start;     /* apr_time_t */
@@ -171,7 +172,9 @@ struct rproxy_member_t {
     int drain;
     int disabled;
     int max_conns;              /* 0: no cap */
-    const char *route;
+    const char *route;          /* route=ID, or NULL: the suffix of the
+                                 * application's session id that names it
+                                 * (RProxySticky route=, rproxy_sticky.c) */
 
     rp_shm_member_t *sh;        /* shared by all children (post_config) */
     /* Per child process, set up in child_init. */
@@ -369,61 +372,103 @@ apr_status_t rp_conn_open(rproxy_member_t *m, const char *sni,
 void rp_conn_release(rp_bconn_t *bc, int reusable);
 
 /* One request's trip through mod_rproxy: what to send, where, and what
- * came back. Lives in r->pool. */
+ * came back. Lives in r->pool.
+ *
+ * Each field says who writes it. "forward" is rproxy_forward.c, the
+ * handler that owns the exchange; "member_http" is rproxy_member_http.c,
+ * which speaks HTTP/1.1 to the member; rproxy_headers.c writes only
+ * headers. Nothing else writes a field. A health check runs on an
+ * exchange of its own (health_probe() in rproxy_health.c) that sets r,
+ * match, m, bc, bin, headers and timeout and leaves the rest zero.
+ *
+ * Decided in one place each: the request body's framing to the member
+ * (chunked, body_len) by decide_framing() in forward, which
+ * rp_headers_request() turns into Transfer-Encoding or Content-Length
+ * and member_http's frame_body()/frame_end() hold the body to; the
+ * response's framing and reuse by check_response_framing() in
+ * member_http; the Host header by rp_headers_host() (rproxy_headers.c),
+ * set per try by try_member() in forward (a health check sends its own
+ * host= or the member's host:port). */
 typedef struct {
+    /* --- the request, set once by rp_handler() (forward) --- */
     request_rec *r;
-    rp_match_t *match;
+    rp_match_t *match;              /* routing's decision (rproxy_route.c) */
     rp_dir_conf *dconf;
-    rproxy_member_t *m;             /* member of the current try */
-    rp_bconn_t *bc;                 /* its connection */
-    request_rec *rp;                /* the response, read as a fake request */
-    apr_bucket_brigade *bin;        /* backend side (bc->ba) */
-    apr_bucket_brigade *bout;       /* client side */
-    apr_table_t *headers;           /* request headers to send */
+    apr_bucket_brigade *bout;       /* to the client (its allocator) */
+    int error_status;               /* an ErrorDocument fetched through
+                                     * the proxy: the error it stands for,
+                                     * else 0 */
+    /* --- what to send, decided once for all tries by prepare_request()
+     * and decide_framing() (forward), and rp_headers_request() --- */
+    apr_table_t *headers;           /* request headers to send: made by
+                                     * rp_headers_request(); Host set per
+                                     * try by try_member() */
     const char *upgrade;            /* Upgrade token to pass on, or NULL */
     int has_body;                   /* the client declared a body */
     int may_repeat;                 /* idempotent method (RFC 9110 9.2.2) */
-    /* Framing of the body to the member, decided once by prepare() in
-     * rproxy_forward.c after the prefetch, from what the input filter
-     * chain yields: chunked, or body_len bytes under a Content-Length. */
+    int expect_100;                 /* wait for the member's 100 first */
+    /* the body's framing to the member, from what the input filter chain
+     * yields after the prefetch: chunked, or body_len bytes under a
+     * Content-Length (decide_framing()) */
     int chunked;
     apr_off_t body_len;             /* the Content-Length sent; -1: chunked */
-    apr_off_t body_out;             /* body bytes handed to the member so
-                                     * far (rproxy_client.c) */
-    int expect_100;                 /* wait for the backend's 100 first */
-    apr_bucket_brigade *prefetch;   /* start of the body, kept for a resend */
+    /* --- the request body, read by member_http --- */
+    apr_bucket_brigade *prefetch;   /* start of the body, kept for a resend
+                                     * (rp_member_http_prefetch()) */
     int prefetch_all;               /* prefetch holds the whole body */
-    int body_streamed;              /* body bytes past the prefetch are gone */
-    /* rp_client_send_head(): the write that failed was the request head
-     * alone, so the member got none of the request (a non-idempotent
-     * request may then go again on a new connection) */
-    int head_refused;
-    int error_status;               /* an ErrorDocument fetched through
-                                     * the proxy: the error it stands for
-                                     * (rp_handler), else 0 */
+    int body_streamed;              /* body bytes past the prefetch are gone
+                                     * (rp_member_http_send_body()) */
     int client_error;               /* HTTP status when reading the
-                                     * client's body failed, else 0 */
-    /* interim (1xx) responses read for this try, and their head bytes;
-     * both capped (rproxy_client.c) */
+                                     * client's body failed, or when it does
+                                     * not match body_len, else 0 */
+    /* --- the current try --- */
+    rproxy_member_t *m;             /* its member: choose_member() */
+    rp_bconn_t *bc;                 /* its connection: try_member(), and
+                                     * NULL again in release_conn() */
+    apr_bucket_brigade *bin;        /* to and from the member (bc->ba):
+                                     * try_member() per connection */
+    apr_time_t head_at;             /* when the final response head was
+                                     * in: 0 at the start of a try
+                                     * (try_member()), set by
+                                     * exchange_head() */
+    rp_bytes_t io;                  /* moved by the try so far: 0 at its
+                                     * start (try_member()), each
+                                     * connection's added by release_conn() */
+    /* set by rp_member_http_send_head(), per connection: */
+    request_rec *rp;                /* the response, read as a fake request
+                                     * bound to bc (rp_member_http_read_head()
+                                     * makes it, send_head forgets it) */
+    apr_off_t body_out;             /* body bytes handed to the member so
+                                     * far (counted by frame_body()) */
+    /* the write that failed was the request head alone, so the member
+     * got none of the request (a non-idempotent request may then go again
+     * on a new connection) */
+    int head_refused;
+    /* interim (1xx) responses read on this connection, and their head
+     * bytes; both capped (counted by rp_member_http_read_head()) */
     int interim;
     apr_size_t interim_bytes;
-    /* the response */
+    /* --- the response head, read by rp_member_http_read_head() --- */
     int status;
     const char *reason;
     int minor;                      /* HTTP/1.minor */
-    int keepalive;                  /* the backend lets us reuse it */
-    int close_delimited;            /* the body ends when the member closes */
-    apr_time_t head_at;             /* when the final response head was in */
+    /* the member lets us reuse the connection, as its head says
+     * (check_response_framing()); whether we do is try_member()'s call */
+    int keepalive;
+    int close_delimited;            /* the body ends when the member closes
+                                     * (check_response_framing()) */
+    /* --- health checks only (health_probe()) --- */
     /* when set, the socket timeout of every step instead of the pool's
-     * header and idle timeouts (health checks) */
+     * header and idle timeouts */
     apr_interval_time_t timeout;
-    rp_bytes_t io;                  /* moved by the current try so far */
 } rp_exchange_t;
 
 /* rproxy_headers.c */
 void rp_headers_request(rp_exchange_t *ex);
 const char *rp_headers_host(rp_exchange_t *ex, int for_sni);
-apr_status_t rp_headers_response(rp_exchange_t *ex);
+/* The member's response head (ex->rp) as the client's: r->status and
+ * r->headers_out, or for a 1xx what ap_send_interim_response() sends. */
+void rp_headers_response(rp_exchange_t *ex);
 /**
  * Run once per request, after rp_headers_request(): refuses a method that
  * is not a token, a request-target with a space or control character (a
@@ -436,14 +481,13 @@ apr_status_t rp_headers_response(rp_exchange_t *ex);
  */
 int rp_headers_check(rp_exchange_t *ex);
 
-/* rproxy_client.c */
-apr_status_t rp_client_prefetch(rp_exchange_t *ex);
-apr_status_t rp_client_send_head(rp_exchange_t *ex);
-apr_status_t rp_client_send_body(rp_exchange_t *ex);
-apr_status_t rp_client_wait_continue(rp_exchange_t *ex, int *ready);
-apr_status_t rp_client_read_head(rp_exchange_t *ex, int *got_bytes);
-apr_status_t rp_client_relay_body(rp_exchange_t *ex, int *complete);
-void rp_client_transfer(apr_bucket_brigade *to, apr_bucket_brigade *from);
+/* rproxy_member_http.c */
+apr_status_t rp_member_http_prefetch(rp_exchange_t *ex);
+apr_status_t rp_member_http_send_head(rp_exchange_t *ex);
+apr_status_t rp_member_http_send_body(rp_exchange_t *ex);
+apr_status_t rp_member_http_wait_continue(rp_exchange_t *ex, int *ready);
+apr_status_t rp_member_http_read_head(rp_exchange_t *ex, int *got_bytes);
+apr_status_t rp_member_http_relay_body(rp_exchange_t *ex, int *complete);
 
 /* rproxy_tunnel.c */
 apr_status_t rp_tunnel_run(rp_exchange_t *ex);
@@ -454,30 +498,70 @@ apr_status_t rp_sticky_init(apr_pool_t *pconf, rproxy_pool_t *pool);
 rproxy_member_t *rp_sticky_member(request_rec *r, rproxy_pool_t *pool);
 void rp_sticky_issue(request_rec *r, rproxy_member_t *m, const char **issued);
 
+/* A member's state as the status page shows it, worst first: the reason
+ * that keeps it out longest, or that an operator set, wins. */
+typedef enum {
+    RP_MEMBER_UP,               /* takes requests */
+    RP_MEMBER_BACKUP,           /* up, a backup: takes requests when no
+                                 * primary can */
+    RP_MEMBER_DRAINING,         /* RP_ADMIN_DRAIN: sticky requests only */
+    RP_MEMBER_EJECTED,          /* by RProxyOutlier, for a while */
+    RP_MEMBER_HEALTH_FAILED,    /* failed `fall` active checks in a row */
+    RP_MEMBER_DISABLED          /* RP_ADMIN_DISABLED: takes nothing */
+} rp_member_state_e;
+
+/* One member's shared record, each field read once (atomically, but not
+ * the record as a whole: see rproxy_shm.c), so that everything made from
+ * it agrees with itself. */
+typedef struct {
+    rp_member_state_e state;
+    apr_uint64_t inflight, requests, failures, ejections, ewma_us;
+    apr_uint64_t bytes_in, bytes_out;
+    apr_uint64_t lat_hist[RP_LAT_NBUCKETS];     /* not cumulative */
+    apr_uint64_t lat_count;                     /* their sum */
+    apr_uint64_t lat_sum_us;
+    apr_uint64_t hc_checks, hc_failed, hc_status;
+} rp_member_snap_t;
+
 /* rproxy_shm.c */
 int rp_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                        apr_pool_t *ptemp, server_rec *s);
+int rp_shm_pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type);
 /* The end of a try on m: its outcome, latency (from the pick) and the
  * bytes it moved (may be NULL) go into the shared record. Any thread. */
 void rp_shm_count(rproxy_member_t *m, rproxy_outcome_e outcome,
                   apr_interval_time_t latency, const rp_bytes_t *io);
 int rp_shm_inc_below(volatile apr_uint32_t *gauge, apr_uint32_t cap);
-int rp_shm_ejected(const rproxy_member_t *m, apr_time_t now);
-apr_time_t rp_shm_back_since(const rproxy_member_t *m);
 apr_uint32_t rp_shm_admin(const rproxy_member_t *m);
 int rp_shm_hc_down(const rproxy_member_t *m);
-const char *rp_shm_state(const rproxy_member_t *m, apr_time_t now);
-void rp_shm_pool_request(rproxy_pool_t *pool);
-int rp_shm_pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type);
-int rp_shm_retry_allowed(rproxy_pool_t *pool);
+/* Fills *s from m's shared record; its state as of now. Any thread, no
+ * lock. */
+void rp_shm_snapshot(const rproxy_member_t *m, apr_time_t now,
+                     rp_member_snap_t *s);
+
+/* rproxy_outlier.c */
+/* Is m out of rotation by RProxyOutlier at time now? Lock-free. */
+int rp_outlier_ejected(const rproxy_member_t *m, apr_time_t now);
+/* The end of a try on m: counts a failure towards an ejection, or resets
+ * the count on success. Any thread. */
+void rp_outlier_report(rproxy_member_t *m, rproxy_outcome_e outcome);
 
 /* rproxy_health.c */
 const char *rp_cmd_health_check(cmd_parms *cmd, void *d, const char *args);
-void rp_health_register_filters(void);
 int rp_health_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                            apr_pool_t *ptemp, server_rec *s);
 int rp_health_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, server_rec *s);
+
+/* rproxy_deadline.c */
+/* Registers the deadline filters; from register_hooks. */
+void rp_deadline_register_filters(void);
+/* Every read and write on bc's connection from now on fails with
+ * APR_TIMEUP once deadline has passed, and none waits longer than what
+ * is left; the state lives in p, which must outlive the connection's use.
+ * A line read is made in non-blocking steps, which the socket timeout
+ * alone could not bound. */
+void rp_deadline_add(apr_pool_t *p, rp_bconn_t *bc, apr_time_t deadline);
 
 /* rproxy_status.c */
 int rp_status_handler(request_rec *r);

@@ -54,7 +54,7 @@
 
 /* Takes a place in the pool's queue unless max= requests already wait. */
 static int
-enter(rproxy_pool_t *pool)
+queue_enter(rproxy_pool_t *pool)
 {
     return rp_shm_inc_below(&pool->sh->queued, (apr_uint32_t)pool->queue_max);
 }
@@ -148,7 +148,7 @@ rp_queue_wait(request_rec *r, rproxy_pool_t *pool,
         || rp_balancer_slots(pool, tried) != RP_SLOTS_FULL) {
         return APR_ENOENT;
     }
-    if (!enter(pool)) {
+    if (!queue_enter(pool)) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, RPLOGNO(00091)
                       "pool %s: every member full and the queue too "
                       "(RProxyQueue max=%d); 503", pool->name,

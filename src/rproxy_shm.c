@@ -25,6 +25,12 @@
  * those children still map). The administrative state (drain, disabled)
  * is always the new configuration's.
  * The old segment is then released by the parent.
+ *
+ * Only the records live here, with their atomic helpers and a reader that
+ * copies one member's record (rp_shm_snapshot). What the numbers mean for
+ * routing lives with the code that decides: ejection in rproxy_outlier.c,
+ * the retry budget next to the retry decision in rproxy_forward.c, slow
+ * start in rproxy_balancer.c, health state in rproxy_health.c.
  */
 
 #include "rproxy_private.h"
@@ -35,10 +41,6 @@
 
 #define RP_SHM_MAGIC    0x52505348u     /* "RPSH" */
 #define RP_SHM_VERSION  4u
-/* The retry budget looks at the current and the previous window. */
-#define RP_BUDGET_WINDOW    apr_time_from_sec(10)
-/* Retries always allowed per window, so that a quiet pool can retry. */
-#define RP_BUDGET_MIN       3
 #define RP_SHM_KEY      "mod_rproxy-shm"
 
 const apr_uint32_t rp_lat_bounds_ms[] = { RP_LAT_BUCKETS_MS };
@@ -66,7 +68,7 @@ typedef struct {
 #define RP_SHM_RECORDS_OFF  APR_ALIGN(sizeof(rp_shm_header_t), 8)
 
 static rp_shm_member_t *
-records(rp_shm_header_t *h)
+shm_records(rp_shm_header_t *h)
 {
     return (rp_shm_member_t *)((char *)h + RP_SHM_RECORDS_OFF);
 }
@@ -90,7 +92,7 @@ find_old(rp_shm_header_t *old, const rproxy_member_t *m)
     apr_uint32_t i;
 
     for (i = 0; old && i < old->count; i++) {
-        rp_shm_member_t *o = &records(old)[i];
+        rp_shm_member_t *o = &shm_records(old)[i];
 
         if (!strcmp(o->pool, m->pool->name) && !strcmp(o->member, m->name)) {
             return o;
@@ -165,8 +167,8 @@ rp_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                                             rproxy_pool_t *);
 
         for (j = 0; j < pool->members->nelts; j++) {
-            fill_record(&records(h)[k++], APR_ARRAY_IDX(pool->members, j,
-                                                        rproxy_member_t *),
+            fill_record(&shm_records(h)[k++],
+                        APR_ARRAY_IDX(pool->members, j, rproxy_member_t *),
                         old);
         }
     }
@@ -174,7 +176,7 @@ rp_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         rproxy_pool_t *pool = APR_ARRAY_IDX(rp_globals.pools, i,
                                             rproxy_pool_t *);
 
-        pool->sh = (rp_shm_pool_t *)(records(h) + (n ? n : 1)) + i;
+        pool->sh = (rp_shm_pool_t *)(shm_records(h) + (n ? n : 1)) + i;
         apr_cpystrn(pool->sh->pool, pool->name, sizeof(pool->sh->pool));
     }
     h->count = (apr_uint32_t)n;
@@ -202,7 +204,7 @@ rp_shm_pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type)
     (void)p;
     (void)sb_type;
     for (i = 0; h && i < h->count; i++) {
-        rp_shm_member_t *rec = &records(h)[i];
+        rp_shm_member_t *rec = &shm_records(h)[i];
         char pool[sizeof(rec->pool)], member[sizeof(rec->member)];
 
         memcpy(pool, rec->pool, sizeof(pool));
@@ -215,47 +217,6 @@ rp_shm_pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type)
         rec->admin = admin;
     }
     return OK;
-}
-
-void
-rp_shm_pool_request(rproxy_pool_t *pool)
-{
-    apr_time_t now = apr_time_now();
-    apr_uint64_t start = apr_atomic_read64(&pool->sh->window_start);
-    rp_shm_pool_t *sh = pool->sh;
-
-    if (now - (apr_time_t)start > RP_BUDGET_WINDOW
-        && apr_atomic_cas64(&sh->window_start, now, start) == start) {
-        apr_atomic_set32(&sh->prev_requests, apr_atomic_xchg32(&sh->requests,
-                                                               0));
-        apr_atomic_set32(&sh->prev_retries, apr_atomic_xchg32(&sh->retries,
-                                                              0));
-    }
-    apr_atomic_inc32(&sh->requests);
-}
-
-/* RProxyRetries budget=P%: a retry is allowed while retries stay within
- * P percent of the requests of the last one or two windows (plus a few
- * per window, so that a quiet pool can still retry). */
-int
-rp_shm_retry_allowed(rproxy_pool_t *pool)
-{
-    rp_shm_pool_t *sh = pool->sh;
-    apr_uint64_t req, ret;
-
-    if (pool->retry_budget < 0) {
-        return 1;
-    }
-    req = (apr_uint64_t)apr_atomic_read32(&sh->requests)
-          + apr_atomic_read32(&sh->prev_requests);
-    ret = (apr_uint64_t)apr_atomic_read32(&sh->retries)
-          + apr_atomic_read32(&sh->prev_retries);
-    if (ret >= RP_BUDGET_MIN
-        && (ret + 1) * 100 > (apr_uint64_t)pool->retry_budget * req) {
-        return 0;
-    }
-    apr_atomic_inc32(&sh->retries);
-    return 1;
 }
 
 /* Raises a shared gauge by one unless it has reached cap; the check and
@@ -275,12 +236,6 @@ rp_shm_inc_below(volatile apr_uint32_t *gauge, apr_uint32_t cap)
     return 1;
 }
 
-int
-rp_shm_ejected(const rproxy_member_t *m, apr_time_t now)
-{
-    return (apr_time_t)apr_atomic_read64(&m->sh->ejected_until) > now;
-}
-
 apr_uint32_t
 rp_shm_admin(const rproxy_member_t *m)
 {
@@ -293,74 +248,52 @@ rp_shm_hc_down(const rproxy_member_t *m)
     return apr_atomic_read32(&m->sh->hc_down) != 0;
 }
 
-/* One word for the member's state, worst first, for the status page. */
-const char *
-rp_shm_state(const rproxy_member_t *m, apr_time_t now)
+/* Disabled first, then failed health checks, ejected, draining: the
+ * reason that keeps the member out longest, or that an operator set. */
+static rp_member_state_e
+member_state(const rproxy_member_t *m, apr_time_t now)
 {
     apr_uint32_t admin = rp_shm_admin(m);
 
-    return (admin & RP_ADMIN_DISABLED) ? "disabled"
-           : rp_shm_hc_down(m) ? "health-failed"
-           : rp_shm_ejected(m, now) ? "ejected"
-           : (admin & RP_ADMIN_DRAIN) ? "draining" : "up";
-}
-
-/* When the member last came back into rotation, from an ejection or a
- * failed health check (0: never out). */
-apr_time_t
-rp_shm_back_since(const rproxy_member_t *m)
-{
-    apr_time_t ejected = (apr_time_t)apr_atomic_read64(&m->sh->ejected_until);
-    apr_time_t hc_up = rp_shm_hc_down(m)
-                       ? 0 : (apr_time_t)apr_atomic_read64(&m->sh->hc_changed);
-
-    return ejected > hc_up ? ejected : hc_up;
-}
-
-/* One more ejection must leave at most max_ejected percent of the pool
- * out. */
-static int
-may_eject(const rproxy_pool_t *pool, apr_time_t now)
-{
-    int i, out = 0;
-
-    for (i = 0; i < pool->members->nelts; i++) {
-        out += rp_shm_ejected(APR_ARRAY_IDX(pool->members, i,
-                                            rproxy_member_t *), now);
+    if (admin & RP_ADMIN_DISABLED) {
+        return RP_MEMBER_DISABLED;
     }
-    return (out + 1) * 100 <= pool->outlier_max_pct * pool->members->nelts;
+    if (rp_shm_hc_down(m)) {
+        return RP_MEMBER_HEALTH_FAILED;
+    }
+    if ((apr_time_t)apr_atomic_read64(&m->sh->ejected_until) > now) {
+        return RP_MEMBER_EJECTED;
+    }
+    if (admin & RP_ADMIN_DRAIN) {
+        return RP_MEMBER_DRAINING;
+    }
+    return m->backup ? RP_MEMBER_BACKUP : RP_MEMBER_UP;
 }
 
-/* RProxyOutlier: the child whose failure makes the count reach `fails`
- * ejects the member for eject x 2^(ejections since its last success - 1),
- * at most 16 x eject. */
-static void
-outlier_failed(rproxy_member_t *m)
+void
+rp_shm_snapshot(const rproxy_member_t *m, apr_time_t now,
+                rp_member_snap_t *s)
 {
     rp_shm_member_t *sh = m->sh;
-    rproxy_pool_t *pool = m->pool;
-    apr_time_t now = apr_time_now();
-    apr_uint32_t streak;
+    int i;
 
-    if (!pool->outlier_fails || rp_shm_ejected(m, now)
-        || apr_atomic_inc32(&sh->consecutive_fails) + 1
-           != (apr_uint32_t)pool->outlier_fails) {
-        return;
+    s->state = member_state(m, now);
+    s->inflight = apr_atomic_read32(&sh->inflight);
+    s->requests = apr_atomic_read64(&sh->requests);
+    s->failures = apr_atomic_read64(&sh->failures);
+    s->ejections = apr_atomic_read64(&sh->ejections);
+    s->ewma_us = apr_atomic_read32(&sh->ewma_us);
+    s->bytes_in = apr_atomic_read64(&sh->bytes_in);
+    s->bytes_out = apr_atomic_read64(&sh->bytes_out);
+    s->lat_count = 0;
+    for (i = 0; i < RP_LAT_NBUCKETS; i++) {
+        s->lat_hist[i] = apr_atomic_read64(&sh->lat_hist[i]);
+        s->lat_count += s->lat_hist[i];
     }
-    apr_atomic_set32(&sh->consecutive_fails, 0);
-    if (!may_eject(pool, now)) {
-        return;
-    }
-    streak = apr_atomic_inc32(&sh->streak);
-    apr_atomic_set64(&sh->ejected_until, (apr_uint64_t)(now
-                     + pool->outlier_eject * (1 << (streak < 4 ? streak : 4))));
-    apr_atomic_inc64(&sh->ejections);
-    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pool->s, RPLOGNO(00071)
-                 RP_MEMBER_FMT "ejected for %" APR_TIME_T_FMT "s after %d "
-                 "consecutive failures", RP_MEMBER_ARGS(m),
-                 apr_time_sec(pool->outlier_eject
-                              * (1 << (streak < 4 ? streak : 4))),
-                 pool->outlier_fails);
+    s->lat_sum_us = apr_atomic_read64(&sh->lat_sum_us);
+    s->hc_checks = apr_atomic_read64(&sh->hc_checks);
+    s->hc_failed = apr_atomic_read64(&sh->hc_failed);
+    s->hc_status = apr_atomic_read32(&sh->hc_status);
 }
 
 /* The latency histogram: the first bucket whose bound the sample does not
@@ -395,15 +328,6 @@ rp_shm_count(rproxy_member_t *m, rproxy_outcome_e outcome,
     }
     if (outcome != RPROXY_OUTCOME_OK) {
         apr_atomic_inc64(&sh->failures);
-        outlier_failed(m);
-    }
-    else {
-        if (apr_atomic_read32(&sh->consecutive_fails)) {
-            apr_atomic_set32(&sh->consecutive_fails, 0);
-        }
-        if (apr_atomic_read32(&sh->streak)) {
-            apr_atomic_set32(&sh->streak, 0);
-        }
     }
     /* a refused connect or a malformed answer says nothing about how fast
      * the member responds; a timeout does (it lands in the bucket of the

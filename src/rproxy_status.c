@@ -19,47 +19,27 @@
 
 typedef enum { FMT_HTML, FMT_JSON, FMT_PROM } fmt_e;
 
-/* One member's numbers, each read once, so that every format (and every
- * Prometheus family, the histogram's buckets and its _count) agrees with
- * itself. Fields are read one by one, without a lock: not a snapshot of
- * the record as a whole (see rproxy_shm.c). */
+/* One member's numbers (rp_shm_snapshot reads each field once), so that
+ * every format (and every Prometheus family, the histogram's buckets and
+ * its _count) agrees with itself. */
 typedef struct {
     const rproxy_member_t *m;
-    const char *role;
     const char *labels;             /* Prometheus, set by emit_prometheus */
-    apr_uint64_t up, inflight, requests, failures, ejections, ewma_us;
-    apr_uint64_t bytes_in, bytes_out;
-    apr_uint64_t lat_hist[RP_LAT_NBUCKETS], lat_count, lat_sum_us;
-    apr_uint64_t hc_checks, hc_failed, hc_status;
+    apr_uint64_t up;                /* 1: up, or backup and up */
+    rp_member_snap_t snap;
 } snap_t;
+
+/* The state as the page words it ("role"), by rp_member_state_e. */
+static const char *const state_words[] = {
+    "up", "backup", "draining", "ejected", "health-failed", "disabled"
+};
 
 static void
 snap_read(snap_t *s, const rproxy_member_t *m, apr_time_t now)
 {
-    rp_shm_member_t *sh = m->sh;
-    const char *state = rp_shm_state(m, now);
-    int i;
-
     s->m = m;
-    /* "backup" for a backup member that is up, else its state */
-    s->role = m->backup && !strcmp(state, "up") ? "backup" : state;
-    s->up = !strcmp(state, "up");
-    s->inflight = apr_atomic_read32(&sh->inflight);
-    s->requests = apr_atomic_read64(&sh->requests);
-    s->failures = apr_atomic_read64(&sh->failures);
-    s->ejections = apr_atomic_read64(&sh->ejections);
-    s->ewma_us = apr_atomic_read32(&sh->ewma_us);
-    s->bytes_in = apr_atomic_read64(&sh->bytes_in);
-    s->bytes_out = apr_atomic_read64(&sh->bytes_out);
-    s->lat_count = 0;
-    for (i = 0; i < RP_LAT_NBUCKETS; i++) {
-        s->lat_hist[i] = apr_atomic_read64(&sh->lat_hist[i]);
-        s->lat_count += s->lat_hist[i];
-    }
-    s->lat_sum_us = apr_atomic_read64(&sh->lat_sum_us);
-    s->hc_checks = apr_atomic_read64(&sh->hc_checks);
-    s->hc_failed = apr_atomic_read64(&sh->hc_failed);
-    s->hc_status = apr_atomic_read32(&sh->hc_status);
+    rp_shm_snapshot(m, now, &s->snap);
+    s->up = s->snap.state == RP_MEMBER_UP || s->snap.state == RP_MEMBER_BACKUP;
 }
 
 /* Every member of every pool, in configuration order. */
@@ -95,16 +75,17 @@ snap_all(request_rec *r, int *count)
 static double
 quantile_ms(const snap_t *s, double q)
 {
-    double rank = q * (double)s->lat_count, below = 0, lo, hi;
+    const apr_uint64_t *hist = s->snap.lat_hist;
+    double rank = q * (double)s->snap.lat_count, below = 0, lo, hi;
     int i;
 
     for (i = 0; i < RP_LAT_NBUCKETS - 1; i++) {
-        if (s->lat_hist[i] && below + (double)s->lat_hist[i] >= rank) {
+        if (hist[i] && below + (double)hist[i] >= rank) {
             lo = i ? rp_lat_bounds_ms[i - 1] : 0;
             hi = rp_lat_bounds_ms[i];
-            return lo + (hi - lo) * (rank - below) / (double)s->lat_hist[i];
+            return lo + (hi - lo) * (rank - below) / (double)hist[i];
         }
-        below += (double)s->lat_hist[i];
+        below += (double)hist[i];
     }
     return -1;
 }
@@ -151,10 +132,11 @@ json_histogram(request_rec *r, const snap_t *s)
     }
     ap_rputs("null],\"counts\":[", r);
     for (i = 0; i < RP_LAT_NBUCKETS; i++) {
-        ap_rprintf(r, "%s%" APR_UINT64_T_FMT, i ? "," : "", s->lat_hist[i]);
+        ap_rprintf(r, "%s%" APR_UINT64_T_FMT, i ? "," : "",
+                   s->snap.lat_hist[i]);
     }
     ap_rprintf(r, "],\"count\":%" APR_UINT64_T_FMT ",\"sum_us\":%"
-               APR_UINT64_T_FMT "}", s->lat_count, s->lat_sum_us);
+               APR_UINT64_T_FMT "}", s->snap.lat_count, s->snap.lat_sum_us);
 }
 
 static void
@@ -167,12 +149,13 @@ json_member(request_rec *r, const snap_t *s, int first)
                APR_UINT64_T_FMT ",\"bytes_in\":%" APR_UINT64_T_FMT
                ",\"bytes_out\":%" APR_UINT64_T_FMT,
                first ? "" : ",", json_str(r->pool, s->m->name), s->m->weight,
-               s->role, s->inflight, s->requests, s->failures, s->ejections,
-               s->ewma_us, s->bytes_in, s->bytes_out);
+               state_words[s->snap.state], s->snap.inflight,
+               s->snap.requests, s->snap.failures, s->snap.ejections,
+               s->snap.ewma_us, s->snap.bytes_in, s->snap.bytes_out);
     json_histogram(r, s);
     ap_rprintf(r, ",\"hc\":{\"checks\":%" APR_UINT64_T_FMT ",\"failed\":%"
                APR_UINT64_T_FMT ",\"last_status\":%" APR_UINT64_T_FMT "}}",
-               s->hc_checks, s->hc_failed, s->hc_status);
+               s->snap.hc_checks, s->snap.hc_failed, s->snap.hc_status);
 }
 
 /* p50 / p90 / p99 in ms, or a dash before the first sample. */
@@ -183,7 +166,7 @@ html_quantiles(request_rec *r, const snap_t *s)
     const char *out = "";
     int i;
 
-    if (!s->lat_count) {
+    if (!s->snap.lat_count) {
         return "-";
     }
     for (i = 0; i < 3; i++) {
@@ -203,22 +186,24 @@ html_member(request_rec *r, const snap_t *s)
 {
     const char *hc = "-";
 
-    if (s->hc_checks) {
+    if (s->snap.hc_checks) {
         hc = apr_psprintf(r->pool, "%" APR_UINT64_T_FMT " (%" APR_UINT64_T_FMT
-                          " failed), last %s", s->hc_checks, s->hc_failed,
-                          s->hc_status ? apr_psprintf(r->pool, "%"
-                                                      APR_UINT64_T_FMT,
-                                                      s->hc_status)
-                                       : "no answer");
+                          " failed), last %s", s->snap.hc_checks,
+                          s->snap.hc_failed,
+                          s->snap.hc_status ? apr_psprintf(r->pool, "%"
+                                                           APR_UINT64_T_FMT,
+                                                           s->snap.hc_status)
+                                            : "no answer");
     }
     ap_rprintf(r, "<tr><td>%s</td><td>%d</td><td>%s</td><td>%"
                APR_UINT64_T_FMT "</td><td>%" APR_UINT64_T_FMT "</td><td>%"
                APR_UINT64_T_FMT "</td><td>%.1f</td><td>%s</td><td>%"
                APR_UINT64_T_FMT "</td><td>%" APR_UINT64_T_FMT "</td>"
                "<td>%s</td></tr>\n",
-               ap_escape_html(r->pool, s->m->name), s->m->weight, s->role,
-               s->inflight, s->requests, s->failures, s->ewma_us / 1000.0,
-               html_quantiles(r, s), s->bytes_in, s->bytes_out, hc);
+               ap_escape_html(r->pool, s->m->name), s->m->weight,
+               state_words[s->snap.state], s->snap.inflight, s->snap.requests,
+               s->snap.failures, s->snap.ewma_us / 1000.0,
+               html_quantiles(r, s), s->snap.bytes_in, s->snap.bytes_out, hc);
 }
 
 /* JSON and HTML: pool by pool, with the pool's members' snapshots. */
@@ -274,25 +259,27 @@ static const struct {
       "1 while the member takes requests (state up, or backup and up)",
       APR_OFFSETOF(snap_t, up), 0 },
     { "rproxy_member_inflight", "gauge", "Tries in flight to the member",
-      APR_OFFSETOF(snap_t, inflight), 0 },
+      APR_OFFSETOF(snap_t, snap.inflight), 0 },
     { "rproxy_member_requests_total", "counter", "Tries ended on the member",
-      APR_OFFSETOF(snap_t, requests), 0 },
+      APR_OFFSETOF(snap_t, snap.requests), 0 },
     { "rproxy_member_failures_total", "counter", "Tries that failed",
-      APR_OFFSETOF(snap_t, failures), 0 },
+      APR_OFFSETOF(snap_t, snap.failures), 0 },
     { "rproxy_member_ejections_total", "counter",
-      "Times the member was ejected", APR_OFFSETOF(snap_t, ejections), 0 },
+      "Times the member was ejected",
+      APR_OFFSETOF(snap_t, snap.ejections), 0 },
     { "rproxy_member_latency_ewma_seconds", "gauge",
-      "Peak EWMA of the try latency", APR_OFFSETOF(snap_t, ewma_us), 1e-6 },
+      "Peak EWMA of the try latency",
+      APR_OFFSETOF(snap_t, snap.ewma_us), 1e-6 },
     { "rproxy_member_bytes_in_total", "counter",
       "Response bytes read from the member (HTTP/1.1 framing included)",
-      APR_OFFSETOF(snap_t, bytes_in), 0 },
+      APR_OFFSETOF(snap_t, snap.bytes_in), 0 },
     { "rproxy_member_bytes_out_total", "counter",
       "Request bytes written to the member (HTTP/1.1 framing included)",
-      APR_OFFSETOF(snap_t, bytes_out), 0 },
+      APR_OFFSETOF(snap_t, snap.bytes_out), 0 },
     { "rproxy_member_health_checks_total", "counter",
-      "Active health checks run", APR_OFFSETOF(snap_t, hc_checks), 0 },
+      "Active health checks run", APR_OFFSETOF(snap_t, snap.hc_checks), 0 },
     { "rproxy_member_health_check_failures_total", "counter",
-      "Active health checks failed", APR_OFFSETOF(snap_t, hc_failed), 0 }
+      "Active health checks failed", APR_OFFSETOF(snap_t, snap.hc_failed), 0 }
 };
 
 #define PROM_HIST   "rproxy_member_latency_seconds"
@@ -334,13 +321,13 @@ prom_histogram(request_rec *r, const snap_t *snaps, int n)
         const snap_t *s = &snaps[k];
 
         for (i = 0, cum = 0; i < RP_LAT_NBUCKETS; i++) {
-            cum += s->lat_hist[i];
+            cum += s->snap.lat_hist[i];
             ap_rprintf(r, PROM_HIST "_bucket{%s,le=\"%s\"} %"
                        APR_UINT64_T_FMT "\n", s->labels, le[i], cum);
         }
         ap_rprintf(r, PROM_HIST "_sum{%s} %.6f\n" PROM_HIST "_count{%s} %"
-                   APR_UINT64_T_FMT "\n", s->labels, s->lat_sum_us / 1e6,
-                   s->labels, s->lat_count);
+                   APR_UINT64_T_FMT "\n", s->labels, s->snap.lat_sum_us / 1e6,
+                   s->labels, s->snap.lat_count);
     }
 }
 

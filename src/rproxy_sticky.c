@@ -15,6 +15,14 @@
  * take it (draining members still take their sticky requests); otherwise
  * the balancer picks and the cookie is issued anew. The cookie is removed
  * from the request before it is forwarded.
+ *
+ * route=NAME is mod_proxy_balancer's stickysession: the application's own
+ * session id (cookie NAME, or the path parameter ;NAME= that servlet
+ * containers write when cookies are off) ends in ".<route>", as Tomcat's
+ * jvmRoute makes it ("JSESSIONID=abc123.node2"), and the member whose
+ * route= that is takes the request on the first try if it can, like a
+ * valid token. The proxy neither sets nor removes that cookie: it is the
+ * application's. With both cookie= and route=, the route is asked first.
  */
 
 #include "rproxy_private.h"
@@ -32,7 +40,9 @@
 #define RP_TOKEN_BYTES  16
 
 struct rp_sticky_t {
-    const char *cookie;
+    const char *cookie;         /* cookie=: the one we issue, or NULL */
+    const char *route;          /* route=: the application's session id
+                                 * (cookie and path parameter), or NULL */
     const char *secret;         /* NULL: made at startup */
     apr_size_t secret_len;
     const char *attrs;          /* "; Path=/; HttpOnly ..." */
@@ -113,6 +123,11 @@ sticky_option(cmd_parms *cmd, rp_sticky_t *st, const char *key,
         return ap_cookie_check_string(val) == APR_SUCCESS ? NULL
                : "not a valid cookie name";
     }
+    if (val && !strcasecmp(key, "route")) {
+        st->route = val;
+        return ap_cookie_check_string(val) == APR_SUCCESS ? NULL
+               : "not a valid cookie name";
+    }
     if (val && !strcasecmp(key, "secret")) {
         if (!strncmp(val, "file:", 5)) {
             return read_secret(cmd, val + 5, st);
@@ -149,8 +164,9 @@ sticky_option(cmd_parms *cmd, rp_sticky_t *st, const char *key,
                                 : "HttpOnly", NULL);
         return NULL;
     }
-    return "unknown option (valid: cookie=NAME secret=S|file:PATH path= "
-           "domain= samesite= max_age= secure httponly)";
+    return "unknown option (valid: cookie=NAME route=NAME "
+           "secret=S|file:PATH path= domain= samesite= max_age= secure "
+           "httponly)";
 }
 
 const char *
@@ -173,8 +189,12 @@ rp_cmd_sticky(cmd_parms *cmd, void *d, const char *args)
             return apr_psprintf(cmd->pool, "RProxySticky %s: %s", word, err);
         }
     }
-    if (!st->cookie) {
-        return "RProxySticky: needs cookie=NAME";
+    if (!st->cookie && !st->route) {
+        return "RProxySticky: needs cookie=NAME or route=NAME";
+    }
+    if (st->cookie && st->route && !strcmp(st->cookie, st->route)) {
+        return "RProxySticky: cookie= and route= name the same cookie "
+               "(cookie= is one mod_rproxy sets, route= the application's)";
     }
     if (!ap_strstr_c(st->attrs, "Path=")) {
         st->attrs = apr_pstrcat(cmd->pool, "; Path=/", st->attrs, NULL);
@@ -211,7 +231,7 @@ rp_sticky_init(apr_pool_t *pconf, rproxy_pool_t *pool)
     rp_sticky_t *st = pool->sticky;
     int i;
 
-    if (!st) {
+    if (!st || !st->cookie) {
         return APR_SUCCESS;
     }
     if (!st->secret) {
@@ -292,20 +312,30 @@ strip_cookie(void *vscan, const char *key, const char *val)
     return 1;
 }
 
+/* A cookie value without trailing blanks or its quotes: *len bytes from
+ * the pointer returned. */
+static const char *
+cookie_value(const char *val, apr_size_t *len)
+{
+    *len = strlen(val);
+    while (*len && apr_isspace(val[*len - 1])) {
+        (*len)--;
+    }
+    if (*len >= 2 && val[0] == '"' && val[*len - 1] == '"') {
+        val++;
+        *len -= 2;
+    }
+    return val;
+}
+
 /* The member a token names, or NULL. The token may come quoted. */
 static rproxy_member_t *
 token_member(const rp_sticky_t *st, rproxy_pool_t *pool, const char *val)
 {
-    apr_size_t len = strlen(val);
+    apr_size_t len;
     int i;
 
-    while (len && apr_isspace(val[len - 1])) {
-        len--;
-    }
-    if (len >= 2 && val[0] == '"' && val[len - 1] == '"') {
-        val++;
-        len -= 2;
-    }
+    val = cookie_value(val, &len);
     for (i = 0; i < pool->members->nelts; i++) {
         if (len == strlen(st->tokens[i])
             && !CRYPTO_memcmp(val, st->tokens[i], len)) {
@@ -315,30 +345,45 @@ token_member(const rp_sticky_t *st, rproxy_pool_t *pool, const char *val)
     return NULL;
 }
 
-/* The member the request's sticky cookie names. Every instance of the
- * cookie is removed from the request first, whatever it holds: the member
- * never sees the token. With several values (two cookies of that name, in
- * one header or in two), the first that names a member wins; a client's
- * bad or repeated cookie is its own business, logged at debug only. */
-rproxy_member_t *
-rp_sticky_member(request_rec *r, rproxy_pool_t *pool)
+static int
+has_cookies(request_rec *r)
+{
+    return apr_table_get(r->headers_in, "Cookie")
+           || apr_table_get(r->headers_in, "Cookie2");
+}
+
+/* Every value of the cookie `name` in the request, in order, and the
+ * Cookie headers without it. */
+static void
+cookie_scan(request_rec *r, const char *name, cookie_scan_t *scan)
+{
+    scan->r = r;
+    scan->prefix = apr_pstrcat(r->pool, name, "=", NULL);
+    scan->prefix_len = strlen(scan->prefix);
+    scan->values = apr_array_make(r->pool, 1, sizeof(const char *));
+    scan->kept = apr_table_make(r->pool, 2);
+    apr_table_do(strip_cookie, scan, r->headers_in, "Cookie", "Cookie2",
+                 NULL);
+}
+
+/* The member the request's sticky cookie (cookie=) names. Every instance
+ * of the cookie is removed from the request first, whatever it holds: the
+ * member never sees the token. With several values (two cookies of that
+ * name, in one header or in two), the first that names a member wins; a
+ * client's bad or repeated cookie is its own business, logged at debug
+ * only. */
+static rproxy_member_t *
+token_cookie_member(request_rec *r, rproxy_pool_t *pool)
 {
     rp_sticky_t *st = pool->sticky;
     rproxy_member_t *m = NULL;
     cookie_scan_t scan;
     int i;
 
-    if (!st || (!apr_table_get(r->headers_in, "Cookie")
-                && !apr_table_get(r->headers_in, "Cookie2"))) {
+    if (!has_cookies(r)) {
         return NULL;
     }
-    scan.r = r;
-    scan.prefix = apr_pstrcat(r->pool, st->cookie, "=", NULL);
-    scan.prefix_len = strlen(scan.prefix);
-    scan.values = apr_array_make(r->pool, 1, sizeof(const char *));
-    scan.kept = apr_table_make(r->pool, 2);
-    apr_table_do(strip_cookie, &scan, r->headers_in, "Cookie", "Cookie2",
-                 NULL);
+    cookie_scan(r, st->cookie, &scan);
     if (!scan.values->nelts) {
         return NULL;
     }
@@ -359,6 +404,95 @@ rp_sticky_member(request_rec *r, rproxy_pool_t *pool)
                         : "none names a member");
     }
     return m;
+}
+
+/* The first member, in configuration order, whose route= ends the
+ * session id (len bytes) after a dot: "abc123.node2" names route node2
+ * (and a route may itself hold dots: "a.b" matches "abc123.a.b"). */
+static rproxy_member_t *
+route_member(rproxy_pool_t *pool, const char *id, apr_size_t len)
+{
+    int i;
+
+    for (i = 0; i < pool->members->nelts; i++) {
+        rproxy_member_t *m = APR_ARRAY_IDX(pool->members, i,
+                                           rproxy_member_t *);
+        apr_size_t rlen = m->route ? strlen(m->route) : 0;
+
+        if (rlen && len > rlen && id[len - rlen - 1] == '.'
+            && !memcmp(id + len - rlen, m->route, rlen)) {
+            return m;
+        }
+    }
+    return NULL;
+}
+
+/* ;NAME=VALUE in the request's path as the client sent it (not decoded),
+ * NAME without regard to case: servlet containers write JSESSIONID's id
+ * as ;jsessionid= when the browser takes no cookies. */
+static const char *
+route_path_param(const request_rec *r, const char *name, apr_size_t *len)
+{
+    const char *p = r->parsed_uri.path;
+    apr_size_t nlen = strlen(name);
+
+    while (p && (p = ap_strchr_c(p, ';')) != NULL) {
+        p++;
+        if (!strncasecmp(p, name, nlen) && p[nlen] == '=') {
+            p += nlen + 1;
+            *len = strcspn(p, ";/?");
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* The member the application's session id names by its route (route=):
+ * the path parameter first, then the cookie, as mod_proxy_balancer
+ * looks. The cookie stays in the request: it is the application's. */
+static rproxy_member_t *
+session_route_member(request_rec *r, rproxy_pool_t *pool)
+{
+    const char *name = pool->sticky->route, *id;
+    rproxy_member_t *m = NULL;
+    cookie_scan_t scan;
+    apr_size_t len;
+    int i;
+
+    if ((id = route_path_param(r, name, &len)) != NULL) {
+        m = route_member(pool, id, len);
+    }
+    if (!m && has_cookies(r)) {
+        cookie_scan(r, name, &scan);
+        for (i = 0; i < scan.values->nelts && !m; i++) {
+            id = cookie_value(APR_ARRAY_IDX(scan.values, i, const char *),
+                              &len);
+            m = route_member(pool, id, len);
+        }
+    }
+    if (m) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, RPLOGNO(00163)
+                      "pool %s: session id %s names route %s, member %s",
+                      pool->name, name, m->route, m->name);
+    }
+    return m;
+}
+
+/* The member the request is pinned to, if any: by the application's
+ * session id (route=), else by our cookie (cookie=), which is removed
+ * from the request either way. */
+rproxy_member_t *
+rp_sticky_member(request_rec *r, rproxy_pool_t *pool)
+{
+    rp_sticky_t *st = pool->sticky;
+    rproxy_member_t *by_token, *by_route;
+
+    if (!st) {
+        return NULL;
+    }
+    by_token = st->cookie ? token_cookie_member(r, pool) : NULL;
+    by_route = st->route ? session_route_member(r, pool) : NULL;
+    return by_route ? by_route : by_token;
 }
 
 typedef struct {
@@ -384,6 +518,9 @@ rp_sticky_issue(request_rec *r, rproxy_member_t *m, const char **issued)
 {
     rp_sticky_t *st = m->pool->sticky;
 
+    if (!st->cookie) {
+        return;         /* route= only: the application's cookie pins */
+    }
     if (*issued) {
         cookie_filter_t ctx;
 

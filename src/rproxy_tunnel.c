@@ -47,7 +47,7 @@ typedef struct {
  * has nothing more for now, APR_EOF when it finished sending, any other
  * status when a side failed (*broken says which). */
 static apr_status_t
-pump(side_t *from, side_t *to, side_t **broken)
+tunnel_pump(side_t *from, side_t *to, side_t **broken)
 {
     apr_bucket_alloc_t *ba = to->bb->bucket_alloc;
     apr_status_t rv;
@@ -153,7 +153,7 @@ pass_eof(side_t *to)
 /* Drains both sides. Returns APR_SUCCESS while the tunnel goes on,
  * APR_EOF when both sides finished sending, an error when one failed. */
 static apr_status_t
-drain(rp_exchange_t *ex, side_t *sides, apr_time_t *last_moved)
+tunnel_drain(rp_exchange_t *ex, side_t *sides, apr_time_t *last_moved)
 {
     apr_status_t rv;
     side_t *broken;
@@ -169,7 +169,7 @@ drain(rp_exchange_t *ex, side_t *sides, apr_time_t *last_moved)
         }
         before = from->moved;
         broken = NULL;
-        rv = pump(from, to, &broken);
+        rv = tunnel_pump(from, to, &broken);
         if (from->moved != before) {
             *last_moved = apr_time_now();
         }
@@ -256,7 +256,7 @@ rp_tunnel_run(rp_exchange_t *ex)
     last_moved = apr_time_now();
     /* drain first on every round: filters may already hold data (bytes
      * behind the 101, or buffered TLS records) that poll cannot see */
-    while ((rv = drain(ex, sides, &last_moved)) == APR_SUCCESS) {
+    while ((rv = tunnel_drain(ex, sides, &last_moved)) == APR_SUCCESS) {
         left = last_moved + idle - apr_time_now();
         if (left <= 0) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RPLOGNO(00051)

@@ -146,6 +146,12 @@ my @cases = (
      qr/the secret file \S+secret-0620 can be read or written by group or others \(mode 0620\)/],
     ['secret file too long', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxySticky cookie=S secret=file:$dir/secret-long\n</RProxyPool>",
      qr/RProxySticky secret=file:\S+: the secret file \S+secret-long is longer than 1024 bytes/],
+    ['sticky without cookie= or route=', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxySticky httponly\n</RProxyPool>",
+     qr/RProxySticky: needs cookie=NAME or route=NAME/],
+    ['sticky cookie= and route= the same', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxySticky cookie=SID route=SID\n</RProxyPool>",
+     qr/RProxySticky: cookie= and route= name the same cookie/],
+    ['sticky route= not a cookie name', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxySticky route=a;b\n</RProxyPool>",
+     qr/RProxySticky route=a;b: not a valid cookie name/],
     ['unresolvable member', "<RProxyPool a>\nRProxyMember http://no-such-host.invalid:80\n</RProxyPool>",
      qr/cannot resolve no-such-host\.invalid/],
 );

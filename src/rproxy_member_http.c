@@ -1,8 +1,10 @@
 /* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
  *
- * rproxy_client.c - the HTTP/1.1 client side of a request: writing the
- * request to a member's connection, reading the response head, relaying the
- * response body.
+ * rproxy_member_http.c - HTTP/1.1 to a member, over the member's conn_rec
+ * (mod_rproxy's side as the member's HTTP client; "client" everywhere
+ * else means the user agent): writing the request to the member's
+ * connection, reading the response head, relaying the response body.
+ * The health prober uses the same functions for its checks.
  *
  * The response is read with httpd's own machinery where it fits: lines come
  * through the backend conn_rec's input filters (core, and mod_ssl for https
@@ -47,8 +49,11 @@
  * is empty: when that write fails, the member got nothing. */
 #define RP_HEAD_ATOMIC_MAX  4096
 
-void
-rp_client_transfer(apr_bucket_brigade *to, apr_bucket_brigade *from)
+/* Hands the data of `from` to `to` as transient buckets of to's allocator
+ * (see above): the member's and the client's connections each have
+ * their own. */
+static void
+member_http_transfer(apr_bucket_brigade *to, apr_bucket_brigade *from)
 {
     apr_bucket_alloc_t *ba = to->bucket_alloc;
     apr_bucket *b;
@@ -74,7 +79,7 @@ rp_client_transfer(apr_bucket_brigade *to, apr_bucket_brigade *from)
 }
 
 apr_status_t
-rp_client_prefetch(rp_exchange_t *ex)
+rp_member_http_prefetch(rp_exchange_t *ex)
 {
     request_rec *r = ex->r;
     apr_bucket_brigade *bb = apr_brigade_create(r->pool,
@@ -133,7 +138,7 @@ frame_body(rp_exchange_t *ex, apr_bucket_brigade *data)
         APR_BRIGADE_INSERT_TAIL(ex->bin, apr_bucket_immortal_create(
                                     hdr, strlen(hdr), ba));
     }
-    rp_client_transfer(ex->bin, data);
+    member_http_transfer(ex->bin, data);
     if (len && ex->chunked) {
         APR_BRIGADE_INSERT_TAIL(ex->bin,
                                 apr_bucket_immortal_create("\r\n", 2, ba));
@@ -166,7 +171,7 @@ frame_end(rp_exchange_t *ex)
 }
 
 static apr_status_t
-pass_backend(rp_exchange_t *ex)
+pass_to_member(rp_exchange_t *ex)
 {
     apr_status_t rv = ap_pass_brigade(ex->bc->c->output_filters, ex->bin);
 
@@ -192,7 +197,7 @@ add_header_line(void *vbuf, const char *key, const char *val)
 }
 
 apr_status_t
-rp_client_send_head(rp_exchange_t *ex)
+rp_member_http_send_head(rp_exchange_t *ex)
 {
     request_rec *r = ex->r;
     const apr_array_header_t *h = apr_table_elts(ex->headers);
@@ -214,8 +219,12 @@ rp_client_send_head(rp_exchange_t *ex)
     head = apr_pstrcatv(r->pool, vec, end - vec, &len);
     apr_socket_timeout_set(ex->bc->sock, ex->timeout ? ex->timeout
                                                      : ex->m->pool->to.idle);
+    /* what send_head resets belongs to one connection */
+    ex->rp = NULL;      /* the fake request is bound to the old one */
     ex->head_refused = 0;
     ex->body_out = 0;
+    ex->interim = 0;
+    ex->interim_bytes = 0;
     APR_BRIGADE_INSERT_TAIL(ex->bin, apr_bucket_transient_create(
                                 head, len, ex->bin->bucket_alloc));
     /* A request that must not be repeated, on a connection that may have
@@ -225,7 +234,7 @@ rp_client_send_head(rp_exchange_t *ex)
                           && len <= RP_HEAD_ATOMIC_MAX)) {
         APR_BRIGADE_INSERT_TAIL(ex->bin,
                                 apr_bucket_flush_create(ex->bin->bucket_alloc));
-        if ((rv = pass_backend(ex)) != APR_SUCCESS) {
+        if ((rv = pass_to_member(ex)) != APR_SUCCESS) {
             ex->head_refused = len <= RP_HEAD_ATOMIC_MAX;
             return rv;
         }
@@ -240,7 +249,7 @@ rp_client_send_head(rp_exchange_t *ex)
             APR_BRIGADE_INSERT_TAIL(ex->bin, apr_bucket_flush_create(
                                         ex->bin->bucket_alloc));
         }
-        return pass_backend(ex);
+        return pass_to_member(ex);
     }
     return APR_SUCCESS;
 }
@@ -249,7 +258,7 @@ rp_client_send_head(rp_exchange_t *ex)
  * the client fails, the HTTP status it deserves is left in
  * ex->client_error. */
 apr_status_t
-rp_client_send_body(rp_exchange_t *ex)
+rp_member_http_send_body(rp_exchange_t *ex)
 {
     request_rec *r = ex->r;
     apr_bucket_brigade *bb;
@@ -285,7 +294,7 @@ rp_client_send_body(rp_exchange_t *ex)
             apr_brigade_cleanup(ex->bin);
             return rv;
         }
-        rv = pass_backend(ex);
+        rv = pass_to_member(ex);
         apr_brigade_cleanup(bb);
         if (rv != APR_SUCCESS) {
             return rv;
@@ -295,7 +304,7 @@ rp_client_send_body(rp_exchange_t *ex)
 }
 
 apr_status_t
-rp_client_wait_continue(rp_exchange_t *ex, int *ready)
+rp_member_http_wait_continue(rp_exchange_t *ex, int *ready)
 {
     apr_pollfd_t pfd;
     apr_int32_t n = 0;
@@ -327,7 +336,7 @@ parse_status_line(rp_exchange_t *ex, const char *line, apr_size_t len)
 /* Reads the header block into rp->headers_in, keeping repeated fields
  * (Set-Cookie) as separate entries. */
 static apr_status_t
-read_fields(rp_exchange_t *ex, apr_size_t *bytes)
+read_response_fields(rp_exchange_t *ex, apr_size_t *bytes)
 {
     request_rec *rp = ex->rp;
     apr_size_t len, name_len, voff, vlen;
@@ -361,7 +370,7 @@ read_fields(rp_exchange_t *ex, apr_size_t *bytes)
 }
 
 static request_rec *
-fake_request(rp_exchange_t *ex)
+fake_response_request(rp_exchange_t *ex)
 {
     request_rec *r = ex->r, *rp;
     conn_rec *c = ex->bc->c;
@@ -415,7 +424,7 @@ same_value(void *vfirst, const char *key, const char *val)
 
 /* Framing and reuse, decided from the head just read. */
 static apr_status_t
-check_framing(rp_exchange_t *ex)
+check_response_framing(rp_exchange_t *ex)
 {
     apr_table_t *h = ex->rp->headers_in;
     const char *te = apr_table_get(h, "Transfer-Encoding");
@@ -469,7 +478,7 @@ check_framing(rp_exchange_t *ex)
 /* Reads one response head. *got_bytes tells whether anything at all came
  * back, which decides whether a request may be sent again. */
 apr_status_t
-rp_client_read_head(rp_exchange_t *ex, int *got_bytes)
+rp_member_http_read_head(rp_exchange_t *ex, int *got_bytes)
 {
     char *line = NULL;
     apr_size_t len = 0, bytes = 0;
@@ -477,7 +486,7 @@ rp_client_read_head(rp_exchange_t *ex, int *got_bytes)
 
     *got_bytes = 0;
     if (!ex->rp) {
-        ex->rp = fake_request(ex);
+        ex->rp = fake_response_request(ex);
     }
     apr_table_clear(ex->rp->headers_in);
     apr_socket_timeout_set(ex->bc->sock, ex->timeout ? ex->timeout
@@ -497,7 +506,7 @@ rp_client_read_head(rp_exchange_t *ex, int *got_bytes)
         return APR_EINVAL;
     }
     bytes = len + 2;
-    if ((rv = read_fields(ex, &bytes)) != APR_SUCCESS) {
+    if ((rv = read_response_fields(ex, &bytes)) != APR_SUCCESS) {
         return rv;
     }
     if (ap_is_HTTP_INFO(ex->status)
@@ -510,7 +519,7 @@ rp_client_read_head(rp_exchange_t *ex, int *got_bytes)
                       RP_INTERIM_BYTES);
         return APR_EINVAL;
     }
-    if (check_framing(ex) != APR_SUCCESS) {
+    if (check_response_framing(ex) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, ex->r, RPLOGNO(00031)
                       RP_MEMBER_FMT "malformed response header block",
                       RP_MEMBER_ARGS(ex->m));
@@ -520,7 +529,7 @@ rp_client_read_head(rp_exchange_t *ex, int *got_bytes)
 }
 
 static apr_status_t
-pass_client(rp_exchange_t *ex, int flush)
+pass_to_client(rp_exchange_t *ex, int flush)
 {
     apr_status_t rv;
 
@@ -537,7 +546,7 @@ pass_client(rp_exchange_t *ex, int flush)
  * backend failure; a client that went away ends the relay quietly with
  * *complete == 0. */
 apr_status_t
-rp_client_relay_body(rp_exchange_t *ex, int *complete)
+rp_member_http_relay_body(rp_exchange_t *ex, int *complete)
 {
     request_rec *rp = ex->rp;
     apr_status_t rv;
@@ -552,7 +561,7 @@ rp_client_relay_body(rp_exchange_t *ex, int *complete)
         if (APR_STATUS_IS_EAGAIN(rv)
             || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(ex->bin))) {
             /* nothing ready: push what we have to the client, then wait */
-            if (pass_client(ex, 1) != APR_SUCCESS) {
+            if (pass_to_client(ex, 1) != APR_SUCCESS) {
                 return APR_SUCCESS;
             }
             rv = ap_get_brigade(rp->input_filters, ex->bin,
@@ -573,8 +582,8 @@ rp_client_relay_body(rp_exchange_t *ex, int *complete)
         }
         eos = !APR_BRIGADE_EMPTY(ex->bin)
               && APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(ex->bin));
-        rp_client_transfer(ex->bout, ex->bin);
-        rv = pass_client(ex, 0);
+        member_http_transfer(ex->bout, ex->bin);
+        rv = pass_to_client(ex, 0);
         apr_brigade_cleanup(ex->bin);
         if (rv != APR_SUCCESS || ex->r->connection->aborted) {
             return APR_SUCCESS;

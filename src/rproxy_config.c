@@ -1,13 +1,10 @@
 /* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
  *
- * rproxy_config.c - configuration records, directive parsing and the
- * startup checks that need the whole configuration (pool names used
- * before they are defined, balancer instances, address resolution).
- *
- * Errors found while parsing are returned to httpd, which prints them with
- * the file and the line. Errors found in check_config (a route naming a pool
- * that never appears) carry the file and line saved when the directive was
- * read, and stop httpd the same way, before it forks.
+ * rproxy_config.c - configuration records (create/merge), the state of the
+ * configuration being read, the parsing helpers every directive shares,
+ * and the per-directory forwarding directives. Each concern's own
+ * directives live next to the code that runs them: rproxy_pool.c,
+ * rproxy_route_config.c, rproxy_queue.c, rproxy_sticky.c, rproxy_health.c.
  */
 
 #include "rproxy_private.h"
@@ -23,16 +20,28 @@ rp_globals_t rp_globals;
 /* The <RProxyPool> being read; configuration parsing is single-threaded. */
 static rproxy_pool_t *current_pool;
 
-static void
-timeouts_unset(rp_timeouts_t *to)
+rproxy_pool_t *
+rp_config_current_pool(void)
+{
+    return current_pool;
+}
+
+void
+rp_config_set_current_pool(rproxy_pool_t *pool)
+{
+    current_pool = pool;
+}
+
+void
+rp_timeouts_unset(rp_timeouts_t *to)
 {
     to->connect = to->header = to->idle = RP_UNSET;
     to->ka_idle = RP_UNSET;
     to->ka_idle_timeout = RP_UNSET;
 }
 
-static void
-timeouts_merge(rp_timeouts_t *n, const rp_timeouts_t *b,
+void
+rp_timeouts_merge(rp_timeouts_t *n, const rp_timeouts_t *b,
                const rp_timeouts_t *a)
 {
     RP_MERGE(n, b, a, connect);
@@ -52,7 +61,7 @@ rp_create_server_conf(apr_pool_t *p, server_rec *s)
     conf->pool_by_name = apr_hash_make(p);
     conf->prefix_routes = apr_array_make(p, 4, sizeof(rp_route_t *));
     conf->regex_routes = apr_array_make(p, 2, sizeof(rp_route_t *));
-    timeouts_unset(&conf->to);
+    rp_timeouts_unset(&conf->to);
     return conf;
 }
 
@@ -69,7 +78,7 @@ rp_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
                                            base->prefix_routes);
     conf->regex_routes = apr_array_append(p, add->regex_routes,
                                           base->regex_routes);
-    timeouts_merge(&conf->to, &base->to, &add->to);
+    rp_timeouts_merge(&conf->to, &base->to, &add->to);
     return conf;
 }
 
@@ -163,8 +172,8 @@ rp_parse_interval(const char *v, apr_interval_time_t *out)
     return NULL;
 }
 
-static const char *
-parse_int(const char *v, int min, int max, int *out)
+const char *
+rp_parse_int(const char *v, int min, int max, int *out)
 {
     char *end;
     apr_int64_t n;
@@ -180,15 +189,9 @@ parse_int(const char *v, int min, int max, int *out)
     return NULL;
 }
 
-const char *
-rp_parse_int(const char *v, int min, int max, int *out)
-{
-    return parse_int(v, min, max, out);
-}
-
 /* "50%" or "50" -> 50, within 0..100. */
-static const char *
-parse_percent(apr_pool_t *p, const char *v, int *out)
+const char *
+rp_parse_percent(apr_pool_t *p, const char *v, int *out)
 {
     char *num = apr_pstrdup(p, v);
     apr_size_t len = strlen(num);
@@ -196,7 +199,7 @@ parse_percent(apr_pool_t *p, const char *v, int *out)
     if (len && num[len - 1] == '%') {
         num[len - 1] = '\0';
     }
-    return parse_int(num, 0, 100, out);
+    return rp_parse_int(num, 0, 100, out);
 }
 
 /* Splits "key=value"; returns the value (inside word) or NULL when there
@@ -214,8 +217,8 @@ rp_split_kv(apr_pool_t *p, const char *word, const char **key)
     return eq + 1;
 }
 
-static int
-valid_name(const char *name)
+int
+rp_valid_name(const char *name)
 {
     const char *c;
 
@@ -230,372 +233,86 @@ valid_name(const char *name)
     return 1;
 }
 
-static rproxy_pool_t *
-pool_new(cmd_parms *cmd, const char *name, int implicit)
-{
-    rp_server_conf *sconf = rp_server_config(cmd->server);
-    rproxy_pool_t *pool = apr_pcalloc(cmd->pool, sizeof(*pool));
-
-    pool->name = name;
-    pool->members = apr_array_make(cmd->pool, 4, sizeof(rproxy_member_t *));
-    pool->lb_name = "round_robin";
-    pool->s = cmd->server;
-    pool->file = cmd->directive->filename;
-    pool->line = cmd->directive->line_num;
-    pool->implicit = implicit;
-    pool->retries = 2;
-    pool->retry_budget = -1;
-    pool->outlier_eject = apr_time_from_sec(30);
-    pool->outlier_max_pct = 50;
-    pool->queue_max = RP_DEFAULT_QUEUE_MAX;
-    timeouts_unset(&pool->to);
-    APR_ARRAY_PUSH(sconf->pools, rproxy_pool_t *) = pool;
-    APR_ARRAY_PUSH(rp_globals.pools, rproxy_pool_t *) = pool;
-    apr_hash_set(sconf->pool_by_name, name, APR_HASH_KEY_STRING, pool);
-    return pool;
-}
-
 const char *
-rp_cmd_pool_section(cmd_parms *cmd, void *d, const char *arg)
+rp_cmd_forwarded(cmd_parms *cmd, void *d, const char *arg)
 {
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
-    const char *endp = ap_strrchr_c(arg, '>');
-    rp_server_conf *sconf = rp_server_config(cmd->server);
-    rproxy_pool_t *pool;
-    char *name;
+    rp_dir_conf *dconf = d;
 
-    if (err) {
-        return err;
+    if (!strcasecmp(arg, "x-forwarded")) {
+        dconf->forwarded = RP_FWD_XFF;
     }
-    if (current_pool) {
-        return "<RProxyPool> sections cannot be nested";
+    else if (!strcasecmp(arg, "rfc7239")) {
+        dconf->forwarded = RP_FWD_RFC7239;
     }
-    if (!endp) {
-        return "<RProxyPool> directive missing closing '>'";
+    else if (!strcasecmp(arg, "both")) {
+        dconf->forwarded = RP_FWD_BOTH;
     }
-    name = apr_pstrmemdup(cmd->pool, arg, endp - arg);
-    ap_str_tolower(name);
-    if (!valid_name(name)) {
-        return apr_psprintf(cmd->pool, "<RProxyPool %s>: a pool name uses "
-                            "letters, digits, '_', '-' and '.' only", name);
-    }
-    pool = apr_hash_get(sconf->pool_by_name, name, APR_HASH_KEY_STRING);
-    if (pool && pool->s == cmd->server) {
-        return apr_psprintf(cmd->pool, "<RProxyPool %s>: already defined "
-                            "at %s:%d", name, pool->file, pool->line);
-    }
-    pool = pool_new(cmd, name, 0);
-    current_pool = pool;
-    err = ap_walk_config(cmd->directive->first_child, cmd, d);
-    current_pool = NULL;
-    if (err) {
-        return err;
-    }
-    if (pool->members->nelts == 0) {
-        return apr_psprintf(cmd->pool, "<RProxyPool %s>: no RProxyMember "
-                            "in the pool", name);
-    }
-    return NULL;
-}
-
-/* Fills m's address fields from an http:// or https:// URL. */
-static const char *
-parse_member_url(apr_pool_t *p, const char *url, rproxy_member_t *m)
-{
-    apr_uri_t uri;
-
-    if (apr_uri_parse(p, url, &uri) != APR_SUCCESS || !uri.scheme
-        || !uri.hostname || !*uri.hostname) {
-        return "expects a URL such as http://10.0.0.1:8080";
-    }
-    ap_str_tolower(uri.scheme);
-    if (strcmp(uri.scheme, "http") && strcmp(uri.scheme, "https")) {
-        return "URL scheme must be http or https";
-    }
-    if (uri.user || uri.password || uri.query || uri.fragment) {
-        return "URL must not carry user info, a query or a fragment";
-    }
-    m->scheme = uri.scheme;
-    m->is_tls = !strcmp(uri.scheme, "https");
-    m->host = uri.hostname;
-    m->port = uri.port ? uri.port : (m->is_tls ? 443 : 80);
-    m->hostport = apr_psprintf(p, ap_strchr_c(m->host, ':') ? "[%s]:%u"
-                               : "%s:%u", m->host, m->port);
-    m->base_path = "";
-    if (uri.path && strcmp(uri.path, "/")) {
-        apr_size_t len = strlen(uri.path);
-        m->base_path = apr_pstrmemdup(p, uri.path,
-                                      uri.path[len - 1] == '/' ? len - 1
-                                      : len);
-    }
-    m->name = apr_psprintf(p, "%s://%s%s", m->scheme, m->hostport,
-                           m->base_path);
-    return NULL;
-}
-
-static const char *
-member_option(apr_pool_t *p, rproxy_member_t *m, const char *word)
-{
-    const char *key;
-    const char *val = rp_split_kv(p, word, &key);
-    const char *err = NULL;
-
-    if (!val && !strcasecmp(key, "backup")) {
-        m->backup = 1;
-    }
-    else if (!val && !strcasecmp(key, "drain")) {
-        m->drain = 1;
-    }
-    else if (!val && !strcasecmp(key, "disabled")) {
-        m->disabled = 1;
-    }
-    else if (val && !strcasecmp(key, "weight")) {
-        err = parse_int(val, 1, 1000, &m->weight);
-    }
-    else if (val && !strcasecmp(key, "max_conns")) {
-        err = parse_int(val, 0, 1000000, &m->max_conns);
-    }
-    else if (val && !strcasecmp(key, "route") && valid_name(val)) {
-        m->route = val;
+    else if (!strcasecmp(arg, "none")) {
+        dconf->forwarded = RP_FWD_NONE;
     }
     else {
-        return apr_psprintf(p, "unknown option '%s' (valid: weight=1..1000, "
-                            "backup, drain, disabled, max_conns=N, "
-                            "route=ID)", word);
-    }
-    return err ? apr_psprintf(p, "'%s': %s", word, err) : NULL;
-}
-
-static rproxy_member_t *
-member_add(apr_pool_t *p, rproxy_pool_t *pool)
-{
-    rproxy_member_t *m = apr_pcalloc(p, sizeof(*m));
-
-    m->pool = pool;
-    m->index = pool->members->nelts;
-    m->weight = 1;
-    APR_ARRAY_PUSH(pool->members, rproxy_member_t *) = m;
-    return m;
-}
-
-const char *
-rp_cmd_member(cmd_parms *cmd, void *d, const char *args)
-{
-    rproxy_member_t *m;
-    const char *word, *err;
-    int i;
-
-    (void)d;
-    if (!current_pool) {
-        return "RProxyMember is only valid inside <RProxyPool>";
-    }
-    word = ap_getword_conf(cmd->temp_pool, &args);
-    if (!*word) {
-        return "RProxyMember: expects URL [weight=N] [backup] [drain] "
-               "[disabled] [max_conns=N] [route=ID]";
-    }
-    m = member_add(cmd->pool, current_pool);
-    if ((err = parse_member_url(cmd->pool, word, m))) {
-        return apr_psprintf(cmd->pool, "RProxyMember %s: %s", word, err);
-    }
-    for (i = 0; i < m->index; i++) {
-        rproxy_member_t *o = APR_ARRAY_IDX(current_pool->members, i,
-                                           rproxy_member_t *);
-        if (!strcmp(o->name, m->name)) {
-            return apr_psprintf(cmd->pool, "RProxyMember %s: listed twice "
-                                "in pool %s", word, current_pool->name);
-        }
-    }
-    while (*(word = ap_getword_conf(cmd->pool, &args))) {
-        if ((err = member_option(cmd->pool, m, word))) {
-            return apr_psprintf(cmd->pool, "RProxyMember %s: %s", m->name,
-                                err);
-        }
-    }
-    if (!m->route) {
-        m->route = apr_psprintf(cmd->pool, "m%d", m->index);
+        return apr_psprintf(cmd->pool, "RProxyForwarded: unknown value '%s' "
+                            "(valid: x-forwarded, rfc7239, both, none)", arg);
     }
     return NULL;
 }
 
 const char *
-rp_cmd_balancer(cmd_parms *cmd, void *d, const char *args)
+rp_cmd_hide_header(cmd_parms *cmd, void *d, const char *arg)
 {
-    const rproxy_balancer_t *lb;
-    const char *name, *err;
+    rp_dir_conf *dconf = d;
 
-    (void)d;
-    if (!current_pool) {
-        return "RProxyBalancer is only valid inside <RProxyPool>";
+    if (!*arg || ap_strchr_c(arg, ':')) {
+        return apr_psprintf(cmd->pool, "RProxyHideHeader: '%s' is not a "
+                            "header name", arg);
     }
-    name = ap_getword_conf(cmd->pool, &args);
-    if ((err = rp_balancer_lookup(cmd->temp_pool, name, &lb))) {
-        return apr_pstrcat(cmd->pool, "RProxyBalancer: ", err, NULL);
-    }
-    while (apr_isspace(*args)) {
-        args++;
-    }
-    current_pool->lb_name = name;
-    current_pool->lb_args = *args ? apr_pstrdup(cmd->pool, args) : NULL;
-    current_pool->lb = lb;
-    if ((lb->flags & RPROXY_LB_NEEDS_ARGS) && !current_pool->lb_args) {
-        return apr_psprintf(cmd->pool, "RProxyBalancer %s: needs an "
-                            "argument", name);
-    }
+    APR_ARRAY_PUSH(dconf->hide, const char *) = apr_pstrdup(cmd->pool, arg);
     return NULL;
 }
 
-/* Settings that go to the current pool inside <RProxyPool>, else to the
- * server. */
-static rp_timeouts_t *
-timeouts_target(cmd_parms *cmd)
-{
-    return current_pool ? &current_pool->to
-                        : &rp_server_config(cmd->server)->to;
-}
-
+/* RProxyTrustedProxies: IPv4/IPv6 addresses and CIDR blocks, parsed now
+ * so that a typo stops httpd instead of trusting nobody (or everybody).
+ * Lines add up within a section; a section that sets it replaces what it
+ * inherits, and "none" (alone) trusts nobody there. */
 const char *
-rp_cmd_timeouts(cmd_parms *cmd, void *d, const char *args)
+rp_cmd_trusted_proxies(cmd_parms *cmd, void *d, const char *arg)
 {
-    rp_timeouts_t *to = timeouts_target(cmd);
-    const char *word, *key, *val, *err;
+    rp_dir_conf *dconf = d;
+    apr_ipsubnet_t *sub = NULL;
+    char *addr = apr_pstrdup(cmd->temp_pool, arg);
+    char *mask = ap_strchr(addr, '/');
+    apr_status_t rv;
 
-    (void)d;
-    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
-        apr_interval_time_t *slot = NULL;
-
-        val = rp_split_kv(cmd->temp_pool, word, &key);
-        if (!strcasecmp(key, "connect")) {
-            slot = &to->connect;
-        }
-        else if (!strcasecmp(key, "header")) {
-            slot = &to->header;
-        }
-        else if (!strcasecmp(key, "idle")) {
-            slot = &to->idle;
-        }
-        if (!slot || !val) {
-            return apr_psprintf(cmd->pool, "RProxyTimeouts: unknown option "
-                                "'%s' (valid: connect=T header=T idle=T)",
-                                word);
-        }
-        if ((err = rp_parse_interval(val, slot)) || *slot == 0) {
-            return apr_psprintf(cmd->pool, "RProxyTimeouts %s: %s", word,
-                                err ? err : "must be more than 0");
-        }
+    if (!dconf->trusted) {
+        dconf->trusted = apr_array_make(cmd->pool, 4, sizeof(sub));
     }
-    return NULL;
-}
-
-const char *
-rp_cmd_keepalive(cmd_parms *cmd, void *d, const char *args)
-{
-    rp_timeouts_t *to = timeouts_target(cmd);
-    const char *word, *key, *val, *err;
-
-    (void)d;
-    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
-        val = rp_split_kv(cmd->temp_pool, word, &key);
-        if (val && !strcasecmp(key, "idle")) {
-            err = parse_int(val, 0, 100000, &to->ka_idle);
+    if (!strcasecmp(arg, "none")) {
+        if (dconf->trusted->nelts) {
+            return "RProxyTrustedProxies: 'none' cannot be combined with "
+                   "addresses";
         }
-        else if (val && !strcasecmp(key, "idle_timeout")) {
-            err = rp_parse_interval(val, &to->ka_idle_timeout);
-        }
-        else {
-            return apr_psprintf(cmd->pool, "RProxyKeepalive: unknown option "
-                                "'%s' (valid: idle=N idle_timeout=T)", word);
-        }
-        if (err) {
-            return apr_psprintf(cmd->pool, "RProxyKeepalive %s: %s", word,
-                                err);
-        }
+        APR_ARRAY_PUSH(dconf->trusted, apr_ipsubnet_t *) = NULL;
+        return NULL;
     }
-    return NULL;
-}
-
-const char *
-rp_cmd_slow_start(cmd_parms *cmd, void *d, const char *arg)
-{
-    const char *err;
-
-    (void)d;
-    if (!current_pool) {
-        return "RProxySlowStart is only valid inside <RProxyPool>";
+    if (dconf->trusted->nelts
+        && !APR_ARRAY_IDX(dconf->trusted, 0, apr_ipsubnet_t *)) {
+        return "RProxyTrustedProxies: 'none' cannot be combined with "
+               "addresses";
     }
-    if ((err = rp_parse_interval(arg, &current_pool->slow_start))) {
-        return apr_psprintf(cmd->pool, "RProxySlowStart %s: %s", arg, err);
+    if (mask) {
+        *mask++ = '\0';
     }
-    return NULL;
-}
-
-rproxy_pool_t *
-rp_config_current_pool(void)
-{
-    return current_pool;
-}
-
-const char *
-rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args)
-{
-    const char *word, *key, *val, *err = NULL;
-    rproxy_pool_t *pool = current_pool;
-
-    (void)d;
-    if (!pool) {
-        return "RProxyOutlier is only valid inside <RProxyPool>";
+    rv = !*addr ? APR_EINVAL : mask && !*mask ? APR_EBADMASK
+         : apr_ipsubnet_create(&sub, addr, mask, cmd->pool);
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "RProxyTrustedProxies: '%s' is not an "
+                            "IP address or CIDR block (%s; valid: such as "
+                            "192.0.2.7, 10.0.0.0/8, 2001:db8::/32, or none)",
+                            arg, rv == APR_EBADMASK ? "bad prefix length"
+                                 : rv == APR_EBADIP ? "bad address"
+                                 : "not an IP address");
     }
-    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
-        val = rp_split_kv(cmd->temp_pool, word, &key);
-        if (val && !strcasecmp(key, "fails")) {
-            err = parse_int(val, 1, 1000, &pool->outlier_fails);
-        }
-        else if (val && !strcasecmp(key, "eject")) {
-            err = rp_parse_interval(val, &pool->outlier_eject);
-        }
-        else if (val && !strcasecmp(key, "max_ejected")) {
-            err = parse_percent(cmd->temp_pool, val, &pool->outlier_max_pct);
-        }
-        else {
-            return apr_psprintf(cmd->pool, "RProxyOutlier: unknown option "
-                                "'%s' (valid: fails=N eject=T "
-                                "max_ejected=P%%)", word);
-        }
-        if (err) {
-            return apr_psprintf(cmd->pool, "RProxyOutlier %s: %s", word, err);
-        }
-    }
-    if (!pool->outlier_fails) {
-        return "RProxyOutlier: needs fails=N";
-    }
-    return NULL;
-}
-
-const char *
-rp_cmd_retries(cmd_parms *cmd, void *d, const char *args)
-{
-    const char *word, *key, *val, *err;
-    rproxy_pool_t *pool = current_pool;
-
-    (void)d;
-    if (!pool) {
-        return "RProxyRetries is only valid inside <RProxyPool>";
-    }
-    word = ap_getword_conf(cmd->temp_pool, &args);
-    if ((err = parse_int(word, 0, 100, &pool->retries))) {
-        return apr_psprintf(cmd->pool, "RProxyRetries '%s': %s (expects N "
-                            "[budget=P%%])", word, err);
-    }
-    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
-        val = rp_split_kv(cmd->temp_pool, word, &key);
-        if (!val || strcasecmp(key, "budget")) {
-            return apr_psprintf(cmd->pool, "RProxyRetries: unknown option "
-                                "'%s' (valid: budget=P%%)", word);
-        }
-        if ((err = parse_percent(cmd->temp_pool, val, &pool->retry_budget))) {
-            return apr_psprintf(cmd->pool, "RProxyRetries %s: %s", word, err);
-        }
-    }
+    APR_ARRAY_PUSH(dconf->trusted, apr_ipsubnet_t *) = sub;
     return NULL;
 }
 
@@ -604,7 +321,7 @@ const char *
 rp_cmd_queue(cmd_parms *cmd, void *d, const char *args)
 {
     const char *word, *key, *val, *err;
-    rproxy_pool_t *pool = current_pool;
+    rproxy_pool_t *pool = rp_config_current_pool();
     apr_interval_time_t timeout = 0;
     int max = RP_DEFAULT_QUEUE_MAX;
 
@@ -626,7 +343,7 @@ rp_cmd_queue(cmd_parms *cmd, void *d, const char *args)
             }
         }
         else if (val && !strcasecmp(key, "max")) {
-            if ((err = parse_int(val, 1, 1000000, &max))) {
+            if ((err = rp_parse_int(val, 1, 1000000, &max))) {
                 return apr_psprintf(cmd->pool, "RProxyQueue %s: %s (valid: "
                                     "max=1..1000000)", word, err);
             }
@@ -655,7 +372,7 @@ implicit_pool(cmd_parms *cmd, const char *url, rp_route_t *route)
     const char *err;
 
     memset(&probe, 0, sizeof(probe));
-    if ((err = parse_member_url(cmd->pool, url, &probe))) {
+    if ((err = rp_pool_member_url(cmd->pool, url, &probe))) {
         return err;
     }
     /* the URL's own path is the route's target path, kept as written */
@@ -671,8 +388,8 @@ implicit_pool(cmd_parms *cmd, const char *url, rp_route_t *route)
     pool = apr_hash_get(sconf->pool_by_name, route->pool_name,
                         APR_HASH_KEY_STRING);
     if (!pool || pool->s != cmd->server) {
-        pool = pool_new(cmd, route->pool_name, 1);
-        m = member_add(cmd->pool, pool);
+        pool = rp_pool_new(cmd, route->pool_name, 1);
+        m = rp_pool_member_add(cmd->pool, pool);
         *m = probe;
         m->pool = pool;
         m->weight = 1;
@@ -752,7 +469,7 @@ route_parse(cmd_parms *cmd, const char *target, const char *args,
                            : apr_pstrdup(cmd->pool, target);
 
         ap_str_tolower(name);
-        if (!valid_name(name)) {
+        if (!rp_valid_name(name)) {
             err = "expects a pool name, a URL (http://host:port/prefix) "
                   "or '!'";
         }
@@ -905,203 +622,4 @@ rp_cmd_pass_match(cmd_parms *cmd, void *d, const char *args)
     APR_ARRAY_PUSH(rp_server_config(cmd->server)->regex_routes,
                    rp_route_t *) = route;
     return NULL;
-}
-
-const char *
-rp_cmd_forwarded(cmd_parms *cmd, void *d, const char *arg)
-{
-    rp_dir_conf *dconf = d;
-
-    if (!strcasecmp(arg, "x-forwarded")) {
-        dconf->forwarded = RP_FWD_XFF;
-    }
-    else if (!strcasecmp(arg, "rfc7239")) {
-        dconf->forwarded = RP_FWD_RFC7239;
-    }
-    else if (!strcasecmp(arg, "both")) {
-        dconf->forwarded = RP_FWD_BOTH;
-    }
-    else if (!strcasecmp(arg, "none")) {
-        dconf->forwarded = RP_FWD_NONE;
-    }
-    else {
-        return apr_psprintf(cmd->pool, "RProxyForwarded: unknown value '%s' "
-                            "(valid: x-forwarded, rfc7239, both, none)", arg);
-    }
-    return NULL;
-}
-
-const char *
-rp_cmd_hide_header(cmd_parms *cmd, void *d, const char *arg)
-{
-    rp_dir_conf *dconf = d;
-
-    if (!*arg || ap_strchr_c(arg, ':')) {
-        return apr_psprintf(cmd->pool, "RProxyHideHeader: '%s' is not a "
-                            "header name", arg);
-    }
-    APR_ARRAY_PUSH(dconf->hide, const char *) = apr_pstrdup(cmd->pool, arg);
-    return NULL;
-}
-
-/* RProxyTrustedProxies: IPv4/IPv6 addresses and CIDR blocks, parsed now
- * so that a typo stops httpd instead of trusting nobody (or everybody).
- * Lines add up within a section; a section that sets it replaces what it
- * inherits, and "none" (alone) trusts nobody there. */
-const char *
-rp_cmd_trusted_proxies(cmd_parms *cmd, void *d, const char *arg)
-{
-    rp_dir_conf *dconf = d;
-    apr_ipsubnet_t *sub = NULL;
-    char *addr = apr_pstrdup(cmd->temp_pool, arg);
-    char *mask = ap_strchr(addr, '/');
-    apr_status_t rv;
-
-    if (!dconf->trusted) {
-        dconf->trusted = apr_array_make(cmd->pool, 4, sizeof(sub));
-    }
-    if (!strcasecmp(arg, "none")) {
-        if (dconf->trusted->nelts) {
-            return "RProxyTrustedProxies: 'none' cannot be combined with "
-                   "addresses";
-        }
-        APR_ARRAY_PUSH(dconf->trusted, apr_ipsubnet_t *) = NULL;
-        return NULL;
-    }
-    if (dconf->trusted->nelts
-        && !APR_ARRAY_IDX(dconf->trusted, 0, apr_ipsubnet_t *)) {
-        return "RProxyTrustedProxies: 'none' cannot be combined with "
-               "addresses";
-    }
-    if (mask) {
-        *mask++ = '\0';
-    }
-    rv = !*addr ? APR_EINVAL : mask && !*mask ? APR_EBADMASK
-         : apr_ipsubnet_create(&sub, addr, mask, cmd->pool);
-    if (rv != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "RProxyTrustedProxies: '%s' is not an "
-                            "IP address or CIDR block (%s; valid: such as "
-                            "192.0.2.7, 10.0.0.0/8, 2001:db8::/32, or none)",
-                            arg, rv == APR_EBADMASK ? "bad prefix length"
-                                 : rv == APR_EBADIP ? "bad address"
-                                 : "not an IP address");
-    }
-    APR_ARRAY_PUSH(dconf->trusted, apr_ipsubnet_t *) = sub;
-    return NULL;
-}
-
-/* --- startup checks ---------------------------------------------------- */
-
-/* RProxyQueue waits only for members with max_conns. */
-static int
-any_capped(const rproxy_pool_t *pool)
-{
-    int i;
-
-    for (i = 0; i < pool->members->nelts; i++) {
-        if (APR_ARRAY_IDX(pool->members, i, rproxy_member_t *)->max_conns) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static apr_status_t
-resolve_pool(apr_pool_t *pconf, server_rec *s, rproxy_pool_t *pool)
-{
-    rp_server_conf *sconf = rp_server_config(pool->s);
-    const char *err;
-    int i;
-
-    /* pool settings, then the defining server's, then the defaults */
-    timeouts_merge(&pool->to, &sconf->to, &pool->to);
-#define RP_DEFAULT(f, v) if (pool->to.f == RP_UNSET) pool->to.f = (v)
-    RP_DEFAULT(connect, RP_DEFAULT_CONNECT_TIMEOUT);
-    RP_DEFAULT(header, RP_DEFAULT_HEADER_TIMEOUT);
-    RP_DEFAULT(idle, RP_DEFAULT_IDLE_TIMEOUT);
-    RP_DEFAULT(ka_idle, RP_DEFAULT_KA_IDLE);
-    RP_DEFAULT(ka_idle_timeout, RP_DEFAULT_KA_IDLE_TIMEOUT);
-#undef RP_DEFAULT
-
-    for (i = 0; i < pool->members->nelts; i++) {
-        rproxy_member_t *m = APR_ARRAY_IDX(pool->members, i,
-                                           rproxy_member_t *);
-        apr_status_t rv = apr_sockaddr_info_get(&m->addr, m->host,
-                                                APR_UNSPEC, m->port, 0,
-                                                pconf);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, RPLOGNO(00001)
-                         RP_MEMBER_FMT "cannot resolve %s (%s:%d)",
-                         RP_MEMBER_ARGS(m), m->host, pool->file, pool->line);
-            return rv;
-        }
-        if (m->is_tls && !ap_ssl_has_outgoing_handlers()) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00002)
-                         RP_MEMBER_FMT "https:// members need mod_ssl "
-                         "loaded and SSLProxyEngine on (%s:%d)",
-                         RP_MEMBER_ARGS(m), pool->file, pool->line);
-            return APR_EINVAL;
-        }
-    }
-    if (pool->queue_timeout && !any_capped(pool)) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, RPLOGNO(00094)
-                     "pool %s: RProxyQueue has no effect: no member has "
-                     "max_conns=N (%s:%d)", pool->name, pool->file,
-                     pool->line);
-    }
-    if (!pool->lb && (err = rp_balancer_lookup(pconf, pool->lb_name,
-                                               &pool->lb))) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00003)
-                     "pool %s: %s (%s:%d)", pool->name, err, pool->file,
-                     pool->line);
-        return APR_EINVAL;
-    }
-    if (rp_sticky_init(pconf, pool) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00006)
-                     "pool %s: RProxySticky: no random secret available "
-                     "(%s:%d)", pool->name, pool->file, pool->line);
-        return APR_EGENERAL;
-    }
-    if ((err = pool->lb->create(&pool->lb_state, pconf, pool,
-                                pool->lb_args))) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00004)
-                     "pool %s: RProxyBalancer %s: %s (%s:%d)", pool->name,
-                     pool->lb_name, err, pool->file, pool->line);
-        return APR_EINVAL;
-    }
-    return APR_SUCCESS;
-}
-
-int
-rp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                server_rec *s)
-{
-    int i;
-
-    (void)plog;
-    (void)ptemp;
-    for (i = 0; i < rp_globals.routes->nelts; i++) {
-        rp_route_t *route = APR_ARRAY_IDX(rp_globals.routes, i, rp_route_t *);
-
-        if (route->excluded || route->pool) {
-            continue;
-        }
-        route->pool = apr_hash_get(rp_server_config(route->s)->pool_by_name,
-                                   route->pool_name, APR_HASH_KEY_STRING);
-        if (!route->pool) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00005)
-                         "RProxyPass %s: no <RProxyPool %s> is defined for "
-                         "this server (%s:%d)", route->path, route->pool_name,
-                         route->file, route->line);
-            return !OK;
-        }
-    }
-    for (i = 0; i < rp_globals.pools->nelts; i++) {
-        rproxy_pool_t *pool = APR_ARRAY_IDX(rp_globals.pools, i,
-                                            rproxy_pool_t *);
-        if (resolve_pool(pconf, s, pool) != APR_SUCCESS) {
-            return !OK;
-        }
-    }
-    return OK;
 }

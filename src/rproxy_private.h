@@ -267,29 +267,45 @@ void *rp_create_server_conf(apr_pool_t *p, server_rec *s);
 void *rp_merge_server_conf(apr_pool_t *p, void *base, void *add);
 void *rp_create_dir_conf(apr_pool_t *p, char *dir);
 void *rp_merge_dir_conf(apr_pool_t *p, void *base, void *add);
-const char *rp_cmd_pool_section(cmd_parms *cmd, void *d, const char *arg);
-const char *rp_cmd_member(cmd_parms *cmd, void *d, const char *args);
-const char *rp_cmd_balancer(cmd_parms *cmd, void *d, const char *args);
-const char *rp_cmd_timeouts(cmd_parms *cmd, void *d, const char *args);
-const char *rp_cmd_keepalive(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_pass(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_pass_match(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_forwarded(cmd_parms *cmd, void *d, const char *arg);
 const char *rp_cmd_hide_header(cmd_parms *cmd, void *d, const char *arg);
 const char *rp_cmd_trusted_proxies(cmd_parms *cmd, void *d, const char *arg);
-const char *rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args);
-const char *rp_cmd_retries(cmd_parms *cmd, void *d, const char *args);
-const char *rp_cmd_slow_start(cmd_parms *cmd, void *d, const char *arg);
 const char *rp_cmd_queue(cmd_parms *cmd, void *d, const char *args);
+/* The <RProxyPool> being read, or NULL (configuration parsing is
+ * single-threaded); set by rp_cmd_pool_section(). */
 rproxy_pool_t *rp_config_current_pool(void);
+void rp_config_set_current_pool(rproxy_pool_t *pool);
 int rp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp);
-int rp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                    server_rec *s);
 rp_server_conf *rp_server_config(const server_rec *s);
 rp_dir_conf *rp_dir_config(const request_rec *r);
 const char *rp_parse_interval(const char *v, apr_interval_time_t *out);
 const char *rp_parse_int(const char *v, int min, int max, int *out);
 const char *rp_split_kv(apr_pool_t *p, const char *word, const char **key);
+const char *rp_parse_percent(apr_pool_t *p, const char *v, int *out);
+/* A pool or member route name: letters, digits, '_', '-' and '.'. */
+int rp_valid_name(const char *name);
+void rp_timeouts_unset(rp_timeouts_t *to);
+void rp_timeouts_merge(rp_timeouts_t *n, const rp_timeouts_t *b,
+                       const rp_timeouts_t *a);
+
+/* rproxy_pool.c */
+rproxy_pool_t *rp_pool_new(cmd_parms *cmd, const char *name, int implicit);
+rproxy_member_t *rp_pool_member_add(apr_pool_t *p, rproxy_pool_t *pool);
+/* Fills m's address fields from an http:// or https:// URL. */
+const char *rp_pool_member_url(apr_pool_t *p, const char *url,
+                               rproxy_member_t *m);
+const char *rp_cmd_pool_section(cmd_parms *cmd, void *d, const char *arg);
+const char *rp_cmd_member(cmd_parms *cmd, void *d, const char *args);
+const char *rp_cmd_balancer(cmd_parms *cmd, void *d, const char *args);
+const char *rp_cmd_timeouts(cmd_parms *cmd, void *d, const char *args);
+const char *rp_cmd_keepalive(cmd_parms *cmd, void *d, const char *args);
+const char *rp_cmd_slow_start(cmd_parms *cmd, void *d, const char *arg);
+const char *rp_cmd_retries(cmd_parms *cmd, void *d, const char *args);
+const char *rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args);
+int rp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                    server_rec *s);
 
 /* rproxy_route.c */
 int rp_translate_name(request_rec *r);

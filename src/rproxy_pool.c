@@ -1,0 +1,504 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+ *
+ * rproxy_pool.c - pools, their members and balancers: <RProxyPool>,
+ * RProxyMember, RProxyBalancer, the pool-wide settings (RProxyTimeouts and
+ * RProxyKeepalive, which a server may also set, RProxySlowStart,
+ * RProxyRetries, RProxyOutlier) and the startup checks that need the whole
+ * configuration: pool names used before they are defined, balancer
+ * instances, address resolution.
+ *
+ * Errors found while parsing are returned to httpd, which prints them with
+ * the file and the line. Errors found in check_config (a route naming a pool
+ * that never appears) carry the file and line saved when the directive was
+ * read, and stop httpd the same way, before it forks.
+ */
+
+#include "rproxy_private.h"
+
+#include "http_ssl.h"
+#include "apr_lib.h"
+
+rproxy_pool_t *
+rp_pool_new(cmd_parms *cmd, const char *name, int implicit)
+{
+    rp_server_conf *sconf = rp_server_config(cmd->server);
+    rproxy_pool_t *pool = apr_pcalloc(cmd->pool, sizeof(*pool));
+
+    pool->name = name;
+    pool->members = apr_array_make(cmd->pool, 4, sizeof(rproxy_member_t *));
+    pool->lb_name = "round_robin";
+    pool->s = cmd->server;
+    pool->file = cmd->directive->filename;
+    pool->line = cmd->directive->line_num;
+    pool->implicit = implicit;
+    pool->retries = 2;
+    pool->retry_budget = -1;
+    pool->outlier_eject = apr_time_from_sec(30);
+    pool->outlier_max_pct = 50;
+    pool->queue_max = RP_DEFAULT_QUEUE_MAX;
+    rp_timeouts_unset(&pool->to);
+    APR_ARRAY_PUSH(sconf->pools, rproxy_pool_t *) = pool;
+    APR_ARRAY_PUSH(rp_globals.pools, rproxy_pool_t *) = pool;
+    apr_hash_set(sconf->pool_by_name, name, APR_HASH_KEY_STRING, pool);
+    return pool;
+}
+
+const char *
+rp_cmd_pool_section(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    const char *endp = ap_strrchr_c(arg, '>');
+    rp_server_conf *sconf = rp_server_config(cmd->server);
+    rproxy_pool_t *pool;
+    char *name;
+
+    if (err) {
+        return err;
+    }
+    if (rp_config_current_pool()) {
+        return "<RProxyPool> sections cannot be nested";
+    }
+    if (!endp) {
+        return "<RProxyPool> directive missing closing '>'";
+    }
+    name = apr_pstrmemdup(cmd->pool, arg, endp - arg);
+    ap_str_tolower(name);
+    if (!rp_valid_name(name)) {
+        return apr_psprintf(cmd->pool, "<RProxyPool %s>: a pool name uses "
+                            "letters, digits, '_', '-' and '.' only", name);
+    }
+    pool = apr_hash_get(sconf->pool_by_name, name, APR_HASH_KEY_STRING);
+    if (pool && pool->s == cmd->server) {
+        return apr_psprintf(cmd->pool, "<RProxyPool %s>: already defined "
+                            "at %s:%d", name, pool->file, pool->line);
+    }
+    pool = rp_pool_new(cmd, name, 0);
+    rp_config_set_current_pool(pool);
+    err = ap_walk_config(cmd->directive->first_child, cmd, d);
+    rp_config_set_current_pool(NULL);
+    if (err) {
+        return err;
+    }
+    if (pool->members->nelts == 0) {
+        return apr_psprintf(cmd->pool, "<RProxyPool %s>: no RProxyMember "
+                            "in the pool", name);
+    }
+    return NULL;
+}
+
+/* Fills m's address fields from an http:// or https:// URL. */
+const char *
+rp_pool_member_url(apr_pool_t *p, const char *url, rproxy_member_t *m)
+{
+    apr_uri_t uri;
+
+    if (apr_uri_parse(p, url, &uri) != APR_SUCCESS || !uri.scheme
+        || !uri.hostname || !*uri.hostname) {
+        return "expects a URL such as http://10.0.0.1:8080";
+    }
+    ap_str_tolower(uri.scheme);
+    if (strcmp(uri.scheme, "http") && strcmp(uri.scheme, "https")) {
+        return "URL scheme must be http or https";
+    }
+    if (uri.user || uri.password || uri.query || uri.fragment) {
+        return "URL must not carry user info, a query or a fragment";
+    }
+    m->scheme = uri.scheme;
+    m->is_tls = !strcmp(uri.scheme, "https");
+    m->host = uri.hostname;
+    m->port = uri.port ? uri.port : (m->is_tls ? 443 : 80);
+    m->hostport = apr_psprintf(p, ap_strchr_c(m->host, ':') ? "[%s]:%u"
+                               : "%s:%u", m->host, m->port);
+    m->base_path = "";
+    if (uri.path && strcmp(uri.path, "/")) {
+        apr_size_t len = strlen(uri.path);
+        m->base_path = apr_pstrmemdup(p, uri.path,
+                                      uri.path[len - 1] == '/' ? len - 1
+                                      : len);
+    }
+    m->name = apr_psprintf(p, "%s://%s%s", m->scheme, m->hostport,
+                           m->base_path);
+    return NULL;
+}
+
+static const char *
+member_option(apr_pool_t *p, rproxy_member_t *m, const char *word)
+{
+    const char *key;
+    const char *val = rp_split_kv(p, word, &key);
+    const char *err = NULL;
+
+    if (!val && !strcasecmp(key, "backup")) {
+        m->backup = 1;
+    }
+    else if (!val && !strcasecmp(key, "drain")) {
+        m->drain = 1;
+    }
+    else if (!val && !strcasecmp(key, "disabled")) {
+        m->disabled = 1;
+    }
+    else if (val && !strcasecmp(key, "weight")) {
+        err = rp_parse_int(val, 1, 1000, &m->weight);
+    }
+    else if (val && !strcasecmp(key, "max_conns")) {
+        err = rp_parse_int(val, 0, 1000000, &m->max_conns);
+    }
+    else if (val && !strcasecmp(key, "route") && rp_valid_name(val)) {
+        m->route = val;
+    }
+    else {
+        return apr_psprintf(p, "unknown option '%s' (valid: weight=1..1000, "
+                            "backup, drain, disabled, max_conns=N, "
+                            "route=ID)", word);
+    }
+    return err ? apr_psprintf(p, "'%s': %s", word, err) : NULL;
+}
+
+rproxy_member_t *
+rp_pool_member_add(apr_pool_t *p, rproxy_pool_t *pool)
+{
+    rproxy_member_t *m = apr_pcalloc(p, sizeof(*m));
+
+    m->pool = pool;
+    m->index = pool->members->nelts;
+    m->weight = 1;
+    APR_ARRAY_PUSH(pool->members, rproxy_member_t *) = m;
+    return m;
+}
+
+const char *
+rp_cmd_member(cmd_parms *cmd, void *d, const char *args)
+{
+    rproxy_pool_t *pool = rp_config_current_pool();
+    rproxy_member_t *m;
+    const char *word, *err;
+    int i;
+
+    (void)d;
+    if (!pool) {
+        return "RProxyMember is only valid inside <RProxyPool>";
+    }
+    word = ap_getword_conf(cmd->temp_pool, &args);
+    if (!*word) {
+        return "RProxyMember: expects URL [weight=N] [backup] [drain] "
+               "[disabled] [max_conns=N] [route=ID]";
+    }
+    m = rp_pool_member_add(cmd->pool, pool);
+    if ((err = rp_pool_member_url(cmd->pool, word, m))) {
+        return apr_psprintf(cmd->pool, "RProxyMember %s: %s", word, err);
+    }
+    for (i = 0; i < m->index; i++) {
+        rproxy_member_t *o = APR_ARRAY_IDX(pool->members, i,
+                                           rproxy_member_t *);
+        if (!strcmp(o->name, m->name)) {
+            return apr_psprintf(cmd->pool, "RProxyMember %s: listed twice "
+                                "in pool %s", word, pool->name);
+        }
+    }
+    while (*(word = ap_getword_conf(cmd->pool, &args))) {
+        if ((err = member_option(cmd->pool, m, word))) {
+            return apr_psprintf(cmd->pool, "RProxyMember %s: %s", m->name,
+                                err);
+        }
+    }
+    if (!m->route) {
+        m->route = apr_psprintf(cmd->pool, "m%d", m->index);
+    }
+    return NULL;
+}
+
+const char *
+rp_cmd_balancer(cmd_parms *cmd, void *d, const char *args)
+{
+    rproxy_pool_t *pool = rp_config_current_pool();
+    const rproxy_balancer_t *lb;
+    const char *name, *err;
+
+    (void)d;
+    if (!pool) {
+        return "RProxyBalancer is only valid inside <RProxyPool>";
+    }
+    name = ap_getword_conf(cmd->pool, &args);
+    if ((err = rp_balancer_lookup(cmd->temp_pool, name, &lb))) {
+        return apr_pstrcat(cmd->pool, "RProxyBalancer: ", err, NULL);
+    }
+    while (apr_isspace(*args)) {
+        args++;
+    }
+    pool->lb_name = name;
+    pool->lb_args = *args ? apr_pstrdup(cmd->pool, args) : NULL;
+    pool->lb = lb;
+    if ((lb->flags & RPROXY_LB_NEEDS_ARGS) && !pool->lb_args) {
+        return apr_psprintf(cmd->pool, "RProxyBalancer %s: needs an "
+                            "argument", name);
+    }
+    return NULL;
+}
+
+/* Settings that go to the current pool inside <RProxyPool>, else to the
+ * server. */
+static rp_timeouts_t *
+timeouts_target(cmd_parms *cmd)
+{
+    rproxy_pool_t *pool = rp_config_current_pool();
+
+    return pool ? &pool->to
+                        : &rp_server_config(cmd->server)->to;
+}
+
+const char *
+rp_cmd_timeouts(cmd_parms *cmd, void *d, const char *args)
+{
+    rp_timeouts_t *to = timeouts_target(cmd);
+    const char *word, *key, *val, *err;
+
+    (void)d;
+    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
+        apr_interval_time_t *slot = NULL;
+
+        val = rp_split_kv(cmd->temp_pool, word, &key);
+        if (!strcasecmp(key, "connect")) {
+            slot = &to->connect;
+        }
+        else if (!strcasecmp(key, "header")) {
+            slot = &to->header;
+        }
+        else if (!strcasecmp(key, "idle")) {
+            slot = &to->idle;
+        }
+        if (!slot || !val) {
+            return apr_psprintf(cmd->pool, "RProxyTimeouts: unknown option "
+                                "'%s' (valid: connect=T header=T idle=T)",
+                                word);
+        }
+        if ((err = rp_parse_interval(val, slot)) || *slot == 0) {
+            return apr_psprintf(cmd->pool, "RProxyTimeouts %s: %s", word,
+                                err ? err : "must be more than 0");
+        }
+    }
+    return NULL;
+}
+
+const char *
+rp_cmd_keepalive(cmd_parms *cmd, void *d, const char *args)
+{
+    rp_timeouts_t *to = timeouts_target(cmd);
+    const char *word, *key, *val, *err;
+
+    (void)d;
+    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
+        val = rp_split_kv(cmd->temp_pool, word, &key);
+        if (val && !strcasecmp(key, "idle")) {
+            err = rp_parse_int(val, 0, 100000, &to->ka_idle);
+        }
+        else if (val && !strcasecmp(key, "idle_timeout")) {
+            err = rp_parse_interval(val, &to->ka_idle_timeout);
+        }
+        else {
+            return apr_psprintf(cmd->pool, "RProxyKeepalive: unknown option "
+                                "'%s' (valid: idle=N idle_timeout=T)", word);
+        }
+        if (err) {
+            return apr_psprintf(cmd->pool, "RProxyKeepalive %s: %s", word,
+                                err);
+        }
+    }
+    return NULL;
+}
+
+const char *
+rp_cmd_slow_start(cmd_parms *cmd, void *d, const char *arg)
+{
+    rproxy_pool_t *pool = rp_config_current_pool();
+    const char *err;
+
+    (void)d;
+    if (!pool) {
+        return "RProxySlowStart is only valid inside <RProxyPool>";
+    }
+    if ((err = rp_parse_interval(arg, &pool->slow_start))) {
+        return apr_psprintf(cmd->pool, "RProxySlowStart %s: %s", arg, err);
+    }
+    return NULL;
+}
+
+const char *
+rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args)
+{
+    const char *word, *key, *val, *err = NULL;
+    rproxy_pool_t *pool = rp_config_current_pool();
+
+    (void)d;
+    if (!pool) {
+        return "RProxyOutlier is only valid inside <RProxyPool>";
+    }
+    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
+        val = rp_split_kv(cmd->temp_pool, word, &key);
+        if (val && !strcasecmp(key, "fails")) {
+            err = rp_parse_int(val, 1, 1000, &pool->outlier_fails);
+        }
+        else if (val && !strcasecmp(key, "eject")) {
+            err = rp_parse_interval(val, &pool->outlier_eject);
+        }
+        else if (val && !strcasecmp(key, "max_ejected")) {
+            err = rp_parse_percent(cmd->temp_pool, val, &pool->outlier_max_pct);
+        }
+        else {
+            return apr_psprintf(cmd->pool, "RProxyOutlier: unknown option "
+                                "'%s' (valid: fails=N eject=T "
+                                "max_ejected=P%%)", word);
+        }
+        if (err) {
+            return apr_psprintf(cmd->pool, "RProxyOutlier %s: %s", word, err);
+        }
+    }
+    if (!pool->outlier_fails) {
+        return "RProxyOutlier: needs fails=N";
+    }
+    return NULL;
+}
+
+const char *
+rp_cmd_retries(cmd_parms *cmd, void *d, const char *args)
+{
+    const char *word, *key, *val, *err;
+    rproxy_pool_t *pool = rp_config_current_pool();
+
+    (void)d;
+    if (!pool) {
+        return "RProxyRetries is only valid inside <RProxyPool>";
+    }
+    word = ap_getword_conf(cmd->temp_pool, &args);
+    if ((err = rp_parse_int(word, 0, 100, &pool->retries))) {
+        return apr_psprintf(cmd->pool, "RProxyRetries '%s': %s (expects N "
+                            "[budget=P%%])", word, err);
+    }
+    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
+        val = rp_split_kv(cmd->temp_pool, word, &key);
+        if (!val || strcasecmp(key, "budget")) {
+            return apr_psprintf(cmd->pool, "RProxyRetries: unknown option "
+                                "'%s' (valid: budget=P%%)", word);
+        }
+        if ((err = rp_parse_percent(cmd->temp_pool, val, &pool->retry_budget))) {
+            return apr_psprintf(cmd->pool, "RProxyRetries %s: %s", word, err);
+        }
+    }
+    return NULL;
+}
+
+
+/* --- startup checks ---------------------------------------------------- */
+
+/* RProxyQueue waits only for members with max_conns. */
+static int
+any_capped(const rproxy_pool_t *pool)
+{
+    int i;
+
+    for (i = 0; i < pool->members->nelts; i++) {
+        if (APR_ARRAY_IDX(pool->members, i, rproxy_member_t *)->max_conns) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static apr_status_t
+resolve_pool(apr_pool_t *pconf, server_rec *s, rproxy_pool_t *pool)
+{
+    rp_server_conf *sconf = rp_server_config(pool->s);
+    const char *err;
+    int i;
+
+    /* pool settings, then the defining server's, then the defaults */
+    rp_timeouts_merge(&pool->to, &sconf->to, &pool->to);
+#define RP_DEFAULT(f, v) if (pool->to.f == RP_UNSET) pool->to.f = (v)
+    RP_DEFAULT(connect, RP_DEFAULT_CONNECT_TIMEOUT);
+    RP_DEFAULT(header, RP_DEFAULT_HEADER_TIMEOUT);
+    RP_DEFAULT(idle, RP_DEFAULT_IDLE_TIMEOUT);
+    RP_DEFAULT(ka_idle, RP_DEFAULT_KA_IDLE);
+    RP_DEFAULT(ka_idle_timeout, RP_DEFAULT_KA_IDLE_TIMEOUT);
+#undef RP_DEFAULT
+
+    for (i = 0; i < pool->members->nelts; i++) {
+        rproxy_member_t *m = APR_ARRAY_IDX(pool->members, i,
+                                           rproxy_member_t *);
+        apr_status_t rv = apr_sockaddr_info_get(&m->addr, m->host,
+                                                APR_UNSPEC, m->port, 0,
+                                                pconf);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, RPLOGNO(00001)
+                         RP_MEMBER_FMT "cannot resolve %s (%s:%d)",
+                         RP_MEMBER_ARGS(m), m->host, pool->file, pool->line);
+            return rv;
+        }
+        if (m->is_tls && !ap_ssl_has_outgoing_handlers()) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00002)
+                         RP_MEMBER_FMT "https:// members need mod_ssl "
+                         "loaded and SSLProxyEngine on (%s:%d)",
+                         RP_MEMBER_ARGS(m), pool->file, pool->line);
+            return APR_EINVAL;
+        }
+    }
+    if (pool->queue_timeout && !any_capped(pool)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, RPLOGNO(00094)
+                     "pool %s: RProxyQueue has no effect: no member has "
+                     "max_conns=N (%s:%d)", pool->name, pool->file,
+                     pool->line);
+    }
+    if (!pool->lb && (err = rp_balancer_lookup(pconf, pool->lb_name,
+                                               &pool->lb))) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00003)
+                     "pool %s: %s (%s:%d)", pool->name, err, pool->file,
+                     pool->line);
+        return APR_EINVAL;
+    }
+    if (rp_sticky_init(pconf, pool) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00006)
+                     "pool %s: RProxySticky: no random secret available "
+                     "(%s:%d)", pool->name, pool->file, pool->line);
+        return APR_EGENERAL;
+    }
+    if ((err = pool->lb->create(&pool->lb_state, pconf, pool,
+                                pool->lb_args))) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00004)
+                     "pool %s: RProxyBalancer %s: %s (%s:%d)", pool->name,
+                     pool->lb_name, err, pool->file, pool->line);
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
+int
+rp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                server_rec *s)
+{
+    int i;
+
+    (void)plog;
+    (void)ptemp;
+    for (i = 0; i < rp_globals.routes->nelts; i++) {
+        rp_route_t *route = APR_ARRAY_IDX(rp_globals.routes, i, rp_route_t *);
+
+        if (route->excluded || route->pool) {
+            continue;
+        }
+        route->pool = apr_hash_get(rp_server_config(route->s)->pool_by_name,
+                                   route->pool_name, APR_HASH_KEY_STRING);
+        if (!route->pool) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00005)
+                         "RProxyPass %s: no <RProxyPool %s> is defined for "
+                         "this server (%s:%d)", route->path, route->pool_name,
+                         route->file, route->line);
+            return !OK;
+        }
+    }
+    for (i = 0; i < rp_globals.pools->nelts; i++) {
+        rproxy_pool_t *pool = APR_ARRAY_IDX(rp_globals.pools, i,
+                                            rproxy_pool_t *);
+        if (resolve_pool(pconf, s, pool) != APR_SUCCESS) {
+            return !OK;
+        }
+    }
+    return OK;
+}

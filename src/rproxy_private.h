@@ -267,8 +267,6 @@ void *rp_create_server_conf(apr_pool_t *p, server_rec *s);
 void *rp_merge_server_conf(apr_pool_t *p, void *base, void *add);
 void *rp_create_dir_conf(apr_pool_t *p, char *dir);
 void *rp_merge_dir_conf(apr_pool_t *p, void *base, void *add);
-const char *rp_cmd_pass(cmd_parms *cmd, void *d, const char *args);
-const char *rp_cmd_pass_match(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_forwarded(cmd_parms *cmd, void *d, const char *arg);
 const char *rp_cmd_hide_header(cmd_parms *cmd, void *d, const char *arg);
 const char *rp_cmd_trusted_proxies(cmd_parms *cmd, void *d, const char *arg);
@@ -306,6 +304,10 @@ const char *rp_cmd_retries(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args);
 int rp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                     server_rec *s);
+
+/* rproxy_route_config.c */
+const char *rp_cmd_pass(cmd_parms *cmd, void *d, const char *args);
+const char *rp_cmd_pass_match(cmd_parms *cmd, void *d, const char *args);
 
 /* rproxy_route.c */
 int rp_translate_name(request_rec *r);

@@ -270,7 +270,6 @@ void *rp_merge_dir_conf(apr_pool_t *p, void *base, void *add);
 const char *rp_cmd_forwarded(cmd_parms *cmd, void *d, const char *arg);
 const char *rp_cmd_hide_header(cmd_parms *cmd, void *d, const char *arg);
 const char *rp_cmd_trusted_proxies(cmd_parms *cmd, void *d, const char *arg);
-const char *rp_cmd_queue(cmd_parms *cmd, void *d, const char *args);
 /* The <RProxyPool> being read, or NULL (configuration parsing is
  * single-threaded); set by rp_cmd_pool_section(). */
 rproxy_pool_t *rp_config_current_pool(void);
@@ -343,6 +342,7 @@ rp_slots_e rp_balancer_slots(const rproxy_pool_t *pool,
                              const unsigned char *tried);
 
 /* rproxy_queue.c */
+const char *rp_cmd_queue(cmd_parms *cmd, void *d, const char *args);
 /**
  * Called when rp_balancer_pick() found no member for a request's first
  * try: with RProxyQueue, and while some member is only full, waits for a

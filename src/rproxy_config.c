@@ -32,6 +32,15 @@ rp_config_set_current_pool(rproxy_pool_t *pool)
     current_pool = pool;
 }
 
+rproxy_pool_t *
+rp_config_pool_scope(cmd_parms *cmd, const char **err)
+{
+    *err = current_pool ? NULL
+           : apr_pstrcat(cmd->pool, cmd->cmd->name, " is only valid inside "
+                         "<RProxyPool>", NULL);
+    return current_pool;
+}
+
 void
 rp_timeouts_unset(rp_timeouts_t *to)
 {
@@ -131,13 +140,11 @@ rp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     return OK;
 }
 
-/* The longest duration any directive takes. Durations end up as poll()
- * and socket timeouts in milliseconds in an int (about 24.8 days): a
- * longer one would wrap round to a negative value, an infinite wait. A day
- * is far more than any sane timeout or interval. */
-#define RP_INTERVAL_MAX     apr_time_from_sec(86400)
-
-/* "5", "5s", "250ms", "2m", "1h" -> microseconds, at most a day. */
+/* "5", "5s", "250ms", "2m", "1h" -> microseconds, at most a day
+ * (RP_INTERVAL_MAX). Durations end up as poll() and socket timeouts in
+ * milliseconds in an int (about 24.8 days): a longer one would wrap round
+ * to a negative value, an infinite wait. A day is far more than any sane
+ * timeout or interval. */
 const char *
 rp_parse_interval(const char *v, apr_interval_time_t *out)
 {
@@ -231,6 +238,164 @@ rp_valid_name(const char *name)
         }
     }
     return 1;
+}
+
+/* --- key=value options --------------------------------------------------- */
+
+/* A duration in the largest unit that divides it: "10m", "100ms". */
+static const char *
+rp_opt_duration(apr_pool_t *p, apr_interval_time_t t)
+{
+    static const struct {
+        apr_interval_time_t usec;
+        const char *unit;
+    } units[] = {
+        { apr_time_from_sec(3600), "h" }, { apr_time_from_sec(60), "m" },
+        { apr_time_from_sec(1), "s" }, { apr_time_from_msec(1), "ms" }
+    };
+    apr_size_t i;
+
+    for (i = 0; t && i < sizeof(units) / sizeof(units[0]); i++) {
+        if (t % units[i].usec == 0) {
+            return apr_psprintf(p, "%" APR_TIME_T_FMT "%s", t / units[i].usec,
+                                units[i].unit);
+        }
+    }
+    return apr_psprintf(p, "%" APR_TIME_T_FMT "us", t);
+}
+
+/* One option as the messages show it: in the list of valid ones, or, with
+ * bounds, after a wrong value. */
+static const char *
+rp_opt_syntax(apr_pool_t *p, const rp_opt_t *opt, int bounds)
+{
+    switch (opt->kind) {
+    case RP_OPT_FLAG:
+        return opt->key;
+    case RP_OPT_ONOFF:
+        return apr_pstrcat(p, opt->key, "=on|off", NULL);
+    case RP_OPT_INT:
+        return apr_psprintf(p, "%s=%" APR_INT64_T_FMT "..%" APR_INT64_T_FMT,
+                            opt->key, opt->min, opt->max);
+    case RP_OPT_PERCENT:
+        return apr_pstrcat(p, opt->key, "=0..100%", NULL);
+    case RP_OPT_INTERVAL:
+        return !bounds ? apr_pstrcat(p, opt->key, "=T", NULL)
+               : apr_psprintf(p, "%s=T from %s to %s", opt->key,
+                              rp_opt_duration(p, opt->min),
+                              rp_opt_duration(p, opt->max));
+    default:
+        return apr_pstrcat(p, opt->key, "=", opt->shape, NULL);
+    }
+}
+
+/* "key=T key2=1..10 flag": every option of the table. */
+static const char *
+rp_opt_list(apr_pool_t *p, const rp_opt_t *table)
+{
+    const char *list = rp_opt_syntax(p, table, 0);
+
+    while ((++table)->key) {
+        list = apr_pstrcat(p, list, " ", rp_opt_syntax(p, table, 0), NULL);
+    }
+    return list;
+}
+
+/* RP_OPT_ENUM: val must be one of the words of opt->shape. */
+static const char *
+rp_opt_enum(apr_pool_t *p, const rp_opt_t *opt, const char *val,
+            const char **out)
+{
+    char *words = apr_pstrdup(p, opt->shape), *w, *last;
+    const char *list = NULL, *prev = NULL;
+
+    for (w = apr_strtok(words, "|", &last); w;
+         w = apr_strtok(NULL, "|", &last)) {
+        if (!strcmp(w, val)) {
+            *out = val;
+            return NULL;
+        }
+        if (prev) {
+            list = list ? apr_pstrcat(p, list, ", ", prev, NULL) : prev;
+        }
+        prev = w;
+    }
+    return apr_pstrcat(p, "expects ", list ? list : "", list ? " or " : "",
+                       prev, NULL);
+}
+
+/* Parses val by opt's kind and stores it in rec; NULL or the reason. */
+static const char *
+rp_opt_set(cmd_parms *cmd, const rp_opt_t *opt, void *rec, const char *val)
+{
+    void *field = (char *)rec + opt->off;
+    apr_interval_time_t t;
+    const char *err;
+
+    if (opt->kind == RP_OPT_FLAG ? val != NULL : !val || !*val) {
+        return opt->kind == RP_OPT_FLAG ? "takes no value" : "needs a value";
+    }
+    if (opt->fn) {
+        return opt->fn(cmd, rec, opt, val);
+    }
+    switch (opt->kind) {
+    case RP_OPT_FLAG:
+        *(int *)field = 1;
+        return NULL;
+    case RP_OPT_ONOFF:
+        if (strcasecmp(val, "on") && strcasecmp(val, "off")) {
+            return "expects on or off";
+        }
+        *(int *)field = !strcasecmp(val, "on");
+        return NULL;
+    case RP_OPT_INT:
+        return rp_parse_int(val, (int)opt->min, (int)opt->max, field);
+    case RP_OPT_PERCENT:
+        return rp_parse_percent(cmd->temp_pool, val, field);
+    case RP_OPT_INTERVAL:
+        if ((err = rp_parse_interval(val, &t))) {
+            return err;
+        }
+        if (t < opt->min || t > opt->max) {
+            return "out of range";
+        }
+        *(apr_interval_time_t *)field = t;
+        return NULL;
+    case RP_OPT_ENUM:
+        return rp_opt_enum(cmd->temp_pool, opt, val, field);
+    case RP_OPT_NAME:
+        if (!rp_valid_name(val)) {
+            return "uses letters, digits, '_', '-' and '.' only";
+        }
+        /* fall through */
+    default:
+        *(const char **)field = val;
+        return NULL;
+    }
+}
+
+const char *
+rp_options_parse(cmd_parms *cmd, const char *what, const rp_opt_t *table,
+                 void *rec, const char *args)
+{
+    const char *word, *key, *val, *err;
+    const rp_opt_t *opt;
+
+    while (*(word = ap_getword_conf(cmd->pool, &args))) {
+        val = rp_split_kv(cmd->pool, word, &key);
+        for (opt = table; opt->key && strcasecmp(opt->key, key); opt++) {
+        }
+        if (!opt->key) {
+            return apr_psprintf(cmd->pool, "%s: unknown option '%s' (valid: "
+                                "%s)", what, word,
+                                rp_opt_list(cmd->temp_pool, table));
+        }
+        if ((err = rp_opt_set(cmd, opt, rec, val))) {
+            return apr_psprintf(cmd->pool, "%s %s: %s (valid: %s)", what, word,
+                                err, rp_opt_syntax(cmd->temp_pool, opt, 1));
+        }
+    }
+    return NULL;
 }
 
 const char *

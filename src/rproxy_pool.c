@@ -121,38 +121,18 @@ rp_pool_member_url(apr_pool_t *p, const char *url, rproxy_member_t *m)
     return NULL;
 }
 
-static const char *
-member_option(apr_pool_t *p, rproxy_member_t *m, const char *word)
-{
-    const char *key;
-    const char *val = rp_split_kv(p, word, &key);
-    const char *err = NULL;
-
-    if (!val && !strcasecmp(key, "backup")) {
-        m->backup = 1;
-    }
-    else if (!val && !strcasecmp(key, "drain")) {
-        m->drain = 1;
-    }
-    else if (!val && !strcasecmp(key, "disabled")) {
-        m->disabled = 1;
-    }
-    else if (val && !strcasecmp(key, "weight")) {
-        err = rp_parse_int(val, 1, 1000, &m->weight);
-    }
-    else if (val && !strcasecmp(key, "max_conns")) {
-        err = rp_parse_int(val, 0, 1000000, &m->max_conns);
-    }
-    else if (val && !strcasecmp(key, "route") && rp_valid_name(val)) {
-        m->route = val;
-    }
-    else {
-        return apr_psprintf(p, "unknown option '%s' (valid: weight=1..1000, "
-                            "backup, drain, disabled, max_conns=N, "
-                            "route=ID)", word);
-    }
-    return err ? apr_psprintf(p, "'%s': %s", word, err) : NULL;
-}
+/* RProxyMember URL [option ...] */
+static const rp_opt_t rp_member_opts[] = {
+    { "weight", RP_OPT_INT, APR_OFFSETOF(rproxy_member_t, weight), 1, 1000 },
+    { "backup", RP_OPT_FLAG, APR_OFFSETOF(rproxy_member_t, backup) },
+    { "drain", RP_OPT_FLAG, APR_OFFSETOF(rproxy_member_t, drain) },
+    { "disabled", RP_OPT_FLAG, APR_OFFSETOF(rproxy_member_t, disabled) },
+    { "max_conns", RP_OPT_INT, APR_OFFSETOF(rproxy_member_t, max_conns),
+      0, 1000000 },
+    { "route", RP_OPT_NAME, APR_OFFSETOF(rproxy_member_t, route), 0, 0,
+      "ID" },
+    { NULL }
+};
 
 rproxy_member_t *
 rp_pool_member_add(apr_pool_t *p, rproxy_pool_t *pool)
@@ -169,14 +149,14 @@ rp_pool_member_add(apr_pool_t *p, rproxy_pool_t *pool)
 const char *
 rp_cmd_member(cmd_parms *cmd, void *d, const char *args)
 {
-    rproxy_pool_t *pool = rp_config_current_pool();
-    rproxy_member_t *m;
     const char *word, *err;
+    rproxy_pool_t *pool = rp_config_pool_scope(cmd, &err);
+    rproxy_member_t *m;
     int i;
 
     (void)d;
     if (!pool) {
-        return "RProxyMember is only valid inside <RProxyPool>";
+        return err;
     }
     word = ap_getword_conf(cmd->temp_pool, &args);
     if (!*word) {
@@ -195,11 +175,11 @@ rp_cmd_member(cmd_parms *cmd, void *d, const char *args)
                                 "in pool %s", word, pool->name);
         }
     }
-    while (*(word = ap_getword_conf(cmd->pool, &args))) {
-        if ((err = member_option(cmd->pool, m, word))) {
-            return apr_psprintf(cmd->pool, "RProxyMember %s: %s", m->name,
-                                err);
-        }
+    if ((err = rp_options_parse(cmd, apr_pstrcat(cmd->temp_pool,
+                                                 "RProxyMember ", m->name,
+                                                 NULL),
+                                rp_member_opts, m, args))) {
+        return err;
     }
     if (!m->route) {
         m->route = apr_psprintf(cmd->pool, "m%d", m->index);
@@ -210,13 +190,13 @@ rp_cmd_member(cmd_parms *cmd, void *d, const char *args)
 const char *
 rp_cmd_balancer(cmd_parms *cmd, void *d, const char *args)
 {
-    rproxy_pool_t *pool = rp_config_current_pool();
-    const rproxy_balancer_t *lb;
     const char *name, *err;
+    rproxy_pool_t *pool = rp_config_pool_scope(cmd, &err);
+    const rproxy_balancer_t *lb;
 
     (void)d;
     if (!pool) {
-        return "RProxyBalancer is only valid inside <RProxyPool>";
+        return err;
     }
     name = ap_getword_conf(cmd->pool, &args);
     if ((err = rp_balancer_lookup(cmd->temp_pool, name, &lb))) {
@@ -238,83 +218,57 @@ rp_cmd_balancer(cmd_parms *cmd, void *d, const char *args)
 /* Settings that go to the current pool inside <RProxyPool>, else to the
  * server. */
 static rp_timeouts_t *
-timeouts_target(cmd_parms *cmd)
+rp_pool_timeouts_target(cmd_parms *cmd)
 {
     rproxy_pool_t *pool = rp_config_current_pool();
 
-    return pool ? &pool->to
-                        : &rp_server_config(cmd->server)->to;
+    return pool ? &pool->to : &rp_server_config(cmd->server)->to;
 }
+
+/* RProxyTimeouts connect=T header=T idle=T */
+static const rp_opt_t rp_timeouts_opts[] = {
+    { "connect", RP_OPT_INTERVAL, APR_OFFSETOF(rp_timeouts_t, connect),
+      apr_time_from_msec(1), RP_INTERVAL_MAX },
+    { "header", RP_OPT_INTERVAL, APR_OFFSETOF(rp_timeouts_t, header),
+      apr_time_from_msec(1), RP_INTERVAL_MAX },
+    { "idle", RP_OPT_INTERVAL, APR_OFFSETOF(rp_timeouts_t, idle),
+      apr_time_from_msec(1), RP_INTERVAL_MAX },
+    { NULL }
+};
 
 const char *
 rp_cmd_timeouts(cmd_parms *cmd, void *d, const char *args)
 {
-    rp_timeouts_t *to = timeouts_target(cmd);
-    const char *word, *key, *val, *err;
-
     (void)d;
-    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
-        apr_interval_time_t *slot = NULL;
-
-        val = rp_split_kv(cmd->temp_pool, word, &key);
-        if (!strcasecmp(key, "connect")) {
-            slot = &to->connect;
-        }
-        else if (!strcasecmp(key, "header")) {
-            slot = &to->header;
-        }
-        else if (!strcasecmp(key, "idle")) {
-            slot = &to->idle;
-        }
-        if (!slot || !val) {
-            return apr_psprintf(cmd->pool, "RProxyTimeouts: unknown option "
-                                "'%s' (valid: connect=T header=T idle=T)",
-                                word);
-        }
-        if ((err = rp_parse_interval(val, slot)) || *slot == 0) {
-            return apr_psprintf(cmd->pool, "RProxyTimeouts %s: %s", word,
-                                err ? err : "must be more than 0");
-        }
-    }
-    return NULL;
+    return rp_options_parse(cmd, cmd->cmd->name, rp_timeouts_opts,
+                            rp_pool_timeouts_target(cmd), args);
 }
+
+/* RProxyKeepalive idle=N idle_timeout=T */
+static const rp_opt_t rp_keepalive_opts[] = {
+    { "idle", RP_OPT_INT, APR_OFFSETOF(rp_timeouts_t, ka_idle), 0, 100000 },
+    { "idle_timeout", RP_OPT_INTERVAL,
+      APR_OFFSETOF(rp_timeouts_t, ka_idle_timeout), 0, RP_INTERVAL_MAX },
+    { NULL }
+};
 
 const char *
 rp_cmd_keepalive(cmd_parms *cmd, void *d, const char *args)
 {
-    rp_timeouts_t *to = timeouts_target(cmd);
-    const char *word, *key, *val, *err;
-
     (void)d;
-    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
-        val = rp_split_kv(cmd->temp_pool, word, &key);
-        if (val && !strcasecmp(key, "idle")) {
-            err = rp_parse_int(val, 0, 100000, &to->ka_idle);
-        }
-        else if (val && !strcasecmp(key, "idle_timeout")) {
-            err = rp_parse_interval(val, &to->ka_idle_timeout);
-        }
-        else {
-            return apr_psprintf(cmd->pool, "RProxyKeepalive: unknown option "
-                                "'%s' (valid: idle=N idle_timeout=T)", word);
-        }
-        if (err) {
-            return apr_psprintf(cmd->pool, "RProxyKeepalive %s: %s", word,
-                                err);
-        }
-    }
-    return NULL;
+    return rp_options_parse(cmd, cmd->cmd->name, rp_keepalive_opts,
+                            rp_pool_timeouts_target(cmd), args);
 }
 
 const char *
 rp_cmd_slow_start(cmd_parms *cmd, void *d, const char *arg)
 {
-    rproxy_pool_t *pool = rp_config_current_pool();
     const char *err;
+    rproxy_pool_t *pool = rp_config_pool_scope(cmd, &err);
 
     (void)d;
     if (!pool) {
-        return "RProxySlowStart is only valid inside <RProxyPool>";
+        return err;
     }
     if ((err = rp_parse_interval(arg, &pool->slow_start))) {
         return apr_psprintf(cmd->pool, "RProxySlowStart %s: %s", arg, err);
@@ -322,35 +276,27 @@ rp_cmd_slow_start(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
+/* RProxyOutlier fails=N [eject=T] [max_ejected=P%] */
+static const rp_opt_t rp_outlier_opts[] = {
+    { "fails", RP_OPT_INT, APR_OFFSETOF(rproxy_pool_t, outlier_fails),
+      1, 1000 },
+    { "eject", RP_OPT_INTERVAL, APR_OFFSETOF(rproxy_pool_t, outlier_eject),
+      0, RP_INTERVAL_MAX },
+    { "max_ejected", RP_OPT_PERCENT,
+      APR_OFFSETOF(rproxy_pool_t, outlier_max_pct) },
+    { NULL }
+};
+
 const char *
 rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args)
 {
-    const char *word, *key, *val, *err = NULL;
-    rproxy_pool_t *pool = rp_config_current_pool();
+    const char *err;
+    rproxy_pool_t *pool = rp_config_pool_scope(cmd, &err);
 
     (void)d;
-    if (!pool) {
-        return "RProxyOutlier is only valid inside <RProxyPool>";
-    }
-    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
-        val = rp_split_kv(cmd->temp_pool, word, &key);
-        if (val && !strcasecmp(key, "fails")) {
-            err = rp_parse_int(val, 1, 1000, &pool->outlier_fails);
-        }
-        else if (val && !strcasecmp(key, "eject")) {
-            err = rp_parse_interval(val, &pool->outlier_eject);
-        }
-        else if (val && !strcasecmp(key, "max_ejected")) {
-            err = rp_parse_percent(cmd->temp_pool, val, &pool->outlier_max_pct);
-        }
-        else {
-            return apr_psprintf(cmd->pool, "RProxyOutlier: unknown option "
-                                "'%s' (valid: fails=N eject=T "
-                                "max_ejected=P%%)", word);
-        }
-        if (err) {
-            return apr_psprintf(cmd->pool, "RProxyOutlier %s: %s", word, err);
-        }
+    if (!pool || (err = rp_options_parse(cmd, cmd->cmd->name,
+                                         rp_outlier_opts, pool, args))) {
+        return err;
     }
     if (!pool->outlier_fails) {
         return "RProxyOutlier: needs fails=N";
@@ -358,34 +304,29 @@ rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args)
     return NULL;
 }
 
+/* RProxyRetries N [budget=P%] */
+static const rp_opt_t rp_retries_opts[] = {
+    { "budget", RP_OPT_PERCENT, APR_OFFSETOF(rproxy_pool_t, retry_budget) },
+    { NULL }
+};
+
 const char *
 rp_cmd_retries(cmd_parms *cmd, void *d, const char *args)
 {
-    const char *word, *key, *val, *err;
-    rproxy_pool_t *pool = rp_config_current_pool();
+    const char *word, *err;
+    rproxy_pool_t *pool = rp_config_pool_scope(cmd, &err);
 
     (void)d;
     if (!pool) {
-        return "RProxyRetries is only valid inside <RProxyPool>";
+        return err;
     }
     word = ap_getword_conf(cmd->temp_pool, &args);
     if ((err = rp_parse_int(word, 0, 100, &pool->retries))) {
         return apr_psprintf(cmd->pool, "RProxyRetries '%s': %s (expects N "
                             "[budget=P%%])", word, err);
     }
-    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
-        val = rp_split_kv(cmd->temp_pool, word, &key);
-        if (!val || strcasecmp(key, "budget")) {
-            return apr_psprintf(cmd->pool, "RProxyRetries: unknown option "
-                                "'%s' (valid: budget=P%%)", word);
-        }
-        if ((err = rp_parse_percent(cmd->temp_pool, val, &pool->retry_budget))) {
-            return apr_psprintf(cmd->pool, "RProxyRetries %s: %s", word, err);
-        }
-    }
-    return NULL;
+    return rp_options_parse(cmd, cmd->cmd->name, rp_retries_opts, pool, args);
 }
-
 
 /* --- startup checks ---------------------------------------------------- */
 

@@ -262,6 +262,58 @@ typedef struct {
 
 extern rp_globals_t rp_globals;
 
+/* The longest duration any directive takes (rp_parse_interval). */
+#define RP_INTERVAL_MAX     apr_time_from_sec(86400)
+
+/* key=value options: every directive that takes them describes them in a
+ * table of rp_opt_t (ended by an entry with key NULL) and hands the words
+ * to rp_options_parse(), which looks each key up, parses the value by its
+ * kind within its bounds and stores it in the directive's record, and
+ * whose messages list the valid options from the same table. */
+typedef enum {
+    RP_OPT_FLAG,        /* a bare word: the int field becomes 1 */
+    RP_OPT_ONOFF,       /* key=on|off: an int field, 1 or 0 */
+    RP_OPT_INT,         /* key=N, min..max: an int field */
+    RP_OPT_PERCENT,     /* key=N or N%, 0..100: an int field */
+    RP_OPT_INTERVAL,    /* key=T (rp_parse_interval), min..max in
+                         * microseconds: an apr_interval_time_t field */
+    RP_OPT_ENUM,        /* key=one of the '|'-separated words of shape
+                         * (case matters): a const char * field */
+    RP_OPT_NAME,        /* key=NAME (rp_valid_name): a const char * field */
+    RP_OPT_STRING       /* key=anything not empty: a const char * field */
+} rp_opt_kind_e;
+
+typedef struct rp_opt_t rp_opt_t;
+
+/* A custom option: parses val (NULL for an RP_OPT_FLAG) into rec. Returns
+ * NULL or the reason the value is wrong (the caller adds the directive,
+ * the word and the valid syntax). */
+typedef const char *rp_opt_fn(cmd_parms *cmd, void *rec, const rp_opt_t *opt,
+                              const char *val);
+
+struct rp_opt_t {
+    const char *key;            /* matched without regard to case */
+    rp_opt_kind_e kind;
+    apr_size_t off;             /* APR_OFFSETOF() of the field it sets */
+    apr_int64_t min, max;       /* RP_OPT_INT and RP_OPT_INTERVAL bounds */
+    const char *shape;          /* the value in messages: "PATH"; for
+                                 * RP_OPT_ENUM the valid words */
+    rp_opt_fn *fn;              /* instead of storing by kind, or NULL */
+    const char *arg;            /* for fn */
+};
+
+/**
+ * Parses the words left in args as options of table into rec. Words are
+ * allocated from cmd->pool, so string fields may keep them.
+ * @param what the directive as messages name it ("RProxyMember URL")
+ * @return NULL, or a message from cmd->pool naming the directive and the
+ *         word: "WHAT: unknown option 'WORD' (valid: KEY=... ...)" or
+ *         "WHAT WORD: REASON (valid: KEY=... with its bounds)".
+ */
+const char *rp_options_parse(cmd_parms *cmd, const char *what,
+                             const rp_opt_t *table, void *rec,
+                             const char *args);
+
 /* rproxy_config.c */
 void *rp_create_server_conf(apr_pool_t *p, server_rec *s);
 void *rp_merge_server_conf(apr_pool_t *p, void *base, void *add);
@@ -274,6 +326,9 @@ const char *rp_cmd_trusted_proxies(cmd_parms *cmd, void *d, const char *arg);
  * single-threaded); set by rp_cmd_pool_section(). */
 rproxy_pool_t *rp_config_current_pool(void);
 void rp_config_set_current_pool(rproxy_pool_t *pool);
+/* The pool a directive that is only valid inside <RProxyPool> configures:
+ * NULL with *err set to a message naming the directive outside one. */
+rproxy_pool_t *rp_config_pool_scope(cmd_parms *cmd, const char **err);
 int rp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp);
 rp_server_conf *rp_server_config(const server_rec *s);
 rp_dir_conf *rp_dir_config(const request_rec *r);

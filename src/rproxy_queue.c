@@ -181,46 +181,34 @@ rp_queue_wait(request_rec *r, rproxy_pool_t *pool,
 }
 
 /* RProxyQueue timeout=T [max=N]: the directive of the wait above. */
+typedef struct {
+    apr_interval_time_t timeout;
+    int max;
+} rp_queue_conf_t;
+
+static const rp_opt_t rp_queue_opts[] = {
+    { "timeout", RP_OPT_INTERVAL, APR_OFFSETOF(rp_queue_conf_t, timeout),
+      apr_time_from_msec(1), RP_QUEUE_TIMEOUT_MAX },
+    { "max", RP_OPT_INT, APR_OFFSETOF(rp_queue_conf_t, max), 1, 1000000 },
+    { NULL }
+};
+
 const char *
 rp_cmd_queue(cmd_parms *cmd, void *d, const char *args)
 {
-    const char *word, *key, *val, *err;
-    rproxy_pool_t *pool = rp_config_current_pool();
-    apr_interval_time_t timeout = 0;
-    int max = RP_DEFAULT_QUEUE_MAX;
+    const char *err;
+    rproxy_pool_t *pool = rp_config_pool_scope(cmd, &err);
+    rp_queue_conf_t conf = { 0, RP_DEFAULT_QUEUE_MAX };
 
     (void)d;
-    if (!pool) {
-        return "RProxyQueue is only valid inside <RProxyPool>";
+    if (!pool || (err = rp_options_parse(cmd, cmd->cmd->name, rp_queue_opts,
+                                         &conf, args))) {
+        return err;
     }
-    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
-        val = rp_split_kv(cmd->temp_pool, word, &key);
-        if (val && !strcasecmp(key, "timeout")) {
-            if (!(err = rp_parse_interval(val, &timeout))
-                && (timeout <= 0 || timeout > RP_QUEUE_TIMEOUT_MAX)) {
-                err = "out of range";
-            }
-            if (err) {
-                return apr_psprintf(cmd->pool, "RProxyQueue %s: %s (valid: "
-                                    "timeout=T from 1ms to 10m, such as "
-                                    "500ms or 3s)", word, err);
-            }
-        }
-        else if (val && !strcasecmp(key, "max")) {
-            if ((err = rp_parse_int(val, 1, 1000000, &max))) {
-                return apr_psprintf(cmd->pool, "RProxyQueue %s: %s (valid: "
-                                    "max=1..1000000)", word, err);
-            }
-        }
-        else {
-            return apr_psprintf(cmd->pool, "RProxyQueue: unknown option "
-                                "'%s' (valid: timeout=T max=N)", word);
-        }
-    }
-    if (!timeout) {
+    if (!conf.timeout) {
         return "RProxyQueue: needs timeout=T (such as 500ms or 3s)";
     }
-    pool->queue_timeout = timeout;
-    pool->queue_max = max;
+    pool->queue_timeout = conf.timeout;
+    pool->queue_max = conf.max;
     return NULL;
 }

@@ -51,53 +51,48 @@ implicit_pool(cmd_parms *cmd, const char *url, rp_route_t *route)
     return NULL;
 }
 
+/* upgrade=PROTO[,PROTO...]|none: the Upgrade tokens the route tunnels. */
 static const char *
-route_option(cmd_parms *cmd, rp_route_t *route, const char *word)
+rp_route_upgrades(cmd_parms *cmd, void *rec, const rp_opt_t *opt,
+                  const char *val)
 {
-    const char *key;
-    const char *val = rp_split_kv(cmd->pool, word, &key);
-    int *flag = NULL;
+    rp_route_t *route = rec;
+    char *list = apr_pstrdup(cmd->pool, val), *tok, *last;
 
-    if (val && !strcasecmp(key, "redirects")) {
-        flag = &route->rewrite_redirects;
-    }
-    else if (val && !strcasecmp(key, "cookies")) {
-        flag = &route->rewrite_cookies;
-    }
-    else if (val && !strcasecmp(key, "upgrade")) {
-        char *list = apr_pstrdup(cmd->pool, val), *tok, *last;
-
-        apr_array_clear(route->upgrades);
-        if (!strcasecmp(list, "none")) {
-            return NULL;
-        }
-        for (tok = apr_strtok(list, ",", &last); tok;
-             tok = apr_strtok(NULL, ",", &last)) {
-            ap_str_tolower(tok);
-            if (!strcmp(tok, "h2c")) {
-                return "upgrade=h2c is never tunnelled (HTTP/2 cleartext "
-                       "upgrade cannot be proxied as an opaque stream)";
-            }
-            APR_ARRAY_PUSH(route->upgrades, const char *) = tok;
-        }
+    (void)opt;
+    apr_array_clear(route->upgrades);
+    if (!strcasecmp(list, "none")) {
         return NULL;
     }
-    if (flag && (!strcasecmp(val, "on") || !strcasecmp(val, "off"))) {
-        *flag = !strcasecmp(val, "on");
-        return NULL;
+    for (tok = apr_strtok(list, ",", &last); tok;
+         tok = apr_strtok(NULL, ",", &last)) {
+        ap_str_tolower(tok);
+        if (!strcmp(tok, "h2c")) {
+            return "upgrade=h2c is never tunnelled (HTTP/2 cleartext "
+                   "upgrade cannot be proxied as an opaque stream)";
+        }
+        APR_ARRAY_PUSH(route->upgrades, const char *) = tok;
     }
-    return apr_psprintf(cmd->pool, "unknown option '%s' (valid: "
-                        "redirects=on|off, cookies=on|off, "
-                        "upgrade=PROTO[,PROTO...]|none)", word);
+    return NULL;
 }
 
-/* Parses "TARGET [key=value ...]" into a new route. */
+/* RProxyPass ... TARGET [option ...] */
+static const rp_opt_t rp_route_opts[] = {
+    { "redirects", RP_OPT_ONOFF, APR_OFFSETOF(rp_route_t, rewrite_redirects) },
+    { "cookies", RP_OPT_ONOFF, APR_OFFSETOF(rp_route_t, rewrite_cookies) },
+    { "upgrade", RP_OPT_STRING, 0, 0, 0, "PROTO[,PROTO...]|none",
+      rp_route_upgrades },
+    { NULL }
+};
+
+/* Parses "TARGET [key=value ...]" into a new route; what is the
+ * directive as messages name it ("RProxyPass /app"). */
 static const char *
-route_parse(cmd_parms *cmd, const char *target, const char *args,
-            rp_route_t **out)
+route_parse(cmd_parms *cmd, const char *what, const char *target,
+            const char *args, rp_route_t **out)
 {
     rp_route_t *route = apr_pcalloc(cmd->pool, sizeof(*route));
-    const char *word, *err = NULL;
+    const char *err = NULL;
 
     route->rewrite_redirects = 1;
     route->rewrite_cookies = 1;
@@ -126,12 +121,11 @@ route_parse(cmd_parms *cmd, const char *target, const char *args,
         route->target_path = slash ? apr_pstrdup(cmd->pool, slash) : NULL;
     }
     if (err) {
-        return apr_psprintf(cmd->pool, "TARGET '%s': %s", target, err);
+        return apr_psprintf(cmd->pool, "%s: TARGET '%s': %s", what, target,
+                            err);
     }
-    while (*(word = ap_getword_conf(cmd->pool, &args))) {
-        if ((err = route_option(cmd, route, word))) {
-            return err;
-        }
+    if ((err = rp_options_parse(cmd, what, rp_route_opts, route, args))) {
+        return err;
     }
     APR_ARRAY_PUSH(rp_globals.routes, rp_route_t *) = route;
     *out = route;
@@ -198,8 +192,8 @@ rp_cmd_pass(cmd_parms *cmd, void *d, const char *args)
         if ((err = check_section(cmd))) {
             return apr_pstrcat(cmd->pool, "RProxyPass ", err, NULL);
         }
-        if ((err = route_parse(cmd, first, args, &route))) {
-            return apr_pstrcat(cmd->pool, "RProxyPass: ", err, NULL);
+        if ((err = route_parse(cmd, "RProxyPass", first, args, &route))) {
+            return err;
         }
         route->path = cmd->path;
         route->prefix = location_prefix(cmd);
@@ -216,8 +210,10 @@ rp_cmd_pass(cmd_parms *cmd, void *d, const char *args)
         return apr_psprintf(cmd->pool, "RProxyPass %s: expects a TARGET "
                             "after the PATH", first);
     }
-    if ((err = route_parse(cmd, target, args, &route))) {
-        return apr_pstrcat(cmd->pool, "RProxyPass ", first, ": ", err, NULL);
+    if ((err = route_parse(cmd, apr_pstrcat(cmd->temp_pool, "RProxyPass ",
+                                            first, NULL),
+                           target, args, &route))) {
+        return err;
     }
     route->path = route->prefix = first;
     {
@@ -258,9 +254,10 @@ rp_cmd_pass_match(cmd_parms *cmd, void *d, const char *args)
     if (!*target) {
         return "RProxyPassMatch: expects REGEX TARGET";
     }
-    if ((err = route_parse(cmd, target, args, &route))) {
-        return apr_pstrcat(cmd->pool, "RProxyPassMatch ", re, ": ", err,
-                           NULL);
+    if ((err = route_parse(cmd, apr_pstrcat(cmd->temp_pool,
+                                            "RProxyPassMatch ", re, NULL),
+                           target, args, &route))) {
+        return err;
     }
     route->path = re;
     route->regex = ap_pregcomp(cmd->pool, re, AP_REG_EXTENDED);

@@ -1,6 +1,7 @@
 /* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
  *
- * rproxy_health.c - active health checks (RProxyHealthCheck).
+ * rproxy_health.c - active health checks (RProxyHealthCheck, read by
+ * rproxy_health_config.c).
  *
  * One prober for the whole server: a callback on a singleton mod_watchdog
  * instance, so that exactly one child process (whichever holds the
@@ -29,6 +30,7 @@
  */
 
 #include "rproxy_private.h"
+#include "rproxy_health.h"
 
 #include "http_core.h"
 #include "http_protocol.h"
@@ -47,25 +49,6 @@
 /* Interim (1xx) responses skipped before the final one. */
 #define RP_HC_MAX_INTERIM   4
 
-typedef struct {
-    int lo, hi;
-} rp_range_t;
-
-struct rp_health_t {
-    const char *uri;
-    const char *method;
-    const char *host;               /* Host header; NULL: the member's */
-    const char *sni;                /* host without port, for TLS */
-    apr_interval_time_t interval;
-    apr_interval_time_t timeout;
-    int rise;
-    int fall;
-    apr_array_header_t *expect;     /* rp_range_t */
-    const char *expect_text;
-    const char *file;
-    int line;
-};
-
 /* The prober, in the child that runs it. */
 typedef struct {
     apr_pool_t *pool;               /* own allocator, for the thread pool */
@@ -74,140 +57,6 @@ typedef struct {
 } rp_prober_t;
 
 static rp_prober_t prober;
-
-/* expect=200-399 or expect=200,204,300-302 */
-static const char *
-parse_expect(apr_pool_t *p, const char *v, apr_array_header_t *out)
-{
-    char *list = apr_pstrdup(p, v), *tok, *last;
-
-    for (tok = apr_strtok(list, ",", &last); tok;
-         tok = apr_strtok(NULL, ",", &last)) {
-        rp_range_t *rg = apr_array_push(out);
-        char *dash = strchr(tok, '-');
-
-        if (dash) {
-            *dash++ = '\0';
-        }
-        if (rp_parse_int(tok, 100, 599, &rg->lo)
-            || rp_parse_int(dash ? dash : tok, 100, 599, &rg->hi)
-            || rg->hi < rg->lo) {
-            return "expects HTTP status codes or ranges between 100 and 599 "
-                   "such as 200-399 or 200,204";
-        }
-    }
-    return out->nelts ? NULL : "expects status codes such as 200-399";
-}
-
-static const char *
-health_option(cmd_parms *cmd, rp_health_t *hc, const char *key,
-              const char *val)
-{
-    const char *err = NULL;
-
-    if (!val || !*val) {
-        return "unknown option or missing value (valid: uri=PATH interval=T "
-               "timeout=T rise=N fall=N expect=CODES method=GET|HEAD|OPTIONS "
-               "host=NAME)";
-    }
-    if (!strcasecmp(key, "uri")) {
-        if (*val != '/' || ap_strchr_c(val, ' ') || ap_strchr_c(val, '#')) {
-            return "expects a path starting with '/'";
-        }
-        hc->uri = val;
-    }
-    else if (!strcasecmp(key, "interval")) {
-        if ((err = rp_parse_interval(val, &hc->interval)) == NULL
-            && hc->interval < AP_WD_TM_SLICE) {
-            err = "must be at least 100ms";
-        }
-    }
-    else if (!strcasecmp(key, "timeout")) {
-        if ((err = rp_parse_interval(val, &hc->timeout)) == NULL
-            && hc->timeout <= 0) {
-            err = "must be more than 0";
-        }
-    }
-    else if (!strcasecmp(key, "rise")) {
-        err = rp_parse_int(val, 1, 100, &hc->rise);
-    }
-    else if (!strcasecmp(key, "fall")) {
-        err = rp_parse_int(val, 1, 100, &hc->fall);
-    }
-    else if (!strcasecmp(key, "expect")) {
-        err = parse_expect(cmd->temp_pool, val, hc->expect);
-        hc->expect_text = val;
-    }
-    else if (!strcasecmp(key, "method")) {
-        if (strcmp(val, "GET") && strcmp(val, "HEAD")
-            && strcmp(val, "OPTIONS")) {
-            return "expects GET, HEAD or OPTIONS";
-        }
-        hc->method = val;
-    }
-    else if (!strcasecmp(key, "host")) {
-        const char *colon = ap_strrchr_c(val, ':');
-
-        if (ap_strchr_c(val, '/') || ap_strchr_c(val, ' ')) {
-            return "expects a host name, optionally with :port";
-        }
-        hc->host = val;
-        hc->sni = (colon && *val != '[')
-                  ? apr_pstrmemdup(cmd->pool, val, colon - val) : val;
-    }
-    else {
-        return "unknown option (valid: uri=PATH interval=T timeout=T rise=N "
-               "fall=N expect=CODES method=GET|HEAD|OPTIONS host=NAME)";
-    }
-    return err;
-}
-
-const char *
-rp_cmd_health_check(cmd_parms *cmd, void *d, const char *args)
-{
-    rproxy_pool_t *pool = rp_config_current_pool();
-    rp_health_t *hc;
-    const char *word, *err;
-
-    (void)d;
-    if (!pool) {
-        return "RProxyHealthCheck is only valid inside <RProxyPool>";
-    }
-    if (pool->hc) {
-        return "RProxyHealthCheck: only one per pool";
-    }
-    hc = apr_pcalloc(cmd->pool, sizeof(*hc));
-    hc->uri = "/";
-    hc->method = "GET";
-    hc->interval = apr_time_from_sec(5);
-    hc->timeout = apr_time_from_sec(2);
-    hc->rise = 2;
-    hc->fall = 3;
-    hc->expect = apr_array_make(cmd->pool, 2, sizeof(rp_range_t));
-    hc->file = cmd->directive->filename;
-    hc->line = cmd->directive->line_num;
-    while (*(word = ap_getword_conf(cmd->pool, &args))) {
-        const char *key, *val = rp_split_kv(cmd->pool, word, &key);
-
-        if ((err = health_option(cmd, hc, key, val))) {
-            return apr_psprintf(cmd->pool, "RProxyHealthCheck %s: %s", word,
-                                err);
-        }
-    }
-    if (!hc->expect->nelts) {
-        parse_expect(cmd->temp_pool, "200-399", hc->expect);
-        hc->expect_text = "200-399";
-    }
-    if (hc->timeout > hc->interval) {
-        return apr_psprintf(cmd->pool, "RProxyHealthCheck: timeout (%"
-                            APR_TIME_T_FMT "ms) must not be longer than "
-                            "interval (%" APR_TIME_T_FMT "ms)",
-                            apr_time_as_msec(hc->timeout),
-                            apr_time_as_msec(hc->interval));
-    }
-    pool->hc = hc;
-    return NULL;
-}
 
 static const rp_health_t *
 first_check(void)

@@ -544,8 +544,10 @@ void rp_shm_pool_request(rproxy_pool_t *pool);
 int rp_shm_pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type);
 int rp_shm_retry_allowed(rproxy_pool_t *pool);
 
-/* rproxy_health.c */
+/* rproxy_health_config.c */
 const char *rp_cmd_health_check(cmd_parms *cmd, void *d, const char *args);
+
+/* rproxy_health.c */
 void rp_health_register_filters(void);
 int rp_health_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                            apr_pool_t *ptemp, server_rec *s);

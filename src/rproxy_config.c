@@ -17,6 +17,30 @@
 
 rp_globals_t rp_globals;
 
+const rp_defaults_t rp_defaults = {
+    .connect_timeout = apr_time_from_sec(5),
+    .header_timeout = apr_time_from_sec(60),
+    .idle_timeout = apr_time_from_sec(60),
+    .ka_idle = 32,
+    .ka_idle_timeout = apr_time_from_sec(60),
+    .balancer = "round_robin",
+    .weight = 1,
+    .retries = 2,
+    .retry_budget = -1,
+    .outlier_eject = apr_time_from_sec(30),
+    .outlier_max_pct = 50,
+    .queue_max = 100,
+    .upgrade = "websocket",
+    .hc_uri = "/",
+    .hc_method = "GET",
+    .hc_expect = "200-399",
+    .hc_interval = apr_time_from_sec(5),
+    .hc_timeout = apr_time_from_sec(2),
+    .hc_rise = 2,
+    .hc_fall = 3,
+    .sticky_attrs = "; Path=/"
+};
+
 /* The <RProxyPool> being read; configuration parsing is single-threaded. */
 static rproxy_pool_t *current_pool;
 

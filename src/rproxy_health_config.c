@@ -107,12 +107,12 @@ rp_cmd_health_check(cmd_parms *cmd, void *d, const char *args)
         return "RProxyHealthCheck: only one per pool";
     }
     hc = apr_pcalloc(cmd->pool, sizeof(*hc));
-    hc->uri = "/";
-    hc->method = "GET";
-    hc->interval = apr_time_from_sec(5);
-    hc->timeout = apr_time_from_sec(2);
-    hc->rise = 2;
-    hc->fall = 3;
+    hc->uri = rp_defaults.hc_uri;
+    hc->method = rp_defaults.hc_method;
+    hc->interval = rp_defaults.hc_interval;
+    hc->timeout = rp_defaults.hc_timeout;
+    hc->rise = rp_defaults.hc_rise;
+    hc->fall = rp_defaults.hc_fall;
     hc->expect = apr_array_make(cmd->pool, 2, sizeof(rp_range_t));
     hc->file = cmd->directive->filename;
     hc->line = cmd->directive->line_num;
@@ -121,8 +121,9 @@ rp_cmd_health_check(cmd_parms *cmd, void *d, const char *args)
         return err;
     }
     if (!hc->expect->nelts) {
-        rp_health_parse_expect(cmd->temp_pool, "200-399", hc->expect);
-        hc->expect_text = "200-399";
+        rp_health_parse_expect(cmd->temp_pool, rp_defaults.hc_expect,
+                               hc->expect);
+        hc->expect_text = rp_defaults.hc_expect;
     }
     if (hc->timeout > hc->interval) {
         return apr_psprintf(cmd->pool, "RProxyHealthCheck: timeout (%"

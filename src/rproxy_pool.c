@@ -26,16 +26,16 @@ rp_pool_new(cmd_parms *cmd, const char *name, int implicit)
 
     pool->name = name;
     pool->members = apr_array_make(cmd->pool, 4, sizeof(rproxy_member_t *));
-    pool->lb_name = "round_robin";
+    pool->lb_name = rp_defaults.balancer;
     pool->s = cmd->server;
     pool->file = cmd->directive->filename;
     pool->line = cmd->directive->line_num;
     pool->implicit = implicit;
-    pool->retries = 2;
-    pool->retry_budget = -1;
-    pool->outlier_eject = apr_time_from_sec(30);
-    pool->outlier_max_pct = 50;
-    pool->queue_max = RP_DEFAULT_QUEUE_MAX;
+    pool->retries = rp_defaults.retries;
+    pool->retry_budget = rp_defaults.retry_budget;
+    pool->outlier_eject = rp_defaults.outlier_eject;
+    pool->outlier_max_pct = rp_defaults.outlier_max_pct;
+    pool->queue_max = rp_defaults.queue_max;
     rp_timeouts_unset(&pool->to);
     APR_ARRAY_PUSH(sconf->pools, rproxy_pool_t *) = pool;
     APR_ARRAY_PUSH(rp_globals.pools, rproxy_pool_t *) = pool;
@@ -141,7 +141,7 @@ rp_pool_member_add(apr_pool_t *p, rproxy_pool_t *pool)
 
     m->pool = pool;
     m->index = pool->members->nelts;
-    m->weight = 1;
+    m->weight = rp_defaults.weight;
     APR_ARRAY_PUSH(pool->members, rproxy_member_t *) = m;
     return m;
 }
@@ -354,11 +354,11 @@ resolve_pool(apr_pool_t *pconf, server_rec *s, rproxy_pool_t *pool)
     /* pool settings, then the defining server's, then the defaults */
     rp_timeouts_merge(&pool->to, &sconf->to, &pool->to);
 #define RP_DEFAULT(f, v) if (pool->to.f == RP_UNSET) pool->to.f = (v)
-    RP_DEFAULT(connect, RP_DEFAULT_CONNECT_TIMEOUT);
-    RP_DEFAULT(header, RP_DEFAULT_HEADER_TIMEOUT);
-    RP_DEFAULT(idle, RP_DEFAULT_IDLE_TIMEOUT);
-    RP_DEFAULT(ka_idle, RP_DEFAULT_KA_IDLE);
-    RP_DEFAULT(ka_idle_timeout, RP_DEFAULT_KA_IDLE_TIMEOUT);
+    RP_DEFAULT(connect, rp_defaults.connect_timeout);
+    RP_DEFAULT(header, rp_defaults.header_timeout);
+    RP_DEFAULT(idle, rp_defaults.idle_timeout);
+    RP_DEFAULT(ka_idle, rp_defaults.ka_idle);
+    RP_DEFAULT(ka_idle_timeout, rp_defaults.ka_idle_timeout);
 #undef RP_DEFAULT
 
     for (i = 0; i < pool->members->nelts; i++) {

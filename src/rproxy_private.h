@@ -39,18 +39,45 @@ extern module AP_MODULE_DECLARE_DATA rproxy_module;
 #define RP_MERGE(n, b, a, f)    (n)->f = ((a)->f != RP_UNSET ? (a)->f : (b)->f)
 #define RP_MERGE_PTR(n, b, a, f) (n)->f = ((a)->f != NULL ? (a)->f : (b)->f)
 
-/* Built-in defaults, used where neither the pool nor the server sets one. */
-#define RP_DEFAULT_CONNECT_TIMEOUT  apr_time_from_sec(5)
-#define RP_DEFAULT_HEADER_TIMEOUT   apr_time_from_sec(60)
-#define RP_DEFAULT_IDLE_TIMEOUT     apr_time_from_sec(60)
-#define RP_DEFAULT_KA_IDLE          32
-#define RP_DEFAULT_KA_IDLE_TIMEOUT  apr_time_from_sec(60)
 /* Closed a little before the backend's own advertised keep-alive timeout,
  * so that we never write into a connection the backend is closing. */
 #define RP_KA_MARGIN                apr_time_from_msec(1000)
-/* RProxyQueue: max= when not given, and the longest timeout= */
-#define RP_DEFAULT_QUEUE_MAX        100
+/* RProxyQueue: the longest timeout= */
 #define RP_QUEUE_TIMEOUT_MAX        apr_time_from_sec(600)
+
+/* The built-in defaults, all in one place (rp_defaults, rproxy_config.c):
+ * what a setting is where the configuration does not set it. */
+typedef struct {
+    /* RProxyTimeouts and RProxyKeepalive, where neither the pool nor its
+     * server sets them */
+    apr_interval_time_t connect_timeout;
+    apr_interval_time_t header_timeout;
+    apr_interval_time_t idle_timeout;
+    int ka_idle;
+    apr_interval_time_t ka_idle_timeout;
+    /* a pool and its members */
+    const char *balancer;
+    int weight;
+    int retries;                    /* RProxyRetries N */
+    int retry_budget;               /* budget=, -1: none */
+    apr_interval_time_t outlier_eject;
+    int outlier_max_pct;
+    int queue_max;                  /* RProxyQueue max= */
+    /* RProxyPass: the Upgrade token a route tunnels */
+    const char *upgrade;
+    /* RProxyHealthCheck */
+    const char *hc_uri;
+    const char *hc_method;
+    const char *hc_expect;
+    apr_interval_time_t hc_interval;
+    apr_interval_time_t hc_timeout;
+    int hc_rise;
+    int hc_fall;
+    /* RProxySticky: the cookie's attributes when path= is not given */
+    const char *sticky_attrs;
+} rp_defaults_t;
+
+extern const rp_defaults_t rp_defaults;
 
 /* Handler name set on requests that mod_rproxy serves. */
 #define RP_HANDLER              "rproxy"

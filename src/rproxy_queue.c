@@ -198,7 +198,7 @@ rp_cmd_queue(cmd_parms *cmd, void *d, const char *args)
 {
     const char *err;
     rproxy_pool_t *pool = rp_config_pool_scope(cmd, &err);
-    rp_queue_conf_t conf = { 0, RP_DEFAULT_QUEUE_MAX };
+    rp_queue_conf_t conf = { 0, rp_defaults.queue_max };
 
     (void)d;
     if (!pool || (err = rp_options_parse(cmd, cmd->cmd->name, rp_queue_opts,

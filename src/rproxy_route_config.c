@@ -41,7 +41,7 @@ implicit_pool(cmd_parms *cmd, const char *url, rp_route_t *route)
         m = rp_pool_member_add(cmd->pool, pool);
         *m = probe;
         m->pool = pool;
-        m->weight = 1;
+        m->weight = rp_defaults.weight;
         m->base_path = "";
         m->name = route->pool_name;
         m->route = "m0";
@@ -97,7 +97,7 @@ route_parse(cmd_parms *cmd, const char *what, const char *target,
     route->rewrite_redirects = 1;
     route->rewrite_cookies = 1;
     route->upgrades = apr_array_make(cmd->pool, 1, sizeof(const char *));
-    APR_ARRAY_PUSH(route->upgrades, const char *) = "websocket";
+    APR_ARRAY_PUSH(route->upgrades, const char *) = rp_defaults.upgrade;
     route->s = cmd->server;
     route->file = cmd->directive->filename;
     route->line = cmd->directive->line_num;

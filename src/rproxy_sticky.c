@@ -186,7 +186,8 @@ rp_cmd_sticky(cmd_parms *cmd, void *d, const char *args)
         return "RProxySticky: needs cookie=NAME";
     }
     if (!ap_strstr_c(st->attrs, "Path=")) {
-        st->attrs = apr_pstrcat(cmd->pool, "; Path=/", st->attrs, NULL);
+        st->attrs = apr_pstrcat(cmd->pool, rp_defaults.sticky_attrs,
+                                st->attrs, NULL);
     }
     pool->sticky = st;
     return NULL;

@@ -4,14 +4,13 @@
  * configuration being read, the parsing helpers every directive shares,
  * and the per-directory forwarding directives. Each concern's own
  * directives live next to the code that runs them: rproxy_pool.c,
- * rproxy_route_config.c, rproxy_queue.c, rproxy_sticky.c, rproxy_health.c.
+ * rproxy_route_config.c, rproxy_queue.c, rproxy_sticky.c,
+ * rproxy_health_config.c.
  */
 
 #include "rproxy_private.h"
 
-#include "ap_provider.h"
 #include "http_core.h"
-#include "http_ssl.h"
 #include "apr_hash.h"
 #include "apr_lib.h"
 
@@ -75,7 +74,7 @@ rp_timeouts_unset(rp_timeouts_t *to)
 
 void
 rp_timeouts_merge(rp_timeouts_t *n, const rp_timeouts_t *b,
-               const rp_timeouts_t *a)
+                  const rp_timeouts_t *a)
 {
     RP_MERGE(n, b, a, connect);
     RP_MERGE(n, b, a, header);
@@ -221,8 +220,8 @@ rp_parse_int(const char *v, int min, int max, int *out)
 }
 
 /* "50%" or "50" -> 50, within 0..100. */
-const char *
-rp_parse_percent(apr_pool_t *p, const char *v, int *out)
+static const char *
+rp_opt_percent(apr_pool_t *p, const char *v, int *out)
 {
     char *num = apr_pstrdup(p, v);
     apr_size_t len = strlen(num);
@@ -235,8 +234,8 @@ rp_parse_percent(apr_pool_t *p, const char *v, int *out)
 
 /* Splits "key=value"; returns the value (inside word) or NULL when there
  * is no '='; *key is word itself then, else a copy from p. */
-const char *
-rp_split_kv(apr_pool_t *p, const char *word, const char **key)
+static const char *
+rp_opt_split_kv(apr_pool_t *p, const char *word, const char **key)
 {
     const char *eq = strchr(word, '=');
 
@@ -375,7 +374,7 @@ rp_opt_set(cmd_parms *cmd, const rp_opt_t *opt, void *rec, const char *val)
     case RP_OPT_INT:
         return rp_parse_int(val, (int)opt->min, (int)opt->max, field);
     case RP_OPT_PERCENT:
-        return rp_parse_percent(cmd->temp_pool, val, field);
+        return rp_opt_percent(cmd->temp_pool, val, field);
     case RP_OPT_INTERVAL:
         if ((err = rp_parse_interval(val, &t))) {
             return err;
@@ -406,7 +405,7 @@ rp_options_parse(cmd_parms *cmd, const char *what, const rp_opt_t *table,
     const rp_opt_t *opt;
 
     while (*(word = ap_getword_conf(cmd->pool, &args))) {
-        val = rp_split_kv(cmd->pool, word, &key);
+        val = rp_opt_split_kv(cmd->pool, word, &key);
         for (opt = table; opt->key && strcasecmp(opt->key, key); opt++) {
         }
         if (!opt->key) {

@@ -59,7 +59,7 @@ typedef struct {
 static rp_prober_t prober;
 
 static const rp_health_t *
-first_check(void)
+rp_health_first(void)
 {
     int i;
 
@@ -78,7 +78,7 @@ int
 rp_health_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                        apr_pool_t *ptemp, server_rec *s)
 {
-    const rp_health_t *hc = first_check();
+    const rp_health_t *hc = rp_health_first();
 
     (void)pconf;
     (void)plog;
@@ -95,7 +95,7 @@ rp_health_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 }
 
 static int
-expected(const rp_health_t *hc, int status)
+rp_health_expected(const rp_health_t *hc, int status)
 {
     int i;
 
@@ -112,8 +112,8 @@ expected(const rp_health_t *hc, int status)
 /* The request_rec a check runs as: enough of one for the client code and
  * for logging, on the member connection itself. */
 static request_rec *
-check_request(apr_pool_t *p, rproxy_member_t *m, rp_bconn_t *bc,
-              const rp_health_t *hc)
+rp_health_request(apr_pool_t *p, rproxy_member_t *m, rp_bconn_t *bc,
+                  const rp_health_t *hc)
 {
     request_rec *r = apr_pcalloc(p, sizeof(*r));
 
@@ -140,7 +140,7 @@ check_request(apr_pool_t *p, rproxy_member_t *m, rp_bconn_t *bc,
 }
 
 static apr_interval_time_t
-remaining(apr_time_t deadline)
+rp_health_remaining(apr_time_t deadline)
 {
     apr_interval_time_t left = deadline - apr_time_now();
 
@@ -171,7 +171,7 @@ typedef struct {
 } rp_deadline_t;
 
 static apr_status_t
-deadline_arm(rp_deadline_t *dl)
+rp_health_deadline_arm(rp_deadline_t *dl)
 {
     apr_interval_time_t left = dl->deadline - apr_time_now();
 
@@ -184,7 +184,7 @@ deadline_arm(rp_deadline_t *dl)
 
 /* Waits until the socket is readable, at most until the deadline. */
 static apr_status_t
-deadline_wait(rp_deadline_t *dl)
+rp_health_deadline_wait(rp_deadline_t *dl)
 {
     apr_interval_time_t left = dl->deadline - apr_time_now();
     apr_pollfd_t pfd;
@@ -204,14 +204,15 @@ deadline_wait(rp_deadline_t *dl)
 }
 
 static apr_status_t
-deadline_in(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_t mode,
-            apr_read_type_e block, apr_off_t readbytes)
+rp_health_deadline_in(ap_filter_t *f, apr_bucket_brigade *bb,
+                      ap_input_mode_t mode, apr_read_type_e block,
+                      apr_off_t readbytes)
 {
     rp_deadline_t *dl = f->ctx;
     apr_status_t rv;
 
     if (mode != AP_MODE_GETLINE || block != APR_BLOCK_READ) {
-        rv = deadline_arm(dl);
+        rv = rp_health_deadline_arm(dl);
         return rv != APR_SUCCESS ? rv
                : ap_get_brigade(f->next, bb, mode, block, readbytes);
     }
@@ -220,16 +221,16 @@ deadline_in(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_t mode,
         if (rv != APR_SUCCESS || !APR_BRIGADE_EMPTY(bb)) {
             return rv;
         }
-        if ((rv = deadline_wait(dl)) != APR_SUCCESS) {
+        if ((rv = rp_health_deadline_wait(dl)) != APR_SUCCESS) {
             return rv;
         }
     }
 }
 
 static apr_status_t
-deadline_out(ap_filter_t *f, apr_bucket_brigade *bb)
+rp_health_deadline_out(ap_filter_t *f, apr_bucket_brigade *bb)
 {
-    apr_status_t rv = deadline_arm(f->ctx);
+    apr_status_t rv = rp_health_deadline_arm(f->ctx);
 
     if (rv != APR_SUCCESS) {
         apr_brigade_cleanup(bb);
@@ -243,16 +244,18 @@ rp_health_register_filters(void)
 {
     /* mod_ssl is AP_FTYPE_CONNECTION + 5, the core AP_FTYPE_NETWORK */
     deadline_in_handle = ap_register_input_filter(
-        RP_HC_DEADLINE_FILTER, deadline_in, NULL, AP_FTYPE_CONNECTION + 9);
+        RP_HC_DEADLINE_FILTER, rp_health_deadline_in, NULL,
+        AP_FTYPE_CONNECTION + 9);
     deadline_out_handle = ap_register_output_filter(
-        RP_HC_DEADLINE_FILTER, deadline_out, NULL, AP_FTYPE_CONNECTION + 9);
+        RP_HC_DEADLINE_FILTER, rp_health_deadline_out, NULL,
+        AP_FTYPE_CONNECTION + 9);
 }
 
 /* Runs one check; returns the status it got (0: none) and says why it
  * failed in *why. */
 static int
-probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
-      const char **why)
+rp_health_probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
+                const char **why)
 {
     apr_time_t deadline = apr_time_now() + hc->timeout;
     rp_deadline_t *dl;
@@ -277,7 +280,7 @@ probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
     memset(&ex, 0, sizeof(ex));
     memset(&match, 0, sizeof(match));
     match.path = hc->uri;
-    ex.r = check_request(p, m, bc, hc);
+    ex.r = rp_health_request(p, m, bc, hc);
     ex.match = &match;
     ex.m = m;
     ex.bc = bc;
@@ -287,10 +290,10 @@ probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
     apr_table_setn(ex.headers, "User-Agent", RP_HC_USER_AGENT);
     apr_table_setn(ex.headers, "Accept", "*/*");
     apr_table_setn(ex.headers, "Connection", "close");
-    ex.timeout = remaining(deadline);
+    ex.timeout = rp_health_remaining(deadline);
     rv = rp_client_send_head(&ex);
     while (rv == APR_SUCCESS) {
-        ex.timeout = remaining(deadline);
+        ex.timeout = rp_health_remaining(deadline);
         rv = rp_client_read_head(&ex, &got);
         if (rv != APR_SUCCESS || !ap_is_HTTP_INFO(ex.status)
             || ex.status == HTTP_SWITCHING_PROTOCOLS
@@ -308,7 +311,7 @@ probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
                : apr_psprintf(p, "connection failed (%pm)", &rv);
         return 0;
     }
-    if (!expected(hc, ex.status)) {
+    if (!rp_health_expected(hc, ex.status)) {
         *why = apr_psprintf(p, "status %d, expected %s", ex.status,
                             hc->expect_text);
     }
@@ -318,8 +321,8 @@ probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
 /* Counts the result; `fall` failures or `rise` passes in a row change the
  * member's state. Only the prober writes these fields. */
 static void
-record(rproxy_member_t *m, const rp_health_t *hc, int status,
-       const char *why)
+rp_health_record(rproxy_member_t *m, const rp_health_t *hc, int status,
+                 const char *why)
 {
     rp_shm_member_t *sh = m->sh;
     int ok = status && !why;
@@ -363,7 +366,7 @@ record(rproxy_member_t *m, const rp_health_t *hc, int status,
 }
 
 static void *APR_THREAD_FUNC
-check_task(apr_thread_t *thread, void *data)
+rp_health_task(apr_thread_t *thread, void *data)
 {
     rproxy_member_t *m = data;
     const char *why = NULL;
@@ -374,8 +377,8 @@ check_task(apr_thread_t *thread, void *data)
     /* its own allocator: checks run on several threads at once */
     if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) == APR_SUCCESS) {
         apr_pool_tag(p, "rproxy_health_check");
-        status = probe(p, m, m->pool->hc, &why);
-        record(m, m->pool->hc, status, why);
+        status = rp_health_probe(p, m, m->pool->hc, &why);
+        rp_health_record(m, m->pool->hc, status, why);
         apr_pool_destroy(p);
     }
     apr_atomic_set32(&m->hc_busy, 0);
@@ -383,7 +386,7 @@ check_task(apr_thread_t *thread, void *data)
 }
 
 static void
-prober_start(void)
+rp_health_prober_start(void)
 {
     int i, n = 0;
 
@@ -411,7 +414,7 @@ prober_start(void)
 }
 
 static void
-prober_stop(void)
+rp_health_prober_stop(void)
 {
     if (prober.threads) {
         /* waits for the checks that are running */
@@ -425,7 +428,7 @@ prober_stop(void)
 }
 
 static void
-prober_tick(void)
+rp_health_prober_tick(void)
 {
     apr_time_t now = apr_time_now();
     int i, j;
@@ -444,29 +447,29 @@ prober_tick(void)
             }
             m->hc_due = now + pool->hc->interval;
             if (!prober.threads
-                || apr_thread_pool_push(prober.threads, check_task, m,
+                || apr_thread_pool_push(prober.threads, rp_health_task, m,
                                         APR_THREAD_TASK_PRIORITY_NORMAL,
                                         NULL) != APR_SUCCESS) {
-                check_task(NULL, m);
+                rp_health_task(NULL, m);
             }
         }
     }
 }
 
 static apr_status_t
-prober_callback(int state, void *data, apr_pool_t *ptemp)
+rp_health_prober_callback(int state, void *data, apr_pool_t *ptemp)
 {
     (void)data;
     (void)ptemp;
     switch (state) {
     case AP_WATCHDOG_STATE_STARTING:
-        prober_start();
+        rp_health_prober_start();
         break;
     case AP_WATCHDOG_STATE_RUNNING:
-        prober_tick();
+        rp_health_prober_tick();
         break;
     case AP_WATCHDOG_STATE_STOPPING:
-        prober_stop();
+        rp_health_prober_stop();
         break;
     }
     /* anything but success would stop mod_watchdog calling us */
@@ -487,7 +490,7 @@ rp_health_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)plog;
     (void)ptemp;
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG
-        || !first_check()) {
+        || !rp_health_first()) {
         return OK;
     }
     get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
@@ -495,7 +498,8 @@ rp_health_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     prober.s = s;
     rv = get_instance(&wd, RP_HC_WATCHDOG, 0, 1, pconf);
     if (rv == APR_SUCCESS) {
-        rv = register_cb(wd, AP_WD_TM_SLICE, &prober, prober_callback);
+        rv = register_cb(wd, AP_WD_TM_SLICE, &prober,
+                         rp_health_prober_callback);
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, RPLOGNO(00105)

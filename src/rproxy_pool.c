@@ -19,7 +19,7 @@
 #include "apr_lib.h"
 
 rproxy_pool_t *
-rp_pool_new(cmd_parms *cmd, const char *name, int implicit)
+rp_pool_new(cmd_parms *cmd, const char *name)
 {
     rp_server_conf *sconf = rp_server_config(cmd->server);
     rproxy_pool_t *pool = apr_pcalloc(cmd->pool, sizeof(*pool));
@@ -30,7 +30,6 @@ rp_pool_new(cmd_parms *cmd, const char *name, int implicit)
     pool->s = cmd->server;
     pool->file = cmd->directive->filename;
     pool->line = cmd->directive->line_num;
-    pool->implicit = implicit;
     pool->retries = rp_defaults.retries;
     pool->retry_budget = rp_defaults.retry_budget;
     pool->outlier_eject = rp_defaults.outlier_eject;
@@ -72,7 +71,7 @@ rp_cmd_pool_section(cmd_parms *cmd, void *d, const char *arg)
         return apr_psprintf(cmd->pool, "<RProxyPool %s>: already defined "
                             "at %s:%d", name, pool->file, pool->line);
     }
-    pool = rp_pool_new(cmd, name, 0);
+    pool = rp_pool_new(cmd, name);
     rp_config_set_current_pool(pool);
     err = ap_walk_config(cmd->directive->first_child, cmd, d);
     rp_config_set_current_pool(NULL);
@@ -332,7 +331,7 @@ rp_cmd_retries(cmd_parms *cmd, void *d, const char *args)
 
 /* RProxyQueue waits only for members with max_conns. */
 static int
-any_capped(const rproxy_pool_t *pool)
+rp_pool_any_capped(const rproxy_pool_t *pool)
 {
     int i;
 
@@ -345,7 +344,7 @@ any_capped(const rproxy_pool_t *pool)
 }
 
 static apr_status_t
-resolve_pool(apr_pool_t *pconf, server_rec *s, rproxy_pool_t *pool)
+rp_pool_resolve(apr_pool_t *pconf, server_rec *s, rproxy_pool_t *pool)
 {
     rp_server_conf *sconf = rp_server_config(pool->s);
     const char *err;
@@ -381,7 +380,7 @@ resolve_pool(apr_pool_t *pconf, server_rec *s, rproxy_pool_t *pool)
             return APR_EINVAL;
         }
     }
-    if (pool->queue_timeout && !any_capped(pool)) {
+    if (pool->queue_timeout && !rp_pool_any_capped(pool)) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, RPLOGNO(00094)
                      "pool %s: RProxyQueue has no effect: no member has "
                      "max_conns=N (%s:%d)", pool->name, pool->file,
@@ -437,7 +436,7 @@ rp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     for (i = 0; i < rp_globals.pools->nelts; i++) {
         rproxy_pool_t *pool = APR_ARRAY_IDX(rp_globals.pools, i,
                                             rproxy_pool_t *);
-        if (resolve_pool(pconf, s, pool) != APR_SUCCESS) {
+        if (rp_pool_resolve(pconf, s, pool) != APR_SUCCESS) {
             return !OK;
         }
     }

@@ -219,7 +219,6 @@ struct rproxy_pool_t {
     server_rec *s;                  /* where it was defined */
     const char *file;
     int line;
-    int implicit;                   /* made for a URL target */
     apr_thread_mutex_t *mutex;      /* per child, from child_init */
     rp_shm_pool_t *sh;              /* shared, from post_config */
     rp_sticky_t *sticky;            /* RProxySticky, or NULL */
@@ -269,7 +268,6 @@ typedef struct {
     int preserve_host;
     int forwarded;                  /* rp_forwarded_e */
     apr_array_header_t *hide;       /* response headers to remove */
-    int hide_defaults;              /* also hide the built-in list */
     /* RProxyTrustedProxies: apr_ipsubnet_t *, the peers whose forwarding
      * headers are kept; NULL: not set here; a NULL element: "none" */
     apr_array_header_t *trusted;
@@ -361,8 +359,6 @@ rp_server_conf *rp_server_config(const server_rec *s);
 rp_dir_conf *rp_dir_config(const request_rec *r);
 const char *rp_parse_interval(const char *v, apr_interval_time_t *out);
 const char *rp_parse_int(const char *v, int min, int max, int *out);
-const char *rp_split_kv(apr_pool_t *p, const char *word, const char **key);
-const char *rp_parse_percent(apr_pool_t *p, const char *v, int *out);
 /* A pool or member route name: letters, digits, '_', '-' and '.'. */
 int rp_valid_name(const char *name);
 void rp_timeouts_unset(rp_timeouts_t *to);
@@ -370,7 +366,7 @@ void rp_timeouts_merge(rp_timeouts_t *n, const rp_timeouts_t *b,
                        const rp_timeouts_t *a);
 
 /* rproxy_pool.c */
-rproxy_pool_t *rp_pool_new(cmd_parms *cmd, const char *name, int implicit);
+rproxy_pool_t *rp_pool_new(cmd_parms *cmd, const char *name);
 rproxy_member_t *rp_pool_member_add(apr_pool_t *p, rproxy_pool_t *pool);
 /* Fills m's address fields from an http:// or https:// URL. */
 const char *rp_pool_member_url(apr_pool_t *p, const char *url,

@@ -54,7 +54,7 @@
 
 /* Takes a place in the pool's queue unless max= requests already wait. */
 static int
-enter(rproxy_pool_t *pool)
+rp_queue_enter(rproxy_pool_t *pool)
 {
     return rp_shm_inc_below(&pool->sh->queued, (apr_uint32_t)pool->queue_max);
 }
@@ -65,7 +65,7 @@ enter(rproxy_pool_t *pool)
  * connections (HTTP/2 streams) have no socket of their own: their
  * aborted flag is all there is. */
 static int
-client_gone(conn_rec *c)
+rp_queue_client_gone(conn_rec *c)
 {
     apr_socket_t *sock;
     apr_pollfd_t pfd;
@@ -100,15 +100,15 @@ client_gone(conn_rec *c)
 
 /* Polls for a slot until one is claimed or the wait must end. */
 static apr_status_t
-poll_for_slot(request_rec *r, rproxy_pool_t *pool,
-              const unsigned char *tried, apr_time_t deadline,
-              rproxy_member_t **out)
+rp_queue_poll_slot(request_rec *r, rproxy_pool_t *pool,
+                   const unsigned char *tried, apr_time_t deadline,
+                   rproxy_member_t **out)
 {
     apr_interval_time_t nap = RP_QUEUE_NAP_FIRST;
     apr_time_t now;
 
     for (;;) {
-        if (client_gone(r->connection)) {
+        if (rp_queue_client_gone(r->connection)) {
             return APR_ECONNABORTED;
         }
         if ((now = apr_time_now()) >= deadline) {
@@ -148,7 +148,7 @@ rp_queue_wait(request_rec *r, rproxy_pool_t *pool,
         || rp_balancer_slots(pool, tried) != RP_SLOTS_FULL) {
         return APR_ENOENT;
     }
-    if (!enter(pool)) {
+    if (!rp_queue_enter(pool)) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, RPLOGNO(00091)
                       "pool %s: every member full and the queue too "
                       "(RProxyQueue max=%d); 503", pool->name,
@@ -156,7 +156,7 @@ rp_queue_wait(request_rec *r, rproxy_pool_t *pool,
         return APR_ENOSPC;
     }
     start = apr_time_now();
-    rv = poll_for_slot(r, pool, tried, start + pool->queue_timeout, out);
+    rv = rp_queue_poll_slot(r, pool, tried, start + pool->queue_timeout, out);
     apr_atomic_dec32(&pool->sh->queued);
     ms = (long)apr_time_as_msec(apr_time_now() - start);
     apr_table_setn(r->notes, "rproxy-queue-ms", apr_ltoa(r->pool, ms));

@@ -13,7 +13,7 @@
 /* The pool for a URL target: one per origin and server, shared by every
  * route that names it, so the routes share its connections. */
 static const char *
-implicit_pool(cmd_parms *cmd, const char *url, rp_route_t *route)
+rp_route_implicit_pool(cmd_parms *cmd, const char *url, rp_route_t *route)
 {
     rp_server_conf *sconf = rp_server_config(cmd->server);
     rproxy_member_t probe, *m;
@@ -37,7 +37,7 @@ implicit_pool(cmd_parms *cmd, const char *url, rp_route_t *route)
     pool = apr_hash_get(sconf->pool_by_name, route->pool_name,
                         APR_HASH_KEY_STRING);
     if (!pool || pool->s != cmd->server) {
-        pool = rp_pool_new(cmd, route->pool_name, 1);
+        pool = rp_pool_new(cmd, route->pool_name);
         m = rp_pool_member_add(cmd->pool, pool);
         *m = probe;
         m->pool = pool;
@@ -88,8 +88,8 @@ static const rp_opt_t rp_route_opts[] = {
 /* Parses "TARGET [key=value ...]" into a new route; what is the
  * directive as messages name it ("RProxyPass /app"). */
 static const char *
-route_parse(cmd_parms *cmd, const char *what, const char *target,
-            const char *args, rp_route_t **out)
+rp_route_parse(cmd_parms *cmd, const char *what, const char *target,
+               const char *args, rp_route_t **out)
 {
     rp_route_t *route = apr_pcalloc(cmd->pool, sizeof(*route));
     const char *err = NULL;
@@ -105,7 +105,7 @@ route_parse(cmd_parms *cmd, const char *what, const char *target,
         route->excluded = 1;
     }
     else if (ap_strstr_c(target, "://")) {
-        err = implicit_pool(cmd, target, route);
+        err = rp_route_implicit_pool(cmd, target, route);
     }
     else {
         const char *slash = ap_strchr_c(target, '/');
@@ -135,7 +135,7 @@ route_parse(cmd_parms *cmd, const char *what, const char *target,
 /* RProxyPass is a per-directory directive inside <Location>,
  * <LocationMatch> and <If>, and a server one elsewhere. */
 static const char *
-check_section(cmd_parms *cmd)
+rp_route_check_section(cmd_parms *cmd)
 {
     const ap_directive_t *dir;
 
@@ -154,7 +154,7 @@ check_section(cmd_parms *cmd)
  * it included): the prefix a section route replaces. NULL for
  * <LocationMatch>, <Location ~ RE> and sections outside any <Location>. */
 static const char *
-location_prefix(cmd_parms *cmd)
+rp_route_location_prefix(cmd_parms *cmd)
 {
     const ap_directive_t *dir;
 
@@ -189,14 +189,14 @@ rp_cmd_pass(cmd_parms *cmd, void *d, const char *args)
                "<Location>)";
     }
     if (cmd->path) {
-        if ((err = check_section(cmd))) {
+        if ((err = rp_route_check_section(cmd))) {
             return apr_pstrcat(cmd->pool, "RProxyPass ", err, NULL);
         }
-        if ((err = route_parse(cmd, "RProxyPass", first, args, &route))) {
+        if ((err = rp_route_parse(cmd, "RProxyPass", first, args, &route))) {
             return err;
         }
         route->path = cmd->path;
-        route->prefix = location_prefix(cmd);
+        route->prefix = rp_route_location_prefix(cmd);
         dconf->route = route;
         return NULL;
     }
@@ -210,7 +210,7 @@ rp_cmd_pass(cmd_parms *cmd, void *d, const char *args)
         return apr_psprintf(cmd->pool, "RProxyPass %s: expects a TARGET "
                             "after the PATH", first);
     }
-    if ((err = route_parse(cmd, apr_pstrcat(cmd->temp_pool, "RProxyPass ",
+    if ((err = rp_route_parse(cmd, apr_pstrcat(cmd->temp_pool, "RProxyPass ",
                                             first, NULL),
                            target, args, &route))) {
         return err;
@@ -254,7 +254,7 @@ rp_cmd_pass_match(cmd_parms *cmd, void *d, const char *args)
     if (!*target) {
         return "RProxyPassMatch: expects REGEX TARGET";
     }
-    if ((err = route_parse(cmd, apr_pstrcat(cmd->temp_pool,
+    if ((err = rp_route_parse(cmd, apr_pstrcat(cmd->temp_pool,
                                             "RProxyPassMatch ", re, NULL),
                            target, args, &route))) {
         return err;

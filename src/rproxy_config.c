@@ -355,7 +355,7 @@ rp_opt_set(cmd_parms *cmd, const rp_opt_t *opt, void *rec, const char *val)
     apr_interval_time_t t;
     const char *err;
 
-    if (opt->kind == RP_OPT_FLAG ? val != NULL : !val || !*val) {
+    if ((opt->kind == RP_OPT_FLAG) != (val == NULL)) {
         return opt->kind == RP_OPT_FLAG ? "takes no value" : "needs a value";
     }
     if (opt->fn) {

@@ -67,7 +67,7 @@ rp_health_opt_host(cmd_parms *cmd, void *rec, const rp_opt_t *opt,
     const char *colon = ap_strrchr_c(val, ':');
 
     (void)opt;
-    if (ap_strchr_c(val, '/') || ap_strchr_c(val, ' ')) {
+    if (!*val || ap_strchr_c(val, '/') || ap_strchr_c(val, ' ')) {
         return "expects a host name, optionally with :port";
     }
     hc->host = val;

@@ -145,6 +145,34 @@ my @cases = (
      qr/the secret file \S+secret-0620 can be read or written by group or others \(mode 0620\)/],
     ['secret file too long', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxySticky cookie=S secret=file:$dir/secret-long\n</RProxyPool>",
      qr/RProxySticky secret=file:\S+: the secret file \S+secret-long is longer than 1024 bytes/],
+    # the option table: an unknown key lists the valid ones with their
+    # bounds, a bad value names the bounds of its key
+    ['outlier option', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyOutlier fails=3 window=10s\n</RProxyPool>",
+     qr/line 7 of .*:\sRProxyOutlier: unknown option 'window=10s' \(valid: fails=1\.\.1000 eject=T max_ejected=0\.\.100%\)/],
+    ['outlier fails range', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyOutlier fails=0\n</RProxyPool>",
+     qr/line 7 of .*:\sRProxyOutlier fails=0: out of range \(valid: fails=1\.\.1000\)/],
+    ['keepalive option', "RProxyKeepalive max=5",
+     qr/line 5 of .*:\sRProxyKeepalive: unknown option 'max=5' \(valid: idle=0\.\.100000 idle_timeout=T\)/],
+    ['keepalive idle range', "RProxyKeepalive idle=100001",
+     qr/line 5 of .*:\sRProxyKeepalive idle=100001: out of range \(valid: idle=0\.\.100000\)/],
+    ['timeout zero', "RProxyTimeouts connect=0",
+     qr/line 5 of .*:\sRProxyTimeouts connect=0: out of range \(valid: connect=T from 1ms to 24h\)/],
+    ['sticky option', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxySticky cookie=S ttl=5\n</RProxyPool>",
+     qr/line 7 of .*:\sRProxySticky: unknown option 'ttl=5' \(valid: cookie=NAME secret=S\|file:PATH path=PATH domain=DOMAIN samesite=VALUE max_age=SECONDS secure httponly\)/],
+    ['sticky flag with a value', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxySticky cookie=S secure=yes\n</RProxyPool>",
+     qr/line 7 of .*:\sRProxySticky secure=yes: takes no value \(valid: secure\)/],
+    ['retries option', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyRetries 2 on=5xx\n</RProxyPool>",
+     qr/line 7 of .*:\sRProxyRetries: unknown option 'on=5xx' \(valid: budget=0\.\.100%\)/],
+    ['retries budget range', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyRetries 2 budget=150%\n</RProxyPool>",
+     qr/line 7 of .*:\sRProxyRetries budget=150%: out of range \(valid: budget=0\.\.100%\)/],
+    ['health check fall range', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1\nRProxyHealthCheck fall=101\n</RProxyPool>",
+     qr/line 7 of .*:\sRProxyHealthCheck fall=101: out of range \(valid: fall=1\.\.100\)/],
+    ['route option value', "RProxyPass /x http://127.0.0.1:1/ redirects=maybe",
+     qr/line 5 of .*:\sRProxyPass \/x redirects=maybe: expects on or off \(valid: redirects=on\|off\)/],
+    ['member route name', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1 route=a/b\n</RProxyPool>",
+     qr/line 6 of .*:\sRProxyMember http:\/\/127\.0\.0\.1:1 route=a\/b: uses letters, digits, '_', '-' and '\.' only \(valid: route=ID\)/],
+    ['option without its value', "<RProxyPool a>\nRProxyMember http://127.0.0.1:1 weight\n</RProxyPool>",
+     qr/line 6 of .*:\sRProxyMember http:\/\/127\.0\.0\.1:1 weight: needs a value \(valid: weight=1\.\.1000\)/],
     ['unresolvable member', "<RProxyPool a>\nRProxyMember http://no-such-host.invalid:80\n</RProxyPool>",
      qr/cannot resolve no-such-host\.invalid/],
 );
@@ -178,7 +206,14 @@ my ($rc, $out) = try_config("<RProxyPool a>\nRProxyMember http://127.0.0.1:1 max
                             . "RProxyBalancer hash \"%{HTTP:X-User}\" bound=1.5\n"
                             . "RProxyHealthCheck uri=/hc interval=2s timeout=1s rise=1 fall=5 "
                             . "expect=200,204,300-302 method=OPTIONS host=app.example:8080\n</RProxyPool>\n"
-                            . "RProxyPass /x a\n<Location /y>\nRProxyPass http://127.0.0.1:1/\n</Location>\n"
+                            . "<RProxyPool o>\nRProxyMember http://127.0.0.1:1 weight=5 max_conns=2 route=r1\n"
+                            . "RProxyMember http://127.0.0.1:2 backup drain disabled\n"
+                            . "RProxyOutlier fails=3 eject=10s max_ejected=30%\nRProxyRetries 1 budget=20%\n"
+                            . "RProxyKeepalive idle=8 idle_timeout=30s\nRProxyTimeouts connect=1s header=5s idle=5s\n"
+                            . "RProxySticky cookie=S path=/app domain=example.com samesite=Lax max_age=60 secure httponly\n"
+                            . "</RProxyPool>\n"
+                            . "RProxyPass /x a redirects=off cookies=on upgrade=websocket,foo\n"
+                            . "<Location /y>\nRProxyPass http://127.0.0.1:1/\n</Location>\n"
                             . "RProxyTrustedProxies 10.0.0.0/8 192.0.2.7 2001:db8::/32 ::1\n"
                             . "<Location /y/z>\nRProxyTrustedProxies none\n</Location>");
 ok t_cmp("$rc $out", qr/^0 Syntax OK/, 'a valid configuration passes');

@@ -9,6 +9,7 @@
  */
 
 #include "rproxy_private.h"
+#include "rproxy_config.h"
 
 #include "http_core.h"
 #include "apr_hash.h"

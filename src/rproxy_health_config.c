@@ -6,6 +6,7 @@
  */
 
 #include "rproxy_private.h"
+#include "rproxy_config.h"
 #include "rproxy_health.h"
 
 #include "mod_watchdog.h"

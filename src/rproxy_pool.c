@@ -14,6 +14,7 @@
  */
 
 #include "rproxy_private.h"
+#include "rproxy_config.h"
 
 #include "http_ssl.h"
 #include "apr_lib.h"

@@ -7,6 +7,7 @@
  */
 
 #include "rproxy_private.h"
+#include "rproxy_config.h"
 
 #include "http_core.h"
 

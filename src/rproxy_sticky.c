@@ -18,6 +18,7 @@
  */
 
 #include "rproxy_private.h"
+#include "rproxy_config.h"
 
 #include "util_cookies.h"
 #include "apr_lib.h"

@@ -348,6 +348,17 @@ rp_opt_enum(apr_pool_t *p, const rp_opt_t *opt, const char *val,
                        prev, NULL);
 }
 
+static const rp_opt_t *
+rp_opt_find(const rp_opt_t *table, const char *key)
+{
+    for (; table->key; table++) {
+        if (!strcasecmp(table->key, key)) {
+            return table;
+        }
+    }
+    return NULL;
+}
+
 /* Parses val by opt's kind and stores it in rec; NULL or the reason. */
 static const char *
 rp_opt_set(cmd_parms *cmd, const rp_opt_t *opt, void *rec, const char *val)
@@ -407,9 +418,7 @@ rp_options_parse(cmd_parms *cmd, const char *what, const rp_opt_t *table,
 
     while (*(word = ap_getword_conf(cmd->pool, &args))) {
         val = rp_opt_split_kv(cmd->pool, word, &key);
-        for (opt = table; opt->key && strcasecmp(opt->key, key); opt++) {
-        }
-        if (!opt->key) {
+        if (!(opt = rp_opt_find(table, key))) {
             return apr_psprintf(cmd->pool, "%s: unknown option '%s' (valid: "
                                 "%s)", what, word,
                                 rp_opt_list(cmd->temp_pool, table));

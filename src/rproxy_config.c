@@ -1,39 +1,81 @@
 /* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
  *
- * rproxy_config.c - configuration records, directive parsing and the
- * startup checks that need the whole configuration (pool names used
- * before they are defined, balancer instances, address resolution).
- *
- * Errors found while parsing are returned to httpd, which prints them with
- * the file and the line. Errors found in check_config (a route naming a pool
- * that never appears) carry the file and line saved when the directive was
- * read, and stop httpd the same way, before it forks.
+ * rproxy_config.c - configuration records (create/merge), the state of the
+ * configuration being read, the parsing helpers every directive shares,
+ * and the per-directory forwarding directives. Each concern's own
+ * directives live next to the code that runs them: rproxy_pool.c,
+ * rproxy_route_config.c, rproxy_queue.c, rproxy_sticky.c,
+ * rproxy_health_config.c.
  */
 
 #include "rproxy_private.h"
+#include "rproxy_config.h"
 
-#include "ap_provider.h"
 #include "http_core.h"
-#include "http_ssl.h"
 #include "apr_hash.h"
 #include "apr_lib.h"
 
 rp_globals_t rp_globals;
 
+const rp_defaults_t rp_defaults = {
+    .connect_timeout = apr_time_from_sec(5),
+    .header_timeout = apr_time_from_sec(60),
+    .idle_timeout = apr_time_from_sec(60),
+    .ka_idle = 32,
+    .ka_idle_timeout = apr_time_from_sec(60),
+    .balancer = "round_robin",
+    .weight = 1,
+    .retries = 2,
+    .retry_budget = -1,
+    .outlier_eject = apr_time_from_sec(30),
+    .outlier_max_pct = 50,
+    .queue_max = 100,
+    .upgrade = "websocket",
+    .hc_uri = "/",
+    .hc_method = "GET",
+    .hc_expect = "200-399",
+    .hc_interval = apr_time_from_sec(5),
+    .hc_timeout = apr_time_from_sec(2),
+    .hc_rise = 2,
+    .hc_fall = 3,
+    .sticky_attrs = "; Path=/"
+};
+
 /* The <RProxyPool> being read; configuration parsing is single-threaded. */
 static rproxy_pool_t *current_pool;
 
-static void
-timeouts_unset(rp_timeouts_t *to)
+rproxy_pool_t *
+rp_config_current_pool(void)
+{
+    return current_pool;
+}
+
+void
+rp_config_set_current_pool(rproxy_pool_t *pool)
+{
+    current_pool = pool;
+}
+
+rproxy_pool_t *
+rp_config_pool_scope(cmd_parms *cmd, const char **err)
+{
+    *err = current_pool ? NULL
+           : apr_pstrcat(cmd->pool, cmd->cmd->name, " is only valid inside "
+                         "<RProxyPool>", NULL);
+    return current_pool;
+}
+
+void
+rp_timeouts_unset(rp_timeouts_t *to)
 {
     to->connect = to->header = to->idle = RP_UNSET;
     to->ka_idle = RP_UNSET;
     to->ka_idle_timeout = RP_UNSET;
 }
 
-static void
-timeouts_merge(rp_timeouts_t *n, const rp_timeouts_t *b,
-               const rp_timeouts_t *a)
+void
+rp_timeouts_merge(rp_timeouts_t *n, const rp_timeouts_t *b,
+                  const rp_timeouts_t *a)
 {
     RP_MERGE(n, b, a, connect);
     RP_MERGE(n, b, a, header);
@@ -52,7 +94,7 @@ rp_create_server_conf(apr_pool_t *p, server_rec *s)
     conf->pool_by_name = apr_hash_make(p);
     conf->prefix_routes = apr_array_make(p, 4, sizeof(rp_route_t *));
     conf->regex_routes = apr_array_make(p, 2, sizeof(rp_route_t *));
-    timeouts_unset(&conf->to);
+    rp_timeouts_unset(&conf->to);
     return conf;
 }
 
@@ -69,7 +111,7 @@ rp_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
                                            base->prefix_routes);
     conf->regex_routes = apr_array_append(p, add->regex_routes,
                                           base->regex_routes);
-    timeouts_merge(&conf->to, &base->to, &add->to);
+    rp_timeouts_merge(&conf->to, &base->to, &add->to);
     return conf;
 }
 
@@ -122,13 +164,11 @@ rp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     return OK;
 }
 
-/* The longest duration any directive takes. Durations end up as poll()
- * and socket timeouts in milliseconds in an int (about 24.8 days): a
- * longer one would wrap round to a negative value, an infinite wait. A day
- * is far more than any sane timeout or interval. */
-#define RP_INTERVAL_MAX     apr_time_from_sec(86400)
-
-/* "5", "5s", "250ms", "2m", "1h" -> microseconds, at most a day. */
+/* "5", "5s", "250ms", "2m", "1h" -> microseconds, at most a day
+ * (RP_INTERVAL_MAX). Durations end up as poll() and socket timeouts in
+ * milliseconds in an int (about 24.8 days): a longer one would wrap round
+ * to a negative value, an infinite wait. A day is far more than any sane
+ * timeout or interval. */
 const char *
 rp_parse_interval(const char *v, apr_interval_time_t *out)
 {
@@ -163,8 +203,8 @@ rp_parse_interval(const char *v, apr_interval_time_t *out)
     return NULL;
 }
 
-static const char *
-parse_int(const char *v, int min, int max, int *out)
+const char *
+rp_parse_int(const char *v, int min, int max, int *out)
 {
     char *end;
     apr_int64_t n;
@@ -180,15 +220,9 @@ parse_int(const char *v, int min, int max, int *out)
     return NULL;
 }
 
-const char *
-rp_parse_int(const char *v, int min, int max, int *out)
-{
-    return parse_int(v, min, max, out);
-}
-
 /* "50%" or "50" -> 50, within 0..100. */
 static const char *
-parse_percent(apr_pool_t *p, const char *v, int *out)
+rp_opt_percent(apr_pool_t *p, const char *v, int *out)
 {
     char *num = apr_pstrdup(p, v);
     apr_size_t len = strlen(num);
@@ -196,13 +230,13 @@ parse_percent(apr_pool_t *p, const char *v, int *out)
     if (len && num[len - 1] == '%') {
         num[len - 1] = '\0';
     }
-    return parse_int(num, 0, 100, out);
+    return rp_parse_int(num, 0, 100, out);
 }
 
 /* Splits "key=value"; returns the value (inside word) or NULL when there
  * is no '='; *key is word itself then, else a copy from p. */
-const char *
-rp_split_kv(apr_pool_t *p, const char *word, const char **key)
+static const char *
+rp_opt_split_kv(apr_pool_t *p, const char *word, const char **key)
 {
     const char *eq = strchr(word, '=');
 
@@ -214,8 +248,8 @@ rp_split_kv(apr_pool_t *p, const char *word, const char **key)
     return eq + 1;
 }
 
-static int
-valid_name(const char *name)
+int
+rp_valid_name(const char *name)
 {
     const char *c;
 
@@ -230,676 +264,170 @@ valid_name(const char *name)
     return 1;
 }
 
-static rproxy_pool_t *
-pool_new(cmd_parms *cmd, const char *name, int implicit)
-{
-    rp_server_conf *sconf = rp_server_config(cmd->server);
-    rproxy_pool_t *pool = apr_pcalloc(cmd->pool, sizeof(*pool));
+/* --- key=value options --------------------------------------------------- */
 
-    pool->name = name;
-    pool->members = apr_array_make(cmd->pool, 4, sizeof(rproxy_member_t *));
-    pool->lb_name = "round_robin";
-    pool->s = cmd->server;
-    pool->file = cmd->directive->filename;
-    pool->line = cmd->directive->line_num;
-    pool->implicit = implicit;
-    pool->retries = 2;
-    pool->retry_budget = -1;
-    pool->outlier_eject = apr_time_from_sec(30);
-    pool->outlier_max_pct = 50;
-    pool->queue_max = RP_DEFAULT_QUEUE_MAX;
-    timeouts_unset(&pool->to);
-    APR_ARRAY_PUSH(sconf->pools, rproxy_pool_t *) = pool;
-    APR_ARRAY_PUSH(rp_globals.pools, rproxy_pool_t *) = pool;
-    apr_hash_set(sconf->pool_by_name, name, APR_HASH_KEY_STRING, pool);
-    return pool;
-}
-
-const char *
-rp_cmd_pool_section(cmd_parms *cmd, void *d, const char *arg)
-{
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
-    const char *endp = ap_strrchr_c(arg, '>');
-    rp_server_conf *sconf = rp_server_config(cmd->server);
-    rproxy_pool_t *pool;
-    char *name;
-
-    if (err) {
-        return err;
-    }
-    if (current_pool) {
-        return "<RProxyPool> sections cannot be nested";
-    }
-    if (!endp) {
-        return "<RProxyPool> directive missing closing '>'";
-    }
-    name = apr_pstrmemdup(cmd->pool, arg, endp - arg);
-    ap_str_tolower(name);
-    if (!valid_name(name)) {
-        return apr_psprintf(cmd->pool, "<RProxyPool %s>: a pool name uses "
-                            "letters, digits, '_', '-' and '.' only", name);
-    }
-    pool = apr_hash_get(sconf->pool_by_name, name, APR_HASH_KEY_STRING);
-    if (pool && pool->s == cmd->server) {
-        return apr_psprintf(cmd->pool, "<RProxyPool %s>: already defined "
-                            "at %s:%d", name, pool->file, pool->line);
-    }
-    pool = pool_new(cmd, name, 0);
-    current_pool = pool;
-    err = ap_walk_config(cmd->directive->first_child, cmd, d);
-    current_pool = NULL;
-    if (err) {
-        return err;
-    }
-    if (pool->members->nelts == 0) {
-        return apr_psprintf(cmd->pool, "<RProxyPool %s>: no RProxyMember "
-                            "in the pool", name);
-    }
-    return NULL;
-}
-
-/* Fills m's address fields from an http:// or https:// URL. */
+/* A duration in the largest unit that divides it: "10m", "100ms". */
 static const char *
-parse_member_url(apr_pool_t *p, const char *url, rproxy_member_t *m)
+rp_opt_duration(apr_pool_t *p, apr_interval_time_t t)
 {
-    apr_uri_t uri;
+    static const struct {
+        apr_interval_time_t usec;
+        const char *unit;
+    } units[] = {
+        { apr_time_from_sec(3600), "h" }, { apr_time_from_sec(60), "m" },
+        { apr_time_from_sec(1), "s" }, { apr_time_from_msec(1), "ms" }
+    };
+    apr_size_t i;
 
-    if (apr_uri_parse(p, url, &uri) != APR_SUCCESS || !uri.scheme
-        || !uri.hostname || !*uri.hostname) {
-        return "expects a URL such as http://10.0.0.1:8080";
+    for (i = 0; t && i < sizeof(units) / sizeof(units[0]); i++) {
+        if (t % units[i].usec == 0) {
+            return apr_psprintf(p, "%" APR_TIME_T_FMT "%s", t / units[i].usec,
+                                units[i].unit);
+        }
     }
-    ap_str_tolower(uri.scheme);
-    if (strcmp(uri.scheme, "http") && strcmp(uri.scheme, "https")) {
-        return "URL scheme must be http or https";
-    }
-    if (uri.user || uri.password || uri.query || uri.fragment) {
-        return "URL must not carry user info, a query or a fragment";
-    }
-    m->scheme = uri.scheme;
-    m->is_tls = !strcmp(uri.scheme, "https");
-    m->host = uri.hostname;
-    m->port = uri.port ? uri.port : (m->is_tls ? 443 : 80);
-    m->hostport = apr_psprintf(p, ap_strchr_c(m->host, ':') ? "[%s]:%u"
-                               : "%s:%u", m->host, m->port);
-    m->base_path = "";
-    if (uri.path && strcmp(uri.path, "/")) {
-        apr_size_t len = strlen(uri.path);
-        m->base_path = apr_pstrmemdup(p, uri.path,
-                                      uri.path[len - 1] == '/' ? len - 1
-                                      : len);
-    }
-    m->name = apr_psprintf(p, "%s://%s%s", m->scheme, m->hostport,
-                           m->base_path);
-    return NULL;
+    return apr_psprintf(p, "%" APR_TIME_T_FMT "us", t);
 }
 
+/* One option as the messages show it: in the list of valid ones, or, with
+ * bounds, after a wrong value. */
 static const char *
-member_option(apr_pool_t *p, rproxy_member_t *m, const char *word)
+rp_opt_syntax(apr_pool_t *p, const rp_opt_t *opt, int bounds)
 {
-    const char *key;
-    const char *val = rp_split_kv(p, word, &key);
-    const char *err = NULL;
-
-    if (!val && !strcasecmp(key, "backup")) {
-        m->backup = 1;
+    switch (opt->kind) {
+    case RP_OPT_FLAG:
+        return opt->key;
+    case RP_OPT_ONOFF:
+        return apr_pstrcat(p, opt->key, "=on|off", NULL);
+    case RP_OPT_INT:
+        return apr_psprintf(p, "%s=%" APR_INT64_T_FMT "..%" APR_INT64_T_FMT,
+                            opt->key, opt->min, opt->max);
+    case RP_OPT_PERCENT:
+        return apr_pstrcat(p, opt->key, "=0..100%", NULL);
+    case RP_OPT_INTERVAL:
+        return !bounds ? apr_pstrcat(p, opt->key, "=T", NULL)
+               : apr_psprintf(p, "%s=T from %s to %s", opt->key,
+                              rp_opt_duration(p, opt->min),
+                              rp_opt_duration(p, opt->max));
+    default:
+        return apr_pstrcat(p, opt->key, "=", opt->shape, NULL);
     }
-    else if (!val && !strcasecmp(key, "drain")) {
-        m->drain = 1;
-    }
-    else if (!val && !strcasecmp(key, "disabled")) {
-        m->disabled = 1;
-    }
-    else if (val && !strcasecmp(key, "weight")) {
-        err = parse_int(val, 1, 1000, &m->weight);
-    }
-    else if (val && !strcasecmp(key, "max_conns")) {
-        err = parse_int(val, 0, 1000000, &m->max_conns);
-    }
-    else if (val && !strcasecmp(key, "route") && valid_name(val)) {
-        m->route = val;
-    }
-    else {
-        return apr_psprintf(p, "unknown option '%s' (valid: weight=1..1000, "
-                            "backup, drain, disabled, max_conns=N, "
-                            "route=ID)", word);
-    }
-    return err ? apr_psprintf(p, "'%s': %s", word, err) : NULL;
 }
 
-static rproxy_member_t *
-member_add(apr_pool_t *p, rproxy_pool_t *pool)
-{
-    rproxy_member_t *m = apr_pcalloc(p, sizeof(*m));
-
-    m->pool = pool;
-    m->index = pool->members->nelts;
-    m->weight = 1;
-    APR_ARRAY_PUSH(pool->members, rproxy_member_t *) = m;
-    return m;
-}
-
-const char *
-rp_cmd_member(cmd_parms *cmd, void *d, const char *args)
-{
-    rproxy_member_t *m;
-    const char *word, *err;
-    int i;
-
-    (void)d;
-    if (!current_pool) {
-        return "RProxyMember is only valid inside <RProxyPool>";
-    }
-    word = ap_getword_conf(cmd->temp_pool, &args);
-    if (!*word) {
-        return "RProxyMember: expects URL [weight=N] [backup] [drain] "
-               "[disabled] [max_conns=N] [route=ID]";
-    }
-    m = member_add(cmd->pool, current_pool);
-    if ((err = parse_member_url(cmd->pool, word, m))) {
-        return apr_psprintf(cmd->pool, "RProxyMember %s: %s", word, err);
-    }
-    for (i = 0; i < m->index; i++) {
-        rproxy_member_t *o = APR_ARRAY_IDX(current_pool->members, i,
-                                           rproxy_member_t *);
-        if (!strcmp(o->name, m->name)) {
-            return apr_psprintf(cmd->pool, "RProxyMember %s: listed twice "
-                                "in pool %s", word, current_pool->name);
-        }
-    }
-    while (*(word = ap_getword_conf(cmd->pool, &args))) {
-        if ((err = member_option(cmd->pool, m, word))) {
-            return apr_psprintf(cmd->pool, "RProxyMember %s: %s", m->name,
-                                err);
-        }
-    }
-    return NULL;
-}
-
-const char *
-rp_cmd_balancer(cmd_parms *cmd, void *d, const char *args)
-{
-    const rproxy_balancer_t *lb;
-    const char *name, *err;
-
-    (void)d;
-    if (!current_pool) {
-        return "RProxyBalancer is only valid inside <RProxyPool>";
-    }
-    name = ap_getword_conf(cmd->pool, &args);
-    if ((err = rp_balancer_lookup(cmd->temp_pool, name, &lb))) {
-        return apr_pstrcat(cmd->pool, "RProxyBalancer: ", err, NULL);
-    }
-    while (apr_isspace(*args)) {
-        args++;
-    }
-    current_pool->lb_name = name;
-    current_pool->lb_args = *args ? apr_pstrdup(cmd->pool, args) : NULL;
-    current_pool->lb = lb;
-    if ((lb->flags & RPROXY_LB_NEEDS_ARGS) && !current_pool->lb_args) {
-        return apr_psprintf(cmd->pool, "RProxyBalancer %s: needs an "
-                            "argument", name);
-    }
-    return NULL;
-}
-
-/* Settings that go to the current pool inside <RProxyPool>, else to the
- * server. */
-static rp_timeouts_t *
-timeouts_target(cmd_parms *cmd)
-{
-    return current_pool ? &current_pool->to
-                        : &rp_server_config(cmd->server)->to;
-}
-
-const char *
-rp_cmd_timeouts(cmd_parms *cmd, void *d, const char *args)
-{
-    rp_timeouts_t *to = timeouts_target(cmd);
-    const char *word, *key, *val, *err;
-
-    (void)d;
-    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
-        apr_interval_time_t *slot = NULL;
-
-        val = rp_split_kv(cmd->temp_pool, word, &key);
-        if (!strcasecmp(key, "connect")) {
-            slot = &to->connect;
-        }
-        else if (!strcasecmp(key, "header")) {
-            slot = &to->header;
-        }
-        else if (!strcasecmp(key, "idle")) {
-            slot = &to->idle;
-        }
-        if (!slot || !val) {
-            return apr_psprintf(cmd->pool, "RProxyTimeouts: unknown option "
-                                "'%s' (valid: connect=T header=T idle=T)",
-                                word);
-        }
-        if ((err = rp_parse_interval(val, slot)) || *slot == 0) {
-            return apr_psprintf(cmd->pool, "RProxyTimeouts %s: %s", word,
-                                err ? err : "must be more than 0");
-        }
-    }
-    return NULL;
-}
-
-const char *
-rp_cmd_keepalive(cmd_parms *cmd, void *d, const char *args)
-{
-    rp_timeouts_t *to = timeouts_target(cmd);
-    const char *word, *key, *val, *err;
-
-    (void)d;
-    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
-        val = rp_split_kv(cmd->temp_pool, word, &key);
-        if (val && !strcasecmp(key, "idle")) {
-            err = parse_int(val, 0, 100000, &to->ka_idle);
-        }
-        else if (val && !strcasecmp(key, "idle_timeout")) {
-            err = rp_parse_interval(val, &to->ka_idle_timeout);
-        }
-        else {
-            return apr_psprintf(cmd->pool, "RProxyKeepalive: unknown option "
-                                "'%s' (valid: idle=N idle_timeout=T)", word);
-        }
-        if (err) {
-            return apr_psprintf(cmd->pool, "RProxyKeepalive %s: %s", word,
-                                err);
-        }
-    }
-    return NULL;
-}
-
-const char *
-rp_cmd_slow_start(cmd_parms *cmd, void *d, const char *arg)
-{
-    const char *err;
-
-    (void)d;
-    if (!current_pool) {
-        return "RProxySlowStart is only valid inside <RProxyPool>";
-    }
-    if ((err = rp_parse_interval(arg, &current_pool->slow_start))) {
-        return apr_psprintf(cmd->pool, "RProxySlowStart %s: %s", arg, err);
-    }
-    return NULL;
-}
-
-rproxy_pool_t *
-rp_config_current_pool(void)
-{
-    return current_pool;
-}
-
-const char *
-rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args)
-{
-    const char *word, *key, *val, *err = NULL;
-    rproxy_pool_t *pool = current_pool;
-
-    (void)d;
-    if (!pool) {
-        return "RProxyOutlier is only valid inside <RProxyPool>";
-    }
-    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
-        val = rp_split_kv(cmd->temp_pool, word, &key);
-        if (val && !strcasecmp(key, "fails")) {
-            err = parse_int(val, 1, 1000, &pool->outlier_fails);
-        }
-        else if (val && !strcasecmp(key, "eject")) {
-            err = rp_parse_interval(val, &pool->outlier_eject);
-        }
-        else if (val && !strcasecmp(key, "max_ejected")) {
-            err = parse_percent(cmd->temp_pool, val, &pool->outlier_max_pct);
-        }
-        else {
-            return apr_psprintf(cmd->pool, "RProxyOutlier: unknown option "
-                                "'%s' (valid: fails=N eject=T "
-                                "max_ejected=P%%)", word);
-        }
-        if (err) {
-            return apr_psprintf(cmd->pool, "RProxyOutlier %s: %s", word, err);
-        }
-    }
-    if (!pool->outlier_fails) {
-        return "RProxyOutlier: needs fails=N";
-    }
-    return NULL;
-}
-
-const char *
-rp_cmd_retries(cmd_parms *cmd, void *d, const char *args)
-{
-    const char *word, *key, *val, *err;
-    rproxy_pool_t *pool = current_pool;
-
-    (void)d;
-    if (!pool) {
-        return "RProxyRetries is only valid inside <RProxyPool>";
-    }
-    word = ap_getword_conf(cmd->temp_pool, &args);
-    if ((err = parse_int(word, 0, 100, &pool->retries))) {
-        return apr_psprintf(cmd->pool, "RProxyRetries '%s': %s (expects N "
-                            "[budget=P%%])", word, err);
-    }
-    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
-        val = rp_split_kv(cmd->temp_pool, word, &key);
-        if (!val || strcasecmp(key, "budget")) {
-            return apr_psprintf(cmd->pool, "RProxyRetries: unknown option "
-                                "'%s' (valid: budget=P%%)", word);
-        }
-        if ((err = parse_percent(cmd->temp_pool, val, &pool->retry_budget))) {
-            return apr_psprintf(cmd->pool, "RProxyRetries %s: %s", word, err);
-        }
-    }
-    return NULL;
-}
-
-/* RProxyQueue timeout=T [max=N]; the waiting is rproxy_queue.c's. */
-const char *
-rp_cmd_queue(cmd_parms *cmd, void *d, const char *args)
-{
-    const char *word, *key, *val, *err;
-    rproxy_pool_t *pool = current_pool;
-    apr_interval_time_t timeout = 0;
-    int max = RP_DEFAULT_QUEUE_MAX;
-
-    (void)d;
-    if (!pool) {
-        return "RProxyQueue is only valid inside <RProxyPool>";
-    }
-    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
-        val = rp_split_kv(cmd->temp_pool, word, &key);
-        if (val && !strcasecmp(key, "timeout")) {
-            if (!(err = rp_parse_interval(val, &timeout))
-                && (timeout <= 0 || timeout > RP_QUEUE_TIMEOUT_MAX)) {
-                err = "out of range";
-            }
-            if (err) {
-                return apr_psprintf(cmd->pool, "RProxyQueue %s: %s (valid: "
-                                    "timeout=T from 1ms to 10m, such as "
-                                    "500ms or 3s)", word, err);
-            }
-        }
-        else if (val && !strcasecmp(key, "max")) {
-            if ((err = parse_int(val, 1, 1000000, &max))) {
-                return apr_psprintf(cmd->pool, "RProxyQueue %s: %s (valid: "
-                                    "max=1..1000000)", word, err);
-            }
-        }
-        else {
-            return apr_psprintf(cmd->pool, "RProxyQueue: unknown option "
-                                "'%s' (valid: timeout=T max=N)", word);
-        }
-    }
-    if (!timeout) {
-        return "RProxyQueue: needs timeout=T (such as 500ms or 3s)";
-    }
-    pool->queue_timeout = timeout;
-    pool->queue_max = max;
-    return NULL;
-}
-
-/* The pool for a URL target: one per origin and server, shared by every
- * route that names it, so the routes share its connections. */
+/* "key=T key2=1..10 flag": every option of the table. */
 static const char *
-implicit_pool(cmd_parms *cmd, const char *url, rp_route_t *route)
+rp_opt_list(apr_pool_t *p, const rp_opt_t *table)
 {
-    rp_server_conf *sconf = rp_server_config(cmd->server);
-    rproxy_member_t probe, *m;
-    rproxy_pool_t *pool;
-    const char *err;
+    const char *list = rp_opt_syntax(p, table, 0);
 
-    memset(&probe, 0, sizeof(probe));
-    if ((err = parse_member_url(cmd->pool, url, &probe))) {
-        return err;
+    while ((++table)->key) {
+        list = apr_pstrcat(p, list, " ", rp_opt_syntax(p, table, 0), NULL);
     }
-    /* the URL's own path is the route's target path, kept as written */
-    {
-        apr_uri_t uri;
-
-        apr_uri_parse(cmd->temp_pool, url, &uri);
-        route->target_path = uri.path && *uri.path
-                             ? apr_pstrdup(cmd->pool, uri.path) : NULL;
-    }
-    route->pool_name = apr_psprintf(cmd->pool, "%s://%s", probe.scheme,
-                                    probe.hostport);
-    pool = apr_hash_get(sconf->pool_by_name, route->pool_name,
-                        APR_HASH_KEY_STRING);
-    if (!pool || pool->s != cmd->server) {
-        pool = pool_new(cmd, route->pool_name, 1);
-        m = member_add(cmd->pool, pool);
-        *m = probe;
-        m->pool = pool;
-        m->weight = 1;
-        m->base_path = "";
-        m->name = route->pool_name;
-        APR_ARRAY_IDX(pool->members, 0, rproxy_member_t *) = m;
-    }
-    route->pool = pool;
-    return NULL;
+    return list;
 }
 
+/* RP_OPT_ENUM: val must be one of the words of opt->shape. */
 static const char *
-route_option(cmd_parms *cmd, rp_route_t *route, const char *word)
+rp_opt_enum(apr_pool_t *p, const rp_opt_t *opt, const char *val,
+            const char **out)
 {
-    const char *key;
-    const char *val = rp_split_kv(cmd->pool, word, &key);
-    int *flag = NULL;
+    char *words = apr_pstrdup(p, opt->shape), *w, *last;
+    const char *list = NULL, *prev = NULL;
 
-    if (val && !strcasecmp(key, "redirects")) {
-        flag = &route->rewrite_redirects;
-    }
-    else if (val && !strcasecmp(key, "cookies")) {
-        flag = &route->rewrite_cookies;
-    }
-    else if (val && !strcasecmp(key, "upgrade")) {
-        char *list = apr_pstrdup(cmd->pool, val), *tok, *last;
-
-        apr_array_clear(route->upgrades);
-        if (!strcasecmp(list, "none")) {
+    for (w = apr_strtok(words, "|", &last); w;
+         w = apr_strtok(NULL, "|", &last)) {
+        if (!strcmp(w, val)) {
+            *out = val;
             return NULL;
         }
-        for (tok = apr_strtok(list, ",", &last); tok;
-             tok = apr_strtok(NULL, ",", &last)) {
-            ap_str_tolower(tok);
-            if (!strcmp(tok, "h2c")) {
-                return "upgrade=h2c is never tunnelled (HTTP/2 cleartext "
-                       "upgrade cannot be proxied as an opaque stream)";
-            }
-            APR_ARRAY_PUSH(route->upgrades, const char *) = tok;
+        if (prev) {
+            list = list ? apr_pstrcat(p, list, ", ", prev, NULL) : prev;
         }
-        return NULL;
+        prev = w;
     }
-    if (flag && (!strcasecmp(val, "on") || !strcasecmp(val, "off"))) {
-        *flag = !strcasecmp(val, "on");
-        return NULL;
-    }
-    return apr_psprintf(cmd->pool, "unknown option '%s' (valid: "
-                        "redirects=on|off, cookies=on|off, "
-                        "upgrade=PROTO[,PROTO...]|none)", word);
+    return apr_pstrcat(p, "expects ", list ? list : "", list ? " or " : "",
+                       prev, NULL);
 }
 
-/* Parses "TARGET [key=value ...]" into a new route. */
-static const char *
-route_parse(cmd_parms *cmd, const char *target, const char *args,
-            rp_route_t **out)
+static const rp_opt_t *
+rp_opt_find(const rp_opt_t *table, const char *key)
 {
-    rp_route_t *route = apr_pcalloc(cmd->pool, sizeof(*route));
-    const char *word, *err = NULL;
-
-    route->rewrite_redirects = 1;
-    route->rewrite_cookies = 1;
-    route->upgrades = apr_array_make(cmd->pool, 1, sizeof(const char *));
-    APR_ARRAY_PUSH(route->upgrades, const char *) = "websocket";
-    route->s = cmd->server;
-    route->file = cmd->directive->filename;
-    route->line = cmd->directive->line_num;
-    if (!strcmp(target, "!")) {
-        route->excluded = 1;
-    }
-    else if (ap_strstr_c(target, "://")) {
-        err = implicit_pool(cmd, target, route);
-    }
-    else {
-        const char *slash = ap_strchr_c(target, '/');
-        char *name = slash ? apr_pstrmemdup(cmd->pool, target, slash - target)
-                           : apr_pstrdup(cmd->pool, target);
-
-        ap_str_tolower(name);
-        if (!valid_name(name)) {
-            err = "expects a pool name, a URL (http://host:port/prefix) "
-                  "or '!'";
+    for (; table->key; table++) {
+        if (!strcasecmp(table->key, key)) {
+            return table;
         }
-        route->pool_name = name;
-        route->target_path = slash ? apr_pstrdup(cmd->pool, slash) : NULL;
     }
-    if (err) {
-        return apr_psprintf(cmd->pool, "TARGET '%s': %s", target, err);
+    return NULL;
+}
+
+/* Parses val by opt's kind and stores it in rec; NULL or the reason. */
+static const char *
+rp_opt_set(cmd_parms *cmd, const rp_opt_t *opt, void *rec, const char *val)
+{
+    void *field = (char *)rec + opt->off;
+    apr_interval_time_t t;
+    const char *err;
+
+    if ((opt->kind == RP_OPT_FLAG) != (val == NULL)) {
+        return opt->kind == RP_OPT_FLAG ? "takes no value" : "needs a value";
     }
-    while (*(word = ap_getword_conf(cmd->pool, &args))) {
-        if ((err = route_option(cmd, route, word))) {
+    if (opt->fn) {
+        return opt->fn(cmd, rec, opt, val);
+    }
+    switch (opt->kind) {
+    case RP_OPT_FLAG:
+        *(int *)field = 1;
+        return NULL;
+    case RP_OPT_ONOFF:
+        if (strcasecmp(val, "on") && strcasecmp(val, "off")) {
+            return "expects on or off";
+        }
+        *(int *)field = !strcasecmp(val, "on");
+        return NULL;
+    case RP_OPT_INT:
+        return rp_parse_int(val, (int)opt->min, (int)opt->max, field);
+    case RP_OPT_PERCENT:
+        return rp_opt_percent(cmd->temp_pool, val, field);
+    case RP_OPT_INTERVAL:
+        if ((err = rp_parse_interval(val, &t))) {
             return err;
         }
-    }
-    APR_ARRAY_PUSH(rp_globals.routes, rp_route_t *) = route;
-    *out = route;
-    return NULL;
-}
-
-/* RProxyPass is a per-directory directive inside <Location>,
- * <LocationMatch> and <If>, and a server one elsewhere. */
-static const char *
-check_section(cmd_parms *cmd)
-{
-    const ap_directive_t *dir;
-
-    for (dir = cmd->directive->parent; dir; dir = dir->parent) {
-        if (!strncasecmp(dir->directive, "<Directory", 10)
-            || !strncasecmp(dir->directive, "<Files", 6)
-            || !strncasecmp(dir->directive, "<Proxy", 6)) {
-            return "is valid in <Location>, <LocationMatch> and <If>, "
-                   "not in <Directory>, <Files> or <Proxy>";
+        if (t < opt->min || t > opt->max) {
+            return "out of range";
         }
-    }
-    return NULL;
-}
-
-/* The path of the nearest enclosing plain <Location PATH> (an <If> inside
- * it included): the prefix a section route replaces. NULL for
- * <LocationMatch>, <Location ~ RE> and sections outside any <Location>. */
-static const char *
-location_prefix(cmd_parms *cmd)
-{
-    const ap_directive_t *dir;
-
-    for (dir = cmd->directive->parent; dir; dir = dir->parent) {
-        if (!strcasecmp(dir->directive, "<Location")) {
-            const char *args = dir->args;
-            char *path = ap_getword_conf(cmd->pool, &args);
-            apr_size_t len = strlen(path);
-
-            if (len && path[len - 1] == '>') {
-                path[--len] = '\0';
-            }
-            return *path == '/' ? path : NULL;
+        *(apr_interval_time_t *)field = t;
+        return NULL;
+    case RP_OPT_ENUM:
+        return rp_opt_enum(cmd->temp_pool, opt, val, field);
+    case RP_OPT_NAME:
+        if (!rp_valid_name(val)) {
+            return "uses letters, digits, '_', '-' and '.' only";
         }
-        if (!strcasecmp(dir->directive, "<LocationMatch")) {
-            return NULL;
-        }
-    }
-    return NULL;
-}
-
-const char *
-rp_cmd_pass(cmd_parms *cmd, void *d, const char *args)
-{
-    rp_dir_conf *dconf = d;
-    const char *first = ap_getword_conf(cmd->pool, &args);
-    const char *err, *target;
-    rp_route_t *route;
-
-    if (!*first) {
-        return "RProxyPass: expects PATH TARGET (or TARGET inside "
-               "<Location>)";
-    }
-    if (cmd->path) {
-        if ((err = check_section(cmd))) {
-            return apr_pstrcat(cmd->pool, "RProxyPass ", err, NULL);
-        }
-        if ((err = route_parse(cmd, first, args, &route))) {
-            return apr_pstrcat(cmd->pool, "RProxyPass: ", err, NULL);
-        }
-        route->path = cmd->path;
-        route->prefix = location_prefix(cmd);
-        dconf->route = route;
+        /* fall through */
+    default:
+        *(const char **)field = val;
         return NULL;
     }
-    if (*first != '/') {
-        return apr_psprintf(cmd->pool, "RProxyPass: PATH '%s' must start "
-                            "with '/' (TARGET alone is only valid inside "
-                            "<Location>)", first);
-    }
-    target = ap_getword_conf(cmd->pool, &args);
-    if (!*target) {
-        return apr_psprintf(cmd->pool, "RProxyPass %s: expects a TARGET "
-                            "after the PATH", first);
-    }
-    if ((err = route_parse(cmd, target, args, &route))) {
-        return apr_pstrcat(cmd->pool, "RProxyPass ", first, ": ", err, NULL);
-    }
-    route->path = route->prefix = first;
-    {
-        apr_array_header_t *own = rp_server_config(cmd->server)->prefix_routes;
-        int i;
-
-        for (i = 0; i < own->nelts; i++) {
-            rp_route_t *o = APR_ARRAY_IDX(own, i, rp_route_t *);
-
-            if (o->s == cmd->server && !strcmp(o->path, first)) {
-                return apr_psprintf(cmd->pool, "RProxyPass %s: this path is "
-                                    "already routed at %s:%d", first,
-                                    o->file, o->line);
-            }
-        }
-    }
-    APR_ARRAY_PUSH(rp_server_config(cmd->server)->prefix_routes,
-                   rp_route_t *) = route;
-    return NULL;
 }
 
 const char *
-rp_cmd_pass_match(cmd_parms *cmd, void *d, const char *args)
+rp_options_parse(cmd_parms *cmd, const char *what, const rp_opt_t *table,
+                 void *rec, const char *args)
 {
-    const char *re = ap_getword_conf(cmd->pool, &args);
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
-    const char *target;
-    rp_route_t *route;
+    const char *word, *key, *val, *err;
+    const rp_opt_t *opt;
 
-    (void)d;
-    if (err) {
-        return err;
+    while (*(word = ap_getword_conf(cmd->pool, &args))) {
+        val = rp_opt_split_kv(cmd->pool, word, &key);
+        if (!(opt = rp_opt_find(table, key))) {
+            return apr_psprintf(cmd->pool, "%s: unknown option '%s' (valid: "
+                                "%s)", what, word,
+                                rp_opt_list(cmd->temp_pool, table));
+        }
+        if ((err = rp_opt_set(cmd, opt, rec, val))) {
+            return apr_psprintf(cmd->pool, "%s %s: %s (valid: %s)", what, word,
+                                err, rp_opt_syntax(cmd->temp_pool, opt, 1));
+        }
     }
-    if (!*re) {
-        return "RProxyPassMatch: expects REGEX TARGET";
-    }
-    target = ap_getword_conf(cmd->pool, &args);
-    if (!*target) {
-        return "RProxyPassMatch: expects REGEX TARGET";
-    }
-    if ((err = route_parse(cmd, target, args, &route))) {
-        return apr_pstrcat(cmd->pool, "RProxyPassMatch ", re, ": ", err,
-                           NULL);
-    }
-    route->path = re;
-    route->regex = ap_pregcomp(cmd->pool, re, AP_REG_EXTENDED);
-    if (!route->regex) {
-        return apr_psprintf(cmd->pool, "RProxyPassMatch: '%s' is not a "
-                            "valid regular expression", re);
-    }
-    APR_ARRAY_PUSH(rp_server_config(cmd->server)->regex_routes,
-                   rp_route_t *) = route;
     return NULL;
 }
 
@@ -984,120 +512,4 @@ rp_cmd_trusted_proxies(cmd_parms *cmd, void *d, const char *arg)
     }
     APR_ARRAY_PUSH(dconf->trusted, apr_ipsubnet_t *) = sub;
     return NULL;
-}
-
-/* --- startup checks ---------------------------------------------------- */
-
-/* RProxyQueue waits only for members with max_conns. */
-static int
-any_capped(const rproxy_pool_t *pool)
-{
-    int i;
-
-    for (i = 0; i < pool->members->nelts; i++) {
-        if (APR_ARRAY_IDX(pool->members, i, rproxy_member_t *)->max_conns) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static apr_status_t
-resolve_pool(apr_pool_t *pconf, server_rec *s, rproxy_pool_t *pool)
-{
-    rp_server_conf *sconf = rp_server_config(pool->s);
-    const char *err;
-    int i;
-
-    /* pool settings, then the defining server's, then the defaults */
-    timeouts_merge(&pool->to, &sconf->to, &pool->to);
-#define RP_DEFAULT(f, v) if (pool->to.f == RP_UNSET) pool->to.f = (v)
-    RP_DEFAULT(connect, RP_DEFAULT_CONNECT_TIMEOUT);
-    RP_DEFAULT(header, RP_DEFAULT_HEADER_TIMEOUT);
-    RP_DEFAULT(idle, RP_DEFAULT_IDLE_TIMEOUT);
-    RP_DEFAULT(ka_idle, RP_DEFAULT_KA_IDLE);
-    RP_DEFAULT(ka_idle_timeout, RP_DEFAULT_KA_IDLE_TIMEOUT);
-#undef RP_DEFAULT
-
-    for (i = 0; i < pool->members->nelts; i++) {
-        rproxy_member_t *m = APR_ARRAY_IDX(pool->members, i,
-                                           rproxy_member_t *);
-        apr_status_t rv = apr_sockaddr_info_get(&m->addr, m->host,
-                                                APR_UNSPEC, m->port, 0,
-                                                pconf);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, RPLOGNO(00001)
-                         RP_MEMBER_FMT "cannot resolve %s (%s:%d)",
-                         RP_MEMBER_ARGS(m), m->host, pool->file, pool->line);
-            return rv;
-        }
-        if (m->is_tls && !ap_ssl_has_outgoing_handlers()) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00002)
-                         RP_MEMBER_FMT "https:// members need mod_ssl "
-                         "loaded and SSLProxyEngine on (%s:%d)",
-                         RP_MEMBER_ARGS(m), pool->file, pool->line);
-            return APR_EINVAL;
-        }
-    }
-    if (pool->queue_timeout && !any_capped(pool)) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, RPLOGNO(00094)
-                     "pool %s: RProxyQueue has no effect: no member has "
-                     "max_conns=N (%s:%d)", pool->name, pool->file,
-                     pool->line);
-    }
-    if (!pool->lb && (err = rp_balancer_lookup(pconf, pool->lb_name,
-                                               &pool->lb))) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00003)
-                     "pool %s: %s (%s:%d)", pool->name, err, pool->file,
-                     pool->line);
-        return APR_EINVAL;
-    }
-    if (rp_sticky_init(pconf, pool) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00006)
-                     "pool %s: RProxySticky: no random secret available "
-                     "(%s:%d)", pool->name, pool->file, pool->line);
-        return APR_EGENERAL;
-    }
-    if ((err = pool->lb->create(&pool->lb_state, pconf, pool,
-                                pool->lb_args))) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00004)
-                     "pool %s: RProxyBalancer %s: %s (%s:%d)", pool->name,
-                     pool->lb_name, err, pool->file, pool->line);
-        return APR_EINVAL;
-    }
-    return APR_SUCCESS;
-}
-
-int
-rp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                server_rec *s)
-{
-    int i;
-
-    (void)plog;
-    (void)ptemp;
-    for (i = 0; i < rp_globals.routes->nelts; i++) {
-        rp_route_t *route = APR_ARRAY_IDX(rp_globals.routes, i, rp_route_t *);
-
-        if (route->excluded || route->pool) {
-            continue;
-        }
-        route->pool = apr_hash_get(rp_server_config(route->s)->pool_by_name,
-                                   route->pool_name, APR_HASH_KEY_STRING);
-        if (!route->pool) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00005)
-                         "RProxyPass %s: no <RProxyPool %s> is defined for "
-                         "this server (%s:%d)", route->path, route->pool_name,
-                         route->file, route->line);
-            return !OK;
-        }
-    }
-    for (i = 0; i < rp_globals.pools->nelts; i++) {
-        rproxy_pool_t *pool = APR_ARRAY_IDX(rp_globals.pools, i,
-                                            rproxy_pool_t *);
-        if (resolve_pool(pconf, s, pool) != APR_SUCCESS) {
-            return !OK;
-        }
-    }
-    return OK;
 }

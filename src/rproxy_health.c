@@ -1,6 +1,7 @@
 /* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
  *
- * rproxy_health.c - active health checks (RProxyHealthCheck).
+ * rproxy_health.c - active health checks (RProxyHealthCheck, read by
+ * rproxy_health_config.c).
  *
  * One prober for the whole server: a callback on a singleton mod_watchdog
  * instance, so that exactly one child process (whichever holds the
@@ -29,6 +30,7 @@
  */
 
 #include "rproxy_private.h"
+#include "rproxy_health.h"
 
 #include "http_core.h"
 #include "http_protocol.h"
@@ -46,25 +48,6 @@
 /* Interim (1xx) responses skipped before the final one. */
 #define RP_HC_MAX_INTERIM   4
 
-typedef struct {
-    int lo, hi;
-} rp_range_t;
-
-struct rp_health_t {
-    const char *uri;
-    const char *method;
-    const char *host;               /* Host header; NULL: the member's */
-    const char *sni;                /* host without port, for TLS */
-    apr_interval_time_t interval;
-    apr_interval_time_t timeout;
-    int rise;
-    int fall;
-    apr_array_header_t *expect;     /* rp_range_t */
-    const char *expect_text;
-    const char *file;
-    int line;
-};
-
 /* The prober, in the child that runs it. */
 typedef struct {
     apr_pool_t *pool;               /* own allocator, for the thread pool */
@@ -74,142 +57,8 @@ typedef struct {
 
 static rp_prober_t prober;
 
-/* expect=200-399 or expect=200,204,300-302 */
-static const char *
-parse_expect(apr_pool_t *p, const char *v, apr_array_header_t *out)
-{
-    char *list = apr_pstrdup(p, v), *tok, *last;
-
-    for (tok = apr_strtok(list, ",", &last); tok;
-         tok = apr_strtok(NULL, ",", &last)) {
-        rp_range_t *rg = apr_array_push(out);
-        char *dash = strchr(tok, '-');
-
-        if (dash) {
-            *dash++ = '\0';
-        }
-        if (rp_parse_int(tok, 100, 599, &rg->lo)
-            || rp_parse_int(dash ? dash : tok, 100, 599, &rg->hi)
-            || rg->hi < rg->lo) {
-            return "expects HTTP status codes or ranges between 100 and 599 "
-                   "such as 200-399 or 200,204";
-        }
-    }
-    return out->nelts ? NULL : "expects status codes such as 200-399";
-}
-
-static const char *
-health_option(cmd_parms *cmd, rp_health_t *hc, const char *key,
-              const char *val)
-{
-    const char *err = NULL;
-
-    if (!val || !*val) {
-        return "unknown option or missing value (valid: uri=PATH interval=T "
-               "timeout=T rise=N fall=N expect=CODES method=GET|HEAD|OPTIONS "
-               "host=NAME)";
-    }
-    if (!strcasecmp(key, "uri")) {
-        if (*val != '/' || ap_strchr_c(val, ' ') || ap_strchr_c(val, '#')) {
-            return "expects a path starting with '/'";
-        }
-        hc->uri = val;
-    }
-    else if (!strcasecmp(key, "interval")) {
-        if ((err = rp_parse_interval(val, &hc->interval)) == NULL
-            && hc->interval < AP_WD_TM_SLICE) {
-            err = "must be at least 100ms";
-        }
-    }
-    else if (!strcasecmp(key, "timeout")) {
-        if ((err = rp_parse_interval(val, &hc->timeout)) == NULL
-            && hc->timeout <= 0) {
-            err = "must be more than 0";
-        }
-    }
-    else if (!strcasecmp(key, "rise")) {
-        err = rp_parse_int(val, 1, 100, &hc->rise);
-    }
-    else if (!strcasecmp(key, "fall")) {
-        err = rp_parse_int(val, 1, 100, &hc->fall);
-    }
-    else if (!strcasecmp(key, "expect")) {
-        err = parse_expect(cmd->temp_pool, val, hc->expect);
-        hc->expect_text = val;
-    }
-    else if (!strcasecmp(key, "method")) {
-        if (strcmp(val, "GET") && strcmp(val, "HEAD")
-            && strcmp(val, "OPTIONS")) {
-            return "expects GET, HEAD or OPTIONS";
-        }
-        hc->method = val;
-    }
-    else if (!strcasecmp(key, "host")) {
-        const char *colon = ap_strrchr_c(val, ':');
-
-        if (ap_strchr_c(val, '/') || ap_strchr_c(val, ' ')) {
-            return "expects a host name, optionally with :port";
-        }
-        hc->host = val;
-        hc->sni = (colon && *val != '[')
-                  ? apr_pstrmemdup(cmd->pool, val, colon - val) : val;
-    }
-    else {
-        return "unknown option (valid: uri=PATH interval=T timeout=T rise=N "
-               "fall=N expect=CODES method=GET|HEAD|OPTIONS host=NAME)";
-    }
-    return err;
-}
-
-const char *
-rp_cmd_health_check(cmd_parms *cmd, void *d, const char *args)
-{
-    rproxy_pool_t *pool = rp_config_current_pool();
-    rp_health_t *hc;
-    const char *word, *err;
-
-    (void)d;
-    if (!pool) {
-        return "RProxyHealthCheck is only valid inside <RProxyPool>";
-    }
-    if (pool->hc) {
-        return "RProxyHealthCheck: only one per pool";
-    }
-    hc = apr_pcalloc(cmd->pool, sizeof(*hc));
-    hc->uri = "/";
-    hc->method = "GET";
-    hc->interval = apr_time_from_sec(5);
-    hc->timeout = apr_time_from_sec(2);
-    hc->rise = 2;
-    hc->fall = 3;
-    hc->expect = apr_array_make(cmd->pool, 2, sizeof(rp_range_t));
-    hc->file = cmd->directive->filename;
-    hc->line = cmd->directive->line_num;
-    while (*(word = ap_getword_conf(cmd->pool, &args))) {
-        const char *key, *val = rp_split_kv(cmd->pool, word, &key);
-
-        if ((err = health_option(cmd, hc, key, val))) {
-            return apr_psprintf(cmd->pool, "RProxyHealthCheck %s: %s", word,
-                                err);
-        }
-    }
-    if (!hc->expect->nelts) {
-        parse_expect(cmd->temp_pool, "200-399", hc->expect);
-        hc->expect_text = "200-399";
-    }
-    if (hc->timeout > hc->interval) {
-        return apr_psprintf(cmd->pool, "RProxyHealthCheck: timeout (%"
-                            APR_TIME_T_FMT "ms) must not be longer than "
-                            "interval (%" APR_TIME_T_FMT "ms)",
-                            apr_time_as_msec(hc->timeout),
-                            apr_time_as_msec(hc->interval));
-    }
-    pool->hc = hc;
-    return NULL;
-}
-
 static const rp_health_t *
-first_check(void)
+rp_health_first(void)
 {
     int i;
 
@@ -228,7 +77,7 @@ int
 rp_health_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                        apr_pool_t *ptemp, server_rec *s)
 {
-    const rp_health_t *hc = first_check();
+    const rp_health_t *hc = rp_health_first();
 
     (void)pconf;
     (void)plog;
@@ -245,7 +94,7 @@ rp_health_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 }
 
 static int
-health_status_expected(const rp_health_t *hc, int status)
+rp_health_expected(const rp_health_t *hc, int status)
 {
     int i;
 
@@ -262,8 +111,8 @@ health_status_expected(const rp_health_t *hc, int status)
 /* The request_rec a check runs as: enough of one for the member-side
  * HTTP code and for logging, on the member connection itself. */
 static request_rec *
-check_request(apr_pool_t *p, rproxy_member_t *m, rp_bconn_t *bc,
-              const rp_health_t *hc)
+rp_health_request(apr_pool_t *p, rproxy_member_t *m, rp_bconn_t *bc,
+                  const rp_health_t *hc)
 {
     request_rec *r = apr_pcalloc(p, sizeof(*r));
 
@@ -290,7 +139,7 @@ check_request(apr_pool_t *p, rproxy_member_t *m, rp_bconn_t *bc,
 }
 
 static apr_interval_time_t
-deadline_remaining(apr_time_t deadline)
+rp_health_remaining(apr_time_t deadline)
 {
     apr_interval_time_t left = deadline - apr_time_now();
 
@@ -300,7 +149,7 @@ deadline_remaining(apr_time_t deadline)
 /* Runs one check; returns the status it got (0: none) and says why it
  * failed in *why. */
 static int
-health_probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
+rp_health_probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
              const char **why)
 {
     apr_time_t deadline = apr_time_now() + hc->timeout;
@@ -321,7 +170,7 @@ health_probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
     memset(&ex, 0, sizeof(ex));
     memset(&match, 0, sizeof(match));
     match.path = hc->uri;
-    ex.r = check_request(p, m, bc, hc);
+    ex.r = rp_health_request(p, m, bc, hc);
     ex.match = &match;
     ex.m = m;
     ex.bc = bc;
@@ -331,10 +180,10 @@ health_probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
     apr_table_setn(ex.headers, "User-Agent", RP_HC_USER_AGENT);
     apr_table_setn(ex.headers, "Accept", "*/*");
     apr_table_setn(ex.headers, "Connection", "close");
-    ex.timeout = deadline_remaining(deadline);
+    ex.timeout = rp_health_remaining(deadline);
     rv = rp_member_http_send_head(&ex);
     while (rv == APR_SUCCESS) {
-        ex.timeout = deadline_remaining(deadline);
+        ex.timeout = rp_health_remaining(deadline);
         rv = rp_member_http_read_head(&ex, &got);
         if (rv != APR_SUCCESS || !ap_is_HTTP_INFO(ex.status)
             || ex.status == HTTP_SWITCHING_PROTOCOLS
@@ -352,7 +201,7 @@ health_probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
                : apr_psprintf(p, "connection failed (%pm)", &rv);
         return 0;
     }
-    if (!health_status_expected(hc, ex.status)) {
+    if (!rp_health_expected(hc, ex.status)) {
         *why = apr_psprintf(p, "status %d, expected %s", ex.status,
                             hc->expect_text);
     }
@@ -362,7 +211,7 @@ health_probe(apr_pool_t *p, rproxy_member_t *m, const rp_health_t *hc,
 /* Counts the result; `fall` failures or `rise` passes in a row change the
  * member's state. Only the prober writes these fields. */
 static void
-health_record(rproxy_member_t *m, const rp_health_t *hc, int status,
+rp_health_record(rproxy_member_t *m, const rp_health_t *hc, int status,
               const char *why)
 {
     rp_shm_member_t *sh = m->sh;
@@ -407,7 +256,7 @@ health_record(rproxy_member_t *m, const rp_health_t *hc, int status,
 }
 
 static void *APR_THREAD_FUNC
-check_task(apr_thread_t *thread, void *data)
+rp_health_task(apr_thread_t *thread, void *data)
 {
     rproxy_member_t *m = data;
     const char *why = NULL;
@@ -418,8 +267,8 @@ check_task(apr_thread_t *thread, void *data)
     /* its own allocator: checks run on several threads at once */
     if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) == APR_SUCCESS) {
         apr_pool_tag(p, "rproxy_health_check");
-        status = health_probe(p, m, m->pool->hc, &why);
-        health_record(m, m->pool->hc, status, why);
+        status = rp_health_probe(p, m, m->pool->hc, &why);
+        rp_health_record(m, m->pool->hc, status, why);
         apr_pool_destroy(p);
     }
     apr_atomic_set32(&m->hc_busy, 0);
@@ -427,7 +276,7 @@ check_task(apr_thread_t *thread, void *data)
 }
 
 static void
-prober_start(void)
+rp_health_prober_start(void)
 {
     int i, n = 0;
 
@@ -455,7 +304,7 @@ prober_start(void)
 }
 
 static void
-prober_stop(void)
+rp_health_prober_stop(void)
 {
     if (prober.threads) {
         /* waits for the checks that are running */
@@ -469,7 +318,7 @@ prober_stop(void)
 }
 
 static void
-prober_tick(void)
+rp_health_prober_tick(void)
 {
     apr_time_t now = apr_time_now();
     int i, j;
@@ -488,29 +337,29 @@ prober_tick(void)
             }
             m->hc_due = now + pool->hc->interval;
             if (!prober.threads
-                || apr_thread_pool_push(prober.threads, check_task, m,
+                || apr_thread_pool_push(prober.threads, rp_health_task, m,
                                         APR_THREAD_TASK_PRIORITY_NORMAL,
                                         NULL) != APR_SUCCESS) {
-                check_task(NULL, m);
+                rp_health_task(NULL, m);
             }
         }
     }
 }
 
 static apr_status_t
-prober_callback(int state, void *data, apr_pool_t *ptemp)
+rp_health_prober_callback(int state, void *data, apr_pool_t *ptemp)
 {
     (void)data;
     (void)ptemp;
     switch (state) {
     case AP_WATCHDOG_STATE_STARTING:
-        prober_start();
+        rp_health_prober_start();
         break;
     case AP_WATCHDOG_STATE_RUNNING:
-        prober_tick();
+        rp_health_prober_tick();
         break;
     case AP_WATCHDOG_STATE_STOPPING:
-        prober_stop();
+        rp_health_prober_stop();
         break;
     }
     /* anything but success would stop mod_watchdog calling us */
@@ -531,7 +380,7 @@ rp_health_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)plog;
     (void)ptemp;
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG
-        || !first_check()) {
+        || !rp_health_first()) {
         return OK;
     }
     get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
@@ -539,7 +388,8 @@ rp_health_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     prober.s = s;
     rv = get_instance(&wd, RP_HC_WATCHDOG, 0, 1, pconf);
     if (rv == APR_SUCCESS) {
-        rv = register_cb(wd, AP_WD_TM_SLICE, &prober, prober_callback);
+        rv = register_cb(wd, AP_WD_TM_SLICE, &prober,
+                         rp_health_prober_callback);
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, RPLOGNO(00105)

@@ -39,18 +39,9 @@ extern module AP_MODULE_DECLARE_DATA rproxy_module;
 #define RP_MERGE(n, b, a, f)    (n)->f = ((a)->f != RP_UNSET ? (a)->f : (b)->f)
 #define RP_MERGE_PTR(n, b, a, f) (n)->f = ((a)->f != NULL ? (a)->f : (b)->f)
 
-/* Built-in defaults, used where neither the pool nor the server sets one. */
-#define RP_DEFAULT_CONNECT_TIMEOUT  apr_time_from_sec(5)
-#define RP_DEFAULT_HEADER_TIMEOUT   apr_time_from_sec(60)
-#define RP_DEFAULT_IDLE_TIMEOUT     apr_time_from_sec(60)
-#define RP_DEFAULT_KA_IDLE          32
-#define RP_DEFAULT_KA_IDLE_TIMEOUT  apr_time_from_sec(60)
 /* Closed a little before the backend's own advertised keep-alive timeout,
  * so that we never write into a connection the backend is closing. */
 #define RP_KA_MARGIN                apr_time_from_msec(1000)
-/* RProxyQueue: max= when not given, and the longest timeout= */
-#define RP_DEFAULT_QUEUE_MAX        100
-#define RP_QUEUE_TIMEOUT_MAX        apr_time_from_sec(600)
 
 /* Handler name set on requests that mod_rproxy serves. */
 #define RP_HANDLER              "rproxy"
@@ -195,7 +186,6 @@ struct rproxy_pool_t {
     server_rec *s;                  /* where it was defined */
     const char *file;
     int line;
-    int implicit;                   /* made for a URL target */
     apr_thread_mutex_t *mutex;      /* per child, from child_init */
     rp_shm_pool_t *sh;              /* shared, from post_config */
     rp_sticky_t *sticky;            /* RProxySticky, or NULL */
@@ -245,7 +235,6 @@ typedef struct {
     int preserve_host;
     int forwarded;                  /* rp_forwarded_e */
     apr_array_header_t *hide;       /* response headers to remove */
-    int hide_defaults;              /* also hide the built-in list */
     /* RProxyTrustedProxies: apr_ipsubnet_t *, the peers whose forwarding
      * headers are kept; NULL: not set here; a NULL element: "none" */
     apr_array_header_t *trusted;
@@ -270,29 +259,47 @@ void *rp_create_server_conf(apr_pool_t *p, server_rec *s);
 void *rp_merge_server_conf(apr_pool_t *p, void *base, void *add);
 void *rp_create_dir_conf(apr_pool_t *p, char *dir);
 void *rp_merge_dir_conf(apr_pool_t *p, void *base, void *add);
+const char *rp_cmd_forwarded(cmd_parms *cmd, void *d, const char *arg);
+const char *rp_cmd_hide_header(cmd_parms *cmd, void *d, const char *arg);
+const char *rp_cmd_trusted_proxies(cmd_parms *cmd, void *d, const char *arg);
+/* The <RProxyPool> being read, or NULL (configuration parsing is
+ * single-threaded); set by rp_cmd_pool_section(). */
+rproxy_pool_t *rp_config_current_pool(void);
+void rp_config_set_current_pool(rproxy_pool_t *pool);
+/* The pool a directive that is only valid inside <RProxyPool> configures:
+ * NULL with *err set to a message naming the directive outside one. */
+rproxy_pool_t *rp_config_pool_scope(cmd_parms *cmd, const char **err);
+int rp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp);
+rp_server_conf *rp_server_config(const server_rec *s);
+rp_dir_conf *rp_dir_config(const request_rec *r);
+const char *rp_parse_interval(const char *v, apr_interval_time_t *out);
+const char *rp_parse_int(const char *v, int min, int max, int *out);
+/* A pool or member route name: letters, digits, '_', '-' and '.'. */
+int rp_valid_name(const char *name);
+void rp_timeouts_unset(rp_timeouts_t *to);
+void rp_timeouts_merge(rp_timeouts_t *n, const rp_timeouts_t *b,
+                       const rp_timeouts_t *a);
+
+/* rproxy_pool.c */
+rproxy_pool_t *rp_pool_new(cmd_parms *cmd, const char *name);
+rproxy_member_t *rp_pool_member_add(apr_pool_t *p, rproxy_pool_t *pool);
+/* Fills m's address fields from an http:// or https:// URL. */
+const char *rp_pool_member_url(apr_pool_t *p, const char *url,
+                               rproxy_member_t *m);
 const char *rp_cmd_pool_section(cmd_parms *cmd, void *d, const char *arg);
 const char *rp_cmd_member(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_balancer(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_timeouts(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_keepalive(cmd_parms *cmd, void *d, const char *args);
-const char *rp_cmd_pass(cmd_parms *cmd, void *d, const char *args);
-const char *rp_cmd_pass_match(cmd_parms *cmd, void *d, const char *args);
-const char *rp_cmd_forwarded(cmd_parms *cmd, void *d, const char *arg);
-const char *rp_cmd_hide_header(cmd_parms *cmd, void *d, const char *arg);
-const char *rp_cmd_trusted_proxies(cmd_parms *cmd, void *d, const char *arg);
-const char *rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args);
-const char *rp_cmd_retries(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_slow_start(cmd_parms *cmd, void *d, const char *arg);
-const char *rp_cmd_queue(cmd_parms *cmd, void *d, const char *args);
-rproxy_pool_t *rp_config_current_pool(void);
-int rp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp);
+const char *rp_cmd_retries(cmd_parms *cmd, void *d, const char *args);
+const char *rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args);
 int rp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                     server_rec *s);
-rp_server_conf *rp_server_config(const server_rec *s);
-rp_dir_conf *rp_dir_config(const request_rec *r);
-const char *rp_parse_interval(const char *v, apr_interval_time_t *out);
-const char *rp_parse_int(const char *v, int min, int max, int *out);
-const char *rp_split_kv(apr_pool_t *p, const char *word, const char **key);
+
+/* rproxy_route_config.c */
+const char *rp_cmd_pass(cmd_parms *cmd, void *d, const char *args);
+const char *rp_cmd_pass_match(cmd_parms *cmd, void *d, const char *args);
 
 /* rproxy_route.c */
 int rp_translate_name(request_rec *r);
@@ -328,6 +335,7 @@ rp_slots_e rp_balancer_slots(const rproxy_pool_t *pool,
                              const unsigned char *tried);
 
 /* rproxy_queue.c */
+const char *rp_cmd_queue(cmd_parms *cmd, void *d, const char *args);
 /**
  * Called when rp_balancer_pick() found no member for a request's first
  * try: with RProxyQueue, and while some member is only full, waits for a
@@ -546,7 +554,7 @@ int rp_outlier_ejected(const rproxy_member_t *m, apr_time_t now);
  * the count on success. Any thread. */
 void rp_outlier_report(rproxy_member_t *m, rproxy_outcome_e outcome);
 
-/* rproxy_health.c */
+/* rproxy_health_config.c */
 const char *rp_cmd_health_check(cmd_parms *cmd, void *d, const char *args);
 int rp_health_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                            apr_pool_t *ptemp, server_rec *s);

@@ -42,6 +42,7 @@
  */
 
 #include "rproxy_private.h"
+#include "rproxy_config.h"
 
 #include "http_core.h"
 #include "apr_atomic.h"
@@ -54,7 +55,7 @@
 
 /* Takes a place in the pool's queue unless max= requests already wait. */
 static int
-queue_enter(rproxy_pool_t *pool)
+rp_queue_enter(rproxy_pool_t *pool)
 {
     return rp_shm_inc_below(&pool->sh->queued, (apr_uint32_t)pool->queue_max);
 }
@@ -65,7 +66,7 @@ queue_enter(rproxy_pool_t *pool)
  * connections (HTTP/2 streams) have no socket of their own: their
  * aborted flag is all there is. */
 static int
-client_gone(conn_rec *c)
+rp_queue_client_gone(conn_rec *c)
 {
     apr_socket_t *sock;
     apr_pollfd_t pfd;
@@ -100,15 +101,15 @@ client_gone(conn_rec *c)
 
 /* Polls for a slot until one is claimed or the wait must end. */
 static apr_status_t
-poll_for_slot(request_rec *r, rproxy_pool_t *pool,
-              const unsigned char *tried, apr_time_t deadline,
-              rproxy_member_t **out)
+rp_queue_poll_slot(request_rec *r, rproxy_pool_t *pool,
+                   const unsigned char *tried, apr_time_t deadline,
+                   rproxy_member_t **out)
 {
     apr_interval_time_t nap = RP_QUEUE_NAP_FIRST;
     apr_time_t now;
 
     for (;;) {
-        if (client_gone(r->connection)) {
+        if (rp_queue_client_gone(r->connection)) {
             return APR_ECONNABORTED;
         }
         if ((now = apr_time_now()) >= deadline) {
@@ -148,7 +149,7 @@ rp_queue_wait(request_rec *r, rproxy_pool_t *pool,
         || rp_balancer_slots(pool, tried) != RP_SLOTS_FULL) {
         return APR_ENOENT;
     }
-    if (!queue_enter(pool)) {
+    if (!rp_queue_enter(pool)) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, RPLOGNO(00091)
                       "pool %s: every member full and the queue too "
                       "(RProxyQueue max=%d); 503", pool->name,
@@ -156,7 +157,7 @@ rp_queue_wait(request_rec *r, rproxy_pool_t *pool,
         return APR_ENOSPC;
     }
     start = apr_time_now();
-    rv = poll_for_slot(r, pool, tried, start + pool->queue_timeout, out);
+    rv = rp_queue_poll_slot(r, pool, tried, start + pool->queue_timeout, out);
     apr_atomic_dec32(&pool->sh->queued);
     ms = (long)apr_time_as_msec(apr_time_now() - start);
     apr_table_setn(r->notes, "rproxy-queue-ms", apr_ltoa(r->pool, ms));
@@ -178,4 +179,37 @@ rp_queue_wait(request_rec *r, rproxy_pool_t *pool,
     /* APR_ENOENT: the members went out while it waited; the caller says
      * so as for any request that finds no usable member */
     return rv;
+}
+
+/* RProxyQueue timeout=T [max=N]: the directive of the wait above. */
+typedef struct {
+    apr_interval_time_t timeout;
+    int max;
+} rp_queue_conf_t;
+
+static const rp_opt_t rp_queue_opts[] = {
+    { "timeout", RP_OPT_INTERVAL, APR_OFFSETOF(rp_queue_conf_t, timeout),
+      apr_time_from_msec(1), RP_QUEUE_TIMEOUT_MAX },
+    { "max", RP_OPT_INT, APR_OFFSETOF(rp_queue_conf_t, max), 1, 1000000 },
+    { NULL }
+};
+
+const char *
+rp_cmd_queue(cmd_parms *cmd, void *d, const char *args)
+{
+    const char *err;
+    rproxy_pool_t *pool = rp_config_pool_scope(cmd, &err);
+    rp_queue_conf_t conf = { 0, rp_defaults.queue_max };
+
+    (void)d;
+    if (!pool || (err = rp_options_parse(cmd, cmd->cmd->name, rp_queue_opts,
+                                         &conf, args))) {
+        return err;
+    }
+    if (!conf.timeout) {
+        return "RProxyQueue: needs timeout=T (such as 500ms or 3s)";
+    }
+    pool->queue_timeout = conf.timeout;
+    pool->queue_max = conf.max;
+    return NULL;
 }

@@ -35,12 +35,12 @@ rp_match_get(request_rec *r)
 
 /* Characters that travel unencoded in a path (RFC 3986 pchar and '/'). */
 static int
-path_safe(unsigned char c)
+rp_route_path_safe(unsigned char c)
 {
     return apr_isalnum(c) || ap_strchr_c("-._~!$&'()*+,;=:@/", c);
 }
 
-/* How encode_path treats '%'. */
+/* How rp_route_encode_path treats '%'. */
 typedef enum {
     RP_ENC_DECODED,     /* a decoded path: '%' is a character, "%25" */
     RP_ENC_KEEP_2F,     /* the same, but an undecoded "%2F" stays */
@@ -53,7 +53,7 @@ typedef enum {
  * (AllowEncodedSlashes NoDecode), "%2F" in r->uri is still an encoded
  * slash and is passed on as such (RP_ENC_KEEP_2F). */
 static const char *
-encode_path(apr_pool_t *p, const char *path, rp_enc_e mode)
+rp_route_encode_path(apr_pool_t *p, const char *path, rp_enc_e mode)
 {
     static const char hex[] = "0123456789ABCDEF";
     const unsigned char *s;
@@ -61,7 +61,7 @@ encode_path(apr_pool_t *p, const char *path, rp_enc_e mode)
     char *out, *d;
 
     for (s = (const unsigned char *)path; *s; s++) {
-        extra += path_safe(*s) || (*s == '%' && mode == RP_ENC_TARGET)
+        extra += rp_route_path_safe(*s) || (*s == '%' && mode == RP_ENC_TARGET)
                  ? 0 : 2;
     }
     if (!extra) {
@@ -69,7 +69,7 @@ encode_path(apr_pool_t *p, const char *path, rp_enc_e mode)
     }
     d = out = apr_palloc(p, strlen(path) + extra + 1);
     for (s = (const unsigned char *)path; *s; s++) {
-        if (path_safe(*s) || (*s == '%' && mode == RP_ENC_TARGET)) {
+        if (rp_route_path_safe(*s) || (*s == '%' && mode == RP_ENC_TARGET)) {
             *d++ = *s;
         }
         else if (*s == '%' && mode == RP_ENC_KEEP_2F && s[1] == '2'
@@ -88,7 +88,7 @@ encode_path(apr_pool_t *p, const char *path, rp_enc_e mode)
 
 /* The mode for the client's part of the path, which r->uri has decoded. */
 static rp_enc_e
-client_mode(request_rec *r)
+rp_route_enc_mode(request_rec *r)
 {
     core_dir_config *cd = ap_get_core_module_config(r->per_dir_config);
 
@@ -98,7 +98,7 @@ client_mode(request_rec *r)
 
 /* Does prefix match uri on a segment boundary? */
 static int
-prefix_matches(const char *prefix, const char *uri)
+rp_route_prefix_matches(const char *prefix, const char *uri)
 {
     apr_size_t len = strlen(prefix);
 
@@ -111,7 +111,7 @@ prefix_matches(const char *prefix, const char *uri)
 
 /* Joins a target path and the rest of the client's path with one '/'. */
 static const char *
-join_path(apr_pool_t *p, const char *target, const char *rest)
+rp_route_join_path(apr_pool_t *p, const char *target, const char *rest)
 {
     apr_size_t tlen = strlen(target);
 
@@ -128,15 +128,16 @@ const char *
 rp_route_unmap(apr_pool_t *p, const rp_route_t *route, const char *path)
 {
     if (!route->target_path || !route->prefix
-        || !prefix_matches(route->target_path, path)) {
+        || !rp_route_prefix_matches(route->target_path, path)) {
         return NULL;
     }
-    return join_path(p, route->prefix, path + strlen(route->target_path));
+    return rp_route_join_path(p, route->prefix,
+                              path + strlen(route->target_path));
 }
 
 /* path: what the member gets, already encoded, without the query. */
 static rp_match_t *
-make_match(request_rec *r, rp_route_t *route, const char *path)
+rp_route_make_match(request_rec *r, rp_route_t *route, const char *path)
 {
     rp_match_t *match = apr_pcalloc(r->pool, sizeof(*match));
 
@@ -154,22 +155,24 @@ make_match(request_rec *r, rp_route_t *route, const char *path)
  * sent as configured (it is already encoded: "/a%20b" stays "/a%20b"); the
  * client's part, decoded in r->uri, is encoded once. */
 static rp_match_t *
-map_prefix(request_rec *r, rp_route_t *route)
+rp_route_map_prefix(request_rec *r, rp_route_t *route)
 {
     const char *prefix = route->prefix;
     const char *rest = r->uri;
 
     if (!route->target_path) {
-        return make_match(r, route, encode_path(r->pool, r->uri,
-                                                client_mode(r)));
+        return rp_route_make_match(r, route,
+                                   rp_route_encode_path(r->pool, r->uri,
+                                                        rp_route_enc_mode(r)));
     }
-    if (prefix && prefix_matches(prefix, r->uri)) {
+    if (prefix && rp_route_prefix_matches(prefix, r->uri)) {
         rest = r->uri + strlen(prefix);
     }
-    return make_match(r, route, join_path(
-                          r->pool, encode_path(r->pool, route->target_path,
-                                               RP_ENC_TARGET),
-                          encode_path(r->pool, rest, client_mode(r))));
+    return rp_route_make_match(r, route, rp_route_join_path(
+               r->pool,
+               rp_route_encode_path(r->pool, route->target_path,
+                                    RP_ENC_TARGET),
+               rp_route_encode_path(r->pool, rest, rp_route_enc_mode(r))));
 }
 
 /* ap_pregsub() for a target path: the template is sent as configured,
@@ -177,10 +180,10 @@ map_prefix(request_rec *r, rp_route_t *route)
  * syntax: $0..$9 and & for the groups, a backslash quotes the next
  * character; a group that did not take part in the match is empty. */
 static const char *
-subst_target(request_rec *r, const char *tmpl, const char *uri,
-             ap_regmatch_t *pm)
+rp_route_subst_target(request_rec *r, const char *tmpl, const char *uri,
+                      ap_regmatch_t *pm)
 {
-    rp_enc_e mode = client_mode(r);
+    rp_enc_e mode = rp_route_enc_mode(r);
     apr_array_header_t *parts = apr_array_make(r->pool, 8,
                                                sizeof(const char *));
     const char *s = tmpl, *lit = tmpl;
@@ -195,7 +198,7 @@ subst_target(request_rec *r, const char *tmpl, const char *uri,
             no = s[1] - '0';
         }
         else if (*s == '\\' && s[1]) {
-            APR_ARRAY_PUSH(parts, const char *) = encode_path(
+            APR_ARRAY_PUSH(parts, const char *) = rp_route_encode_path(
                 r->pool, apr_pstrmemdup(r->pool, lit, s - lit),
                 RP_ENC_TARGET);
             lit = ++s;      /* the quoted character starts the next run */
@@ -206,23 +209,23 @@ subst_target(request_rec *r, const char *tmpl, const char *uri,
             s++;
             continue;
         }
-        APR_ARRAY_PUSH(parts, const char *) = encode_path(
+        APR_ARRAY_PUSH(parts, const char *) = rp_route_encode_path(
             r->pool, apr_pstrmemdup(r->pool, lit, s - lit), RP_ENC_TARGET);
         if (pm[no].rm_so >= 0 && pm[no].rm_eo >= pm[no].rm_so) {
-            APR_ARRAY_PUSH(parts, const char *) = encode_path(
+            APR_ARRAY_PUSH(parts, const char *) = rp_route_encode_path(
                 r->pool, apr_pstrmemdup(r->pool, uri + pm[no].rm_so,
                                         pm[no].rm_eo - pm[no].rm_so), mode);
         }
         s += no == 0 && *s == '&' ? 1 : 2;
         lit = s;
     }
-    APR_ARRAY_PUSH(parts, const char *) = encode_path(r->pool, lit,
-                                                      RP_ENC_TARGET);
+    APR_ARRAY_PUSH(parts, const char *) = rp_route_encode_path(
+        r->pool, lit, RP_ENC_TARGET);
     return apr_array_pstrcat(r->pool, parts, 0);
 }
 
 static rp_match_t *
-match_regex_routes(request_rec *r, apr_array_header_t *routes, int *stop)
+rp_route_match_regex(request_rec *r, apr_array_header_t *routes, int *stop)
 {
     ap_regmatch_t pm[AP_MAX_REG_MATCH];
     int i;
@@ -239,15 +242,15 @@ match_regex_routes(request_rec *r, apr_array_header_t *routes, int *stop)
             return NULL;
         }
         path = route->target_path
-               ? subst_target(r, route->target_path, r->uri, pm)
-               : encode_path(r->pool, r->uri, client_mode(r));
-        return make_match(r, route, path);
+               ? rp_route_subst_target(r, route->target_path, r->uri, pm)
+               : rp_route_encode_path(r->pool, r->uri, rp_route_enc_mode(r));
+        return rp_route_make_match(r, route, path);
     }
     return NULL;
 }
 
 static rp_match_t *
-match_server_routes(request_rec *r)
+rp_route_match_server(request_rec *r)
 {
     rp_server_conf *sconf = rp_server_config(r->server);
     rp_route_t *best = NULL;
@@ -255,7 +258,7 @@ match_server_routes(request_rec *r)
     rp_match_t *match;
     int i, stop = 0;
 
-    match = match_regex_routes(r, sconf->regex_routes, &stop);
+    match = rp_route_match_regex(r, sconf->regex_routes, &stop);
     if (match || stop) {
         return match;
     }
@@ -264,7 +267,7 @@ match_server_routes(request_rec *r)
                                           rp_route_t *);
         apr_size_t len = strlen(route->path);
 
-        if (len > best_len && prefix_matches(route->path, r->uri)) {
+        if (len > best_len && rp_route_prefix_matches(route->path, r->uri)) {
             best = route;
             best_len = len;
         }
@@ -272,12 +275,12 @@ match_server_routes(request_rec *r)
     if (!best || best->excluded) {
         return NULL;
     }
-    return map_prefix(r, best);
+    return rp_route_map_prefix(r, best);
 }
 
 /* Requests mod_rproxy never routes: forward-proxy shapes and non-paths. */
 static int
-routable(request_rec *r)
+rp_route_routable(request_rec *r)
 {
     return !r->proxyreq && r->method_number != M_CONNECT
            && r->uri && r->uri[0] == '/';
@@ -289,7 +292,7 @@ rp_translate_name(request_rec *r)
     rp_dir_conf *dconf = rp_dir_config(r);
     rp_match_t *match;
 
-    if (!routable(r)) {
+    if (!rp_route_routable(r)) {
         return DECLINED;
     }
     /* a section route (seen through the early <Location> walk) wins;
@@ -301,7 +304,7 @@ rp_translate_name(request_rec *r)
         }
         return DECLINED;
     }
-    match = match_server_routes(r);
+    match = rp_route_match_server(r);
     if (!match) {
         return DECLINED;
     }
@@ -319,7 +322,7 @@ rp_translate_name(request_rec *r)
  * lets the body through. TraceEnable is per server and read from the
  * initial request, like the core does. */
 static int
-trace_allowed(request_rec *r)
+rp_route_trace_allowed(request_rec *r)
 {
     request_rec *first = r;
     core_server_config *conf;
@@ -359,12 +362,12 @@ rp_map_to_storage(request_rec *r)
          * here, or the core would answer it itself (ap_send_http_trace) */
         if (r->method_number == M_TRACE
             && apr_table_get(r->notes, RP_NOTE_SECTION_TRACE)) {
-            return trace_allowed(r);
+            return rp_route_trace_allowed(r);
         }
         return DECLINED;
     }
     if (r->method_number == M_TRACE) {
-        return trace_allowed(r);
+        return rp_route_trace_allowed(r);
     }
     /* a proxied request has no file behind it: skip the directory walk
      * (<Directory>, <Files>, .htaccess), as mod_proxy does; <Location>
@@ -378,7 +381,7 @@ rp_fixups(request_rec *r)
     rp_dir_conf *dconf = rp_dir_config(r);
     rp_match_t *match = rp_match_get(r);
 
-    if (dconf->route && routable(r)) {
+    if (dconf->route && rp_route_routable(r)) {
         if (dconf->route->excluded) {
             if (match && r->handler && !strcmp(r->handler, RP_HANDLER)) {
                 r->handler = NULL;
@@ -386,7 +389,7 @@ rp_fixups(request_rec *r)
             ap_set_module_config(r->request_config, &rproxy_module, NULL);
             return DECLINED;
         }
-        match = map_prefix(r, dconf->route);
+        match = rp_route_map_prefix(r, dconf->route);
         ap_set_module_config(r->request_config, &rproxy_module, match);
         r->handler = RP_HANDLER;
     }

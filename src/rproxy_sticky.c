@@ -26,6 +26,7 @@
  */
 
 #include "rproxy_private.h"
+#include "rproxy_config.h"
 
 #include "util_cookies.h"
 #include "apr_lib.h"
@@ -55,7 +56,7 @@ struct rp_sticky_t {
 
 /* APR's permission bits (one hex digit per class) as a Unix mode. */
 static unsigned int
-perms_mode(apr_fileperms_t prot)
+rp_sticky_perms_mode(apr_fileperms_t prot)
 {
     return ((prot >> 8) & 7) << 6 | ((prot >> 4) & 7) << 3 | (prot & 7);
 }
@@ -66,7 +67,7 @@ perms_mode(apr_fileperms_t prot)
  * use it. A file longer than RP_SECRET_MAX is refused, not cut short.
  * httpd puts the configuration file and line in front of the message. */
 static const char *
-read_secret(cmd_parms *cmd, const char *path, rp_sticky_t *st)
+rp_sticky_read_secret(cmd_parms *cmd, const char *path, rp_sticky_t *st)
 {
     char buf[RP_SECRET_MAX + 3];    /* room for CRLF, and one more byte */
     const char *full = ap_server_root_relative(cmd->temp_pool, path);
@@ -90,7 +91,7 @@ read_secret(cmd_parms *cmd, const char *path, rp_sticky_t *st)
                             "written by group or others (mode %04o): make "
                             "it private to the user httpd starts as, e.g. "
                             "chmod 0600 (or 0400) %s", full,
-                            perms_mode(fi.protection),
+                            rp_sticky_perms_mode(fi.protection),
                             full);
     }
     rv = apr_file_read_full(f, buf, sizeof(buf), &len);
@@ -114,80 +115,99 @@ read_secret(cmd_parms *cmd, const char *path, rp_sticky_t *st)
     return NULL;
 }
 
+/* cookie=NAME */
 static const char *
-sticky_option(cmd_parms *cmd, rp_sticky_t *st, const char *key,
-              const char *val)
+rp_sticky_cookie(cmd_parms *cmd, void *rec, const rp_opt_t *opt,
+                 const char *val)
 {
-    if (val && !strcasecmp(key, "cookie")) {
-        st->cookie = val;
-        return ap_cookie_check_string(val) == APR_SUCCESS ? NULL
-               : "not a valid cookie name";
-    }
-    if (val && !strcasecmp(key, "route")) {
-        st->route = val;
-        return ap_cookie_check_string(val) == APR_SUCCESS ? NULL
-               : "not a valid cookie name";
-    }
-    if (val && !strcasecmp(key, "secret")) {
-        if (!strncmp(val, "file:", 5)) {
-            return read_secret(cmd, val + 5, st);
-        }
-        st->secret = val;
-        st->secret_len = strlen(val);
-        return st->secret_len >= 16 ? NULL
-               : "the secret must be at least 16 bytes";
-    }
-    if (val && (!strcasecmp(key, "path") || !strcasecmp(key, "domain")
-                || !strcasecmp(key, "samesite") || !strcasecmp(key, "max_age"))) {
-        if (ap_strchr_c(val, ';') || ap_strchr_c(val, ',')) {
-            return "attribute values cannot contain ';' or ','";
-        }
-        if (!strcasecmp(key, "path")) {
-            key = "Path";
-        }
-        else if (!strcasecmp(key, "domain")) {
-            key = "Domain";
-        }
-        else if (!strcasecmp(key, "samesite")) {
-            key = "SameSite";
-        }
-        else {
-            key = "Max-Age";
-        }
-        st->attrs = apr_pstrcat(cmd->pool, st->attrs, "; ", key, "=", val,
-                                NULL);
-        return NULL;
-    }
-    if (!val && (!strcasecmp(key, "secure") || !strcasecmp(key, "httponly"))) {
-        st->attrs = apr_pstrcat(cmd->pool, st->attrs, "; ",
-                                !strcasecmp(key, "secure") ? "Secure"
-                                : "HttpOnly", NULL);
-        return NULL;
-    }
-    return "unknown option (valid: cookie=NAME route=NAME "
-           "secret=S|file:PATH path= domain= samesite= max_age= secure "
-           "httponly)";
+    rp_sticky_t *st = rec;
+
+    (void)cmd;
+    (void)opt;
+    st->cookie = val;
+    return ap_cookie_check_string(val) == APR_SUCCESS ? NULL
+           : "not a valid cookie name";
 }
+
+/* route=NAME: the application's session cookie (or ;name= path
+ * parameter) whose value ends in .<member route> */
+static const char *
+rp_sticky_route(cmd_parms *cmd, void *rec, const rp_opt_t *opt,
+                const char *val)
+{
+    rp_sticky_t *st = rec;
+
+    (void)cmd;
+    (void)opt;
+    st->route = val;
+    return ap_cookie_check_string(val) == APR_SUCCESS ? NULL
+           : "not a valid cookie name";
+}
+
+/* secret=S or secret=file:PATH */
+static const char *
+rp_sticky_secret(cmd_parms *cmd, void *rec, const rp_opt_t *opt,
+                 const char *val)
+{
+    rp_sticky_t *st = rec;
+
+    (void)opt;
+    if (!strncmp(val, "file:", 5)) {
+        return rp_sticky_read_secret(cmd, val + 5, st);
+    }
+    st->secret = val;
+    st->secret_len = strlen(val);
+    return st->secret_len >= 16 ? NULL
+           : "the secret must be at least 16 bytes";
+}
+
+/* A cookie attribute (opt->arg), with the value or alone for a flag. */
+static const char *
+rp_sticky_attr(cmd_parms *cmd, void *rec, const rp_opt_t *opt,
+               const char *val)
+{
+    rp_sticky_t *st = rec;
+
+    if (val && (ap_strchr_c(val, ';') || ap_strchr_c(val, ','))) {
+        return "attribute values cannot contain ';' or ','";
+    }
+    st->attrs = apr_pstrcat(cmd->pool, st->attrs, "; ", opt->arg,
+                            val ? "=" : "", val, NULL);
+    return NULL;
+}
+
+/* RProxySticky cookie=NAME|route=NAME [option ...] */
+static const rp_opt_t rp_sticky_opts[] = {
+    { "cookie", RP_OPT_STRING, 0, 0, 0, "NAME", rp_sticky_cookie },
+    { "route", RP_OPT_STRING, 0, 0, 0, "NAME", rp_sticky_route },
+    { "secret", RP_OPT_STRING, 0, 0, 0, "S|file:PATH", rp_sticky_secret },
+    { "path", RP_OPT_STRING, 0, 0, 0, "PATH", rp_sticky_attr, "Path" },
+    { "domain", RP_OPT_STRING, 0, 0, 0, "DOMAIN", rp_sticky_attr, "Domain" },
+    { "samesite", RP_OPT_STRING, 0, 0, 0, "VALUE", rp_sticky_attr,
+      "SameSite" },
+    { "max_age", RP_OPT_STRING, 0, 0, 0, "SECONDS", rp_sticky_attr,
+      "Max-Age" },
+    { "secure", RP_OPT_FLAG, 0, 0, 0, NULL, rp_sticky_attr, "Secure" },
+    { "httponly", RP_OPT_FLAG, 0, 0, 0, NULL, rp_sticky_attr, "HttpOnly" },
+    { NULL }
+};
 
 const char *
 rp_cmd_sticky(cmd_parms *cmd, void *d, const char *args)
 {
-    rproxy_pool_t *pool = rp_config_current_pool();
+    const char *err;
+    rproxy_pool_t *pool = rp_config_pool_scope(cmd, &err);
     rp_sticky_t *st;
-    const char *word, *err;
 
     (void)d;
     if (!pool) {
-        return "RProxySticky is only valid inside <RProxyPool>";
+        return err;
     }
     st = apr_pcalloc(cmd->pool, sizeof(*st));
     st->attrs = "";
-    while (*(word = ap_getword_conf(cmd->pool, &args))) {
-        const char *key, *val = rp_split_kv(cmd->pool, word, &key);
-
-        if ((err = sticky_option(cmd, st, key, val))) {
-            return apr_psprintf(cmd->pool, "RProxySticky %s: %s", word, err);
-        }
+    if ((err = rp_options_parse(cmd, cmd->cmd->name, rp_sticky_opts, st,
+                                args))) {
+        return err;
     }
     if (!st->cookie && !st->route) {
         return "RProxySticky: needs cookie=NAME or route=NAME";
@@ -197,7 +217,8 @@ rp_cmd_sticky(cmd_parms *cmd, void *d, const char *args)
                "(cookie= is one mod_rproxy sets, route= the application's)";
     }
     if (!ap_strstr_c(st->attrs, "Path=")) {
-        st->attrs = apr_pstrcat(cmd->pool, "; Path=/", st->attrs, NULL);
+        st->attrs = apr_pstrcat(cmd->pool, rp_defaults.sticky_attrs,
+                                st->attrs, NULL);
     }
     pool->sticky = st;
     return NULL;

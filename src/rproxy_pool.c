@@ -1,0 +1,442 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+ *
+ * rproxy_pool.c - pools, their members and balancers: <RProxyPool>,
+ * RProxyMember, RProxyBalancer, the pool-wide settings (RProxyTimeouts and
+ * RProxyKeepalive, which a server may also set, RProxySlowStart,
+ * RProxyRetries, RProxyOutlier) and the startup checks that need the whole
+ * configuration: pool names used before they are defined, balancer
+ * instances, address resolution.
+ *
+ * Errors found while parsing are returned to httpd, which prints them with
+ * the file and the line. Errors found in check_config (a route naming a pool
+ * that never appears) carry the file and line saved when the directive was
+ * read, and stop httpd the same way, before it forks.
+ */
+
+#include "rproxy_private.h"
+#include "rproxy_config.h"
+
+#include "http_ssl.h"
+#include "apr_lib.h"
+
+rproxy_pool_t *
+rp_pool_new(cmd_parms *cmd, const char *name)
+{
+    rp_server_conf *sconf = rp_server_config(cmd->server);
+    rproxy_pool_t *pool = apr_pcalloc(cmd->pool, sizeof(*pool));
+
+    pool->name = name;
+    pool->members = apr_array_make(cmd->pool, 4, sizeof(rproxy_member_t *));
+    pool->lb_name = rp_defaults.balancer;
+    pool->s = cmd->server;
+    pool->file = cmd->directive->filename;
+    pool->line = cmd->directive->line_num;
+    pool->retries = rp_defaults.retries;
+    pool->retry_budget = rp_defaults.retry_budget;
+    pool->outlier_eject = rp_defaults.outlier_eject;
+    pool->outlier_max_pct = rp_defaults.outlier_max_pct;
+    pool->queue_max = rp_defaults.queue_max;
+    rp_timeouts_unset(&pool->to);
+    APR_ARRAY_PUSH(sconf->pools, rproxy_pool_t *) = pool;
+    APR_ARRAY_PUSH(rp_globals.pools, rproxy_pool_t *) = pool;
+    apr_hash_set(sconf->pool_by_name, name, APR_HASH_KEY_STRING, pool);
+    return pool;
+}
+
+const char *
+rp_cmd_pool_section(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    const char *endp = ap_strrchr_c(arg, '>');
+    rp_server_conf *sconf = rp_server_config(cmd->server);
+    rproxy_pool_t *pool;
+    char *name;
+
+    if (err) {
+        return err;
+    }
+    if (rp_config_current_pool()) {
+        return "<RProxyPool> sections cannot be nested";
+    }
+    if (!endp) {
+        return "<RProxyPool> directive missing closing '>'";
+    }
+    name = apr_pstrmemdup(cmd->pool, arg, endp - arg);
+    ap_str_tolower(name);
+    if (!rp_valid_name(name)) {
+        return apr_psprintf(cmd->pool, "<RProxyPool %s>: a pool name uses "
+                            "letters, digits, '_', '-' and '.' only", name);
+    }
+    pool = apr_hash_get(sconf->pool_by_name, name, APR_HASH_KEY_STRING);
+    if (pool && pool->s == cmd->server) {
+        return apr_psprintf(cmd->pool, "<RProxyPool %s>: already defined "
+                            "at %s:%d", name, pool->file, pool->line);
+    }
+    pool = rp_pool_new(cmd, name);
+    rp_config_set_current_pool(pool);
+    err = ap_walk_config(cmd->directive->first_child, cmd, d);
+    rp_config_set_current_pool(NULL);
+    if (err) {
+        return err;
+    }
+    if (pool->members->nelts == 0) {
+        return apr_psprintf(cmd->pool, "<RProxyPool %s>: no RProxyMember "
+                            "in the pool", name);
+    }
+    return NULL;
+}
+
+/* Fills m's address fields from an http:// or https:// URL. */
+const char *
+rp_pool_member_url(apr_pool_t *p, const char *url, rproxy_member_t *m)
+{
+    apr_uri_t uri;
+
+    if (apr_uri_parse(p, url, &uri) != APR_SUCCESS || !uri.scheme
+        || !uri.hostname || !*uri.hostname) {
+        return "expects a URL such as http://10.0.0.1:8080";
+    }
+    ap_str_tolower(uri.scheme);
+    if (strcmp(uri.scheme, "http") && strcmp(uri.scheme, "https")) {
+        return "URL scheme must be http or https";
+    }
+    if (uri.user || uri.password || uri.query || uri.fragment) {
+        return "URL must not carry user info, a query or a fragment";
+    }
+    m->scheme = uri.scheme;
+    m->is_tls = !strcmp(uri.scheme, "https");
+    m->host = uri.hostname;
+    m->port = uri.port ? uri.port : (m->is_tls ? 443 : 80);
+    m->hostport = apr_psprintf(p, ap_strchr_c(m->host, ':') ? "[%s]:%u"
+                               : "%s:%u", m->host, m->port);
+    m->base_path = "";
+    if (uri.path && strcmp(uri.path, "/")) {
+        apr_size_t len = strlen(uri.path);
+        m->base_path = apr_pstrmemdup(p, uri.path,
+                                      uri.path[len - 1] == '/' ? len - 1
+                                      : len);
+    }
+    m->name = apr_psprintf(p, "%s://%s%s", m->scheme, m->hostport,
+                           m->base_path);
+    return NULL;
+}
+
+/* RProxyMember URL [option ...] */
+static const rp_opt_t rp_member_opts[] = {
+    { "weight", RP_OPT_INT, APR_OFFSETOF(rproxy_member_t, weight), 1, 1000 },
+    { "backup", RP_OPT_FLAG, APR_OFFSETOF(rproxy_member_t, backup) },
+    { "drain", RP_OPT_FLAG, APR_OFFSETOF(rproxy_member_t, drain) },
+    { "disabled", RP_OPT_FLAG, APR_OFFSETOF(rproxy_member_t, disabled) },
+    { "max_conns", RP_OPT_INT, APR_OFFSETOF(rproxy_member_t, max_conns),
+      0, 1000000 },
+    { "route", RP_OPT_NAME, APR_OFFSETOF(rproxy_member_t, route), 0, 0,
+      "ID" },
+    { NULL }
+};
+
+rproxy_member_t *
+rp_pool_member_add(apr_pool_t *p, rproxy_pool_t *pool)
+{
+    rproxy_member_t *m = apr_pcalloc(p, sizeof(*m));
+
+    m->pool = pool;
+    m->index = pool->members->nelts;
+    m->weight = rp_defaults.weight;
+    APR_ARRAY_PUSH(pool->members, rproxy_member_t *) = m;
+    return m;
+}
+
+const char *
+rp_cmd_member(cmd_parms *cmd, void *d, const char *args)
+{
+    const char *word, *err;
+    rproxy_pool_t *pool = rp_config_pool_scope(cmd, &err);
+    rproxy_member_t *m;
+    int i;
+
+    (void)d;
+    if (!pool) {
+        return err;
+    }
+    word = ap_getword_conf(cmd->temp_pool, &args);
+    if (!*word) {
+        return "RProxyMember: expects URL [weight=N] [backup] [drain] "
+               "[disabled] [max_conns=N] [route=ID]";
+    }
+    m = rp_pool_member_add(cmd->pool, pool);
+    if ((err = rp_pool_member_url(cmd->pool, word, m))) {
+        return apr_psprintf(cmd->pool, "RProxyMember %s: %s", word, err);
+    }
+    for (i = 0; i < m->index; i++) {
+        rproxy_member_t *o = APR_ARRAY_IDX(pool->members, i,
+                                           rproxy_member_t *);
+        if (!strcmp(o->name, m->name)) {
+            return apr_psprintf(cmd->pool, "RProxyMember %s: listed twice "
+                                "in pool %s", word, pool->name);
+        }
+    }
+    if ((err = rp_options_parse(cmd, apr_pstrcat(cmd->temp_pool,
+                                                 "RProxyMember ", m->name,
+                                                 NULL),
+                                rp_member_opts, m, args))) {
+        return err;
+    }
+    return NULL;
+}
+
+const char *
+rp_cmd_balancer(cmd_parms *cmd, void *d, const char *args)
+{
+    const char *name, *err;
+    rproxy_pool_t *pool = rp_config_pool_scope(cmd, &err);
+    const rproxy_balancer_t *lb;
+
+    (void)d;
+    if (!pool) {
+        return err;
+    }
+    name = ap_getword_conf(cmd->pool, &args);
+    if ((err = rp_balancer_lookup(cmd->temp_pool, name, &lb))) {
+        return apr_pstrcat(cmd->pool, "RProxyBalancer: ", err, NULL);
+    }
+    while (apr_isspace(*args)) {
+        args++;
+    }
+    pool->lb_name = name;
+    pool->lb_args = *args ? apr_pstrdup(cmd->pool, args) : NULL;
+    pool->lb = lb;
+    if ((lb->flags & RPROXY_LB_NEEDS_ARGS) && !pool->lb_args) {
+        return apr_psprintf(cmd->pool, "RProxyBalancer %s: needs an "
+                            "argument", name);
+    }
+    return NULL;
+}
+
+/* Settings that go to the current pool inside <RProxyPool>, else to the
+ * server. */
+static rp_timeouts_t *
+rp_pool_timeouts_target(cmd_parms *cmd)
+{
+    rproxy_pool_t *pool = rp_config_current_pool();
+
+    return pool ? &pool->to : &rp_server_config(cmd->server)->to;
+}
+
+/* RProxyTimeouts connect=T header=T idle=T */
+static const rp_opt_t rp_timeouts_opts[] = {
+    { "connect", RP_OPT_INTERVAL, APR_OFFSETOF(rp_timeouts_t, connect),
+      apr_time_from_msec(1), RP_INTERVAL_MAX },
+    { "header", RP_OPT_INTERVAL, APR_OFFSETOF(rp_timeouts_t, header),
+      apr_time_from_msec(1), RP_INTERVAL_MAX },
+    { "idle", RP_OPT_INTERVAL, APR_OFFSETOF(rp_timeouts_t, idle),
+      apr_time_from_msec(1), RP_INTERVAL_MAX },
+    { NULL }
+};
+
+const char *
+rp_cmd_timeouts(cmd_parms *cmd, void *d, const char *args)
+{
+    (void)d;
+    return rp_options_parse(cmd, cmd->cmd->name, rp_timeouts_opts,
+                            rp_pool_timeouts_target(cmd), args);
+}
+
+/* RProxyKeepalive idle=N idle_timeout=T */
+static const rp_opt_t rp_keepalive_opts[] = {
+    { "idle", RP_OPT_INT, APR_OFFSETOF(rp_timeouts_t, ka_idle), 0, 100000 },
+    { "idle_timeout", RP_OPT_INTERVAL,
+      APR_OFFSETOF(rp_timeouts_t, ka_idle_timeout), 0, RP_INTERVAL_MAX },
+    { NULL }
+};
+
+const char *
+rp_cmd_keepalive(cmd_parms *cmd, void *d, const char *args)
+{
+    (void)d;
+    return rp_options_parse(cmd, cmd->cmd->name, rp_keepalive_opts,
+                            rp_pool_timeouts_target(cmd), args);
+}
+
+const char *
+rp_cmd_slow_start(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err;
+    rproxy_pool_t *pool = rp_config_pool_scope(cmd, &err);
+
+    (void)d;
+    if (!pool) {
+        return err;
+    }
+    if ((err = rp_parse_interval(arg, &pool->slow_start))) {
+        return apr_psprintf(cmd->pool, "RProxySlowStart %s: %s", arg, err);
+    }
+    return NULL;
+}
+
+/* RProxyOutlier fails=N [eject=T] [max_ejected=P%] */
+static const rp_opt_t rp_outlier_opts[] = {
+    { "fails", RP_OPT_INT, APR_OFFSETOF(rproxy_pool_t, outlier_fails),
+      1, 1000 },
+    { "eject", RP_OPT_INTERVAL, APR_OFFSETOF(rproxy_pool_t, outlier_eject),
+      0, RP_INTERVAL_MAX },
+    { "max_ejected", RP_OPT_PERCENT,
+      APR_OFFSETOF(rproxy_pool_t, outlier_max_pct) },
+    { NULL }
+};
+
+const char *
+rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args)
+{
+    const char *err;
+    rproxy_pool_t *pool = rp_config_pool_scope(cmd, &err);
+
+    (void)d;
+    if (!pool || (err = rp_options_parse(cmd, cmd->cmd->name,
+                                         rp_outlier_opts, pool, args))) {
+        return err;
+    }
+    if (!pool->outlier_fails) {
+        return "RProxyOutlier: needs fails=N";
+    }
+    return NULL;
+}
+
+/* RProxyRetries N [budget=P%] */
+static const rp_opt_t rp_retries_opts[] = {
+    { "budget", RP_OPT_PERCENT, APR_OFFSETOF(rproxy_pool_t, retry_budget) },
+    { NULL }
+};
+
+const char *
+rp_cmd_retries(cmd_parms *cmd, void *d, const char *args)
+{
+    const char *word, *err;
+    rproxy_pool_t *pool = rp_config_pool_scope(cmd, &err);
+
+    (void)d;
+    if (!pool) {
+        return err;
+    }
+    word = ap_getword_conf(cmd->temp_pool, &args);
+    if ((err = rp_parse_int(word, 0, 100, &pool->retries))) {
+        return apr_psprintf(cmd->pool, "RProxyRetries '%s': %s (expects N "
+                            "[budget=P%%])", word, err);
+    }
+    return rp_options_parse(cmd, cmd->cmd->name, rp_retries_opts, pool, args);
+}
+
+/* --- startup checks ---------------------------------------------------- */
+
+/* RProxyQueue waits only for members with max_conns. */
+static int
+rp_pool_any_capped(const rproxy_pool_t *pool)
+{
+    int i;
+
+    for (i = 0; i < pool->members->nelts; i++) {
+        if (APR_ARRAY_IDX(pool->members, i, rproxy_member_t *)->max_conns) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static apr_status_t
+rp_pool_resolve(apr_pool_t *pconf, server_rec *s, rproxy_pool_t *pool)
+{
+    rp_server_conf *sconf = rp_server_config(pool->s);
+    const char *err;
+    int i;
+
+    /* pool settings, then the defining server's, then the defaults */
+    rp_timeouts_merge(&pool->to, &sconf->to, &pool->to);
+#define RP_DEFAULT(f, v) if (pool->to.f == RP_UNSET) pool->to.f = (v)
+    RP_DEFAULT(connect, rp_defaults.connect_timeout);
+    RP_DEFAULT(header, rp_defaults.header_timeout);
+    RP_DEFAULT(idle, rp_defaults.idle_timeout);
+    RP_DEFAULT(ka_idle, rp_defaults.ka_idle);
+    RP_DEFAULT(ka_idle_timeout, rp_defaults.ka_idle_timeout);
+#undef RP_DEFAULT
+
+    for (i = 0; i < pool->members->nelts; i++) {
+        rproxy_member_t *m = APR_ARRAY_IDX(pool->members, i,
+                                           rproxy_member_t *);
+        apr_status_t rv = apr_sockaddr_info_get(&m->addr, m->host,
+                                                APR_UNSPEC, m->port, 0,
+                                                pconf);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, RPLOGNO(00001)
+                         RP_MEMBER_FMT "cannot resolve %s (%s:%d)",
+                         RP_MEMBER_ARGS(m), m->host, pool->file, pool->line);
+            return rv;
+        }
+        if (m->is_tls && !ap_ssl_has_outgoing_handlers()) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00002)
+                         RP_MEMBER_FMT "https:// members need mod_ssl "
+                         "loaded and SSLProxyEngine on (%s:%d)",
+                         RP_MEMBER_ARGS(m), pool->file, pool->line);
+            return APR_EINVAL;
+        }
+    }
+    if (pool->queue_timeout && !rp_pool_any_capped(pool)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, RPLOGNO(00094)
+                     "pool %s: RProxyQueue has no effect: no member has "
+                     "max_conns=N (%s:%d)", pool->name, pool->file,
+                     pool->line);
+    }
+    if (!pool->lb && (err = rp_balancer_lookup(pconf, pool->lb_name,
+                                               &pool->lb))) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00003)
+                     "pool %s: %s (%s:%d)", pool->name, err, pool->file,
+                     pool->line);
+        return APR_EINVAL;
+    }
+    if (rp_sticky_init(pconf, pool) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00006)
+                     "pool %s: RProxySticky: no random secret available "
+                     "(%s:%d)", pool->name, pool->file, pool->line);
+        return APR_EGENERAL;
+    }
+    if ((err = pool->lb->create(&pool->lb_state, pconf, pool,
+                                pool->lb_args))) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00004)
+                     "pool %s: RProxyBalancer %s: %s (%s:%d)", pool->name,
+                     pool->lb_name, err, pool->file, pool->line);
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
+int
+rp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                server_rec *s)
+{
+    int i;
+
+    (void)plog;
+    (void)ptemp;
+    for (i = 0; i < rp_globals.routes->nelts; i++) {
+        rp_route_t *route = APR_ARRAY_IDX(rp_globals.routes, i, rp_route_t *);
+
+        if (route->excluded || route->pool) {
+            continue;
+        }
+        route->pool = apr_hash_get(rp_server_config(route->s)->pool_by_name,
+                                   route->pool_name, APR_HASH_KEY_STRING);
+        if (!route->pool) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00005)
+                         "RProxyPass %s: no <RProxyPool %s> is defined for "
+                         "this server (%s:%d)", route->path, route->pool_name,
+                         route->file, route->line);
+            return !OK;
+        }
+    }
+    for (i = 0; i < rp_globals.pools->nelts; i++) {
+        rproxy_pool_t *pool = APR_ARRAY_IDX(rp_globals.pools, i,
+                                            rproxy_pool_t *);
+        if (rp_pool_resolve(pconf, s, pool) != APR_SUCCESS) {
+            return !OK;
+        }
+    }
+    return OK;
+}

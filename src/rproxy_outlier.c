@@ -1,7 +1,7 @@
 /* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
  *
- * rproxy_outlier.c - passive ejection (RProxyOutlier fails=N eject=T
- * max_ejected=P%): a member whose tries fail N times in a row is taken out
+ * rproxy_outlier.c - passive ejection and its directive (RProxyOutlier
+ * fails=N eject=T max_ejected=P%): a member whose tries fail N times in a row is taken out
  * of rotation for a while, without any active check.
  *
  * The state lives in the member's shared record (rproxy_shm.c):
@@ -24,6 +24,7 @@
  */
 
 #include "rproxy_private.h"
+#include "rproxy_config.h"
 
 #include "apr_atomic.h"
 
@@ -95,4 +96,32 @@ rp_outlier_report(rproxy_member_t *m, rproxy_outcome_e outcome)
     if (apr_atomic_read32(&sh->streak)) {
         apr_atomic_set32(&sh->streak, 0);
     }
+}
+
+/* RProxyOutlier fails=N [eject=T] [max_ejected=P%] */
+static const rp_opt_t rp_outlier_opts[] = {
+    { "fails", RP_OPT_INT, APR_OFFSETOF(rproxy_pool_t, outlier_fails),
+      1, 1000 },
+    { "eject", RP_OPT_INTERVAL, APR_OFFSETOF(rproxy_pool_t, outlier_eject),
+      0, RP_INTERVAL_MAX },
+    { "max_ejected", RP_OPT_PERCENT,
+      APR_OFFSETOF(rproxy_pool_t, outlier_max_pct) },
+    { NULL }
+};
+
+const char *
+rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args)
+{
+    const char *err;
+    rproxy_pool_t *pool = rp_config_pool_scope(cmd, &err);
+
+    (void)d;
+    if (!pool || (err = rp_options_parse(cmd, cmd->cmd->name,
+                                         rp_outlier_opts, pool, args))) {
+        return err;
+    }
+    if (!pool->outlier_fails) {
+        return "RProxyOutlier: needs fails=N";
+    }
+    return NULL;
 }

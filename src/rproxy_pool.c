@@ -3,7 +3,7 @@
  * rproxy_pool.c - pools, their members and balancers: <RProxyPool>,
  * RProxyMember, RProxyBalancer, the pool-wide settings (RProxyTimeouts and
  * RProxyKeepalive, which a server may also set, RProxySlowStart,
- * RProxyRetries, RProxyOutlier) and the startup checks that need the whole
+ * RProxyRetries) and the startup checks that need the whole
  * configuration: pool names used before they are defined, balancer
  * instances, address resolution.
  *
@@ -269,34 +269,6 @@ rp_cmd_slow_start(cmd_parms *cmd, void *d, const char *arg)
     }
     if ((err = rp_parse_interval(arg, &pool->slow_start))) {
         return apr_psprintf(cmd->pool, "RProxySlowStart %s: %s", arg, err);
-    }
-    return NULL;
-}
-
-/* RProxyOutlier fails=N [eject=T] [max_ejected=P%] */
-static const rp_opt_t rp_outlier_opts[] = {
-    { "fails", RP_OPT_INT, APR_OFFSETOF(rproxy_pool_t, outlier_fails),
-      1, 1000 },
-    { "eject", RP_OPT_INTERVAL, APR_OFFSETOF(rproxy_pool_t, outlier_eject),
-      0, RP_INTERVAL_MAX },
-    { "max_ejected", RP_OPT_PERCENT,
-      APR_OFFSETOF(rproxy_pool_t, outlier_max_pct) },
-    { NULL }
-};
-
-const char *
-rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args)
-{
-    const char *err;
-    rproxy_pool_t *pool = rp_config_pool_scope(cmd, &err);
-
-    (void)d;
-    if (!pool || (err = rp_options_parse(cmd, cmd->cmd->name,
-                                         rp_outlier_opts, pool, args))) {
-        return err;
-    }
-    if (!pool->outlier_fails) {
-        return "RProxyOutlier: needs fails=N";
     }
     return NULL;
 }

@@ -84,7 +84,7 @@ rproxy_register_hooks(apr_pool_t *p)
      * the LoadModule order, so that a [F] or a rewrite of r->uri ([PT])
      * is seen by routing; and before mod_alias (Alias, Redirect), as
      * mod_proxy's ProxyPass is, so that a routed path is not aliased. See
-     * the README, "How mod_rproxy composes with other modules". */
+     * docs/security.md, "Composing with other modules". */
     static const char *const rewrite[] = { "mod_rewrite.c", NULL };
     static const char *const alias[] = { "mod_alias.c", NULL };
     apr_size_t i;

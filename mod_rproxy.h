@@ -94,8 +94,9 @@ typedef struct rproxy_balancer_t {
 
     /**
      * Told when a request that pick() chose has ended (optional).
-     * @param latency time from pick until the response was relayed (or
-     *                the try failed)
+     * @param latency time from pick until the member's response head
+     *                arrived (or the try failed): the member's own time,
+     *                not the client's download
      */
     void (*release)(void *state, request_rec *r, rproxy_member_t *m,
                     rproxy_outcome_e outcome, apr_interval_time_t latency);

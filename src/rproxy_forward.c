@@ -517,7 +517,7 @@ rp_handler(request_rec *r)
     rc = HTTP_SERVICE_UNAVAILABLE;
     tried = apr_pcalloc(r->pool, pool->members->nelts);
     /* The rproxy-* notes are for mod_log_config (%{rproxy-pool}n, ...,
-     * README "Log variables"), with rproxy_queue.c's rproxy-queue-ms; no
+     * docs/directives.md "Log variables"), with rproxy_queue.c's rproxy-queue-ms; no
      * code of ours reads them back. */
     apr_table_setn(r->notes, "rproxy-pool", pool->name);
     retry_budget_count_request(pool);

@@ -44,7 +44,7 @@ static const char *const response_own[] = {
  * proxy saw it, and that applications trust for that (client address
  * allow-lists, absolute URLs in password-reset mails, https redirects):
  * besides every X-Forwarded-*, the ones below. Kept from trusted peers
- * only (README "Headers" lists them). */
+ * only (docs/security.md "Forwarding headers" lists them). */
 static const char *const forwarding[] = {
     "Forwarded", "X-Real-IP", "True-Client-IP", "X-Client-IP", "Client-IP",
     "X-Cluster-Client-IP", "X-Original-Forwarded-For", "CF-Connecting-IP",

@@ -8,7 +8,7 @@
  * Both parsers are strict (RFC 9112 sections 4 and 5, RFC 9110 section
  * 5.5): no whitespace before the colon, token field names, no control
  * characters, no obsolete line folding. They take a buffer and a length and
- * touch nothing else, so tools/fuzz can drive them directly.
+ * touch nothing else, so tools/fuzz_http.c can drive them directly.
  */
 
 #include "rproxy_http.h"

@@ -1,8 +1,9 @@
 /* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
  *
  * rproxy_http.h - strict parsers for backend response heads. Pure
- * functions over a buffer: no httpd or APR types, so that the fuzz and
- * unit harnesses in tools/ build them without httpd.
+ * functions over a buffer: no httpd or APR types, so that the unit tests
+ * (t/unit/test_http.c) and the fuzzer (tools/fuzz_http.c) build them
+ * without httpd.
  */
 
 #ifndef RPROXY_HTTP_H

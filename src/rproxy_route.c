@@ -3,7 +3,7 @@
  * rproxy_route.c - which route a request takes, and the path it is sent
  * with.
  *
- * Precedence (documented in the README):
+ * Precedence (documented in docs/proxying.md, "Routing"):
  *   1. RProxyPass inside <Location>, <LocationMatch> or <If> that applies to
  *      the request wins; "RProxyPass !" there turns proxying off.
  *   2. else the first RProxyPassMatch, in configuration order, that matches;

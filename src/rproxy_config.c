@@ -12,6 +12,7 @@
 #include "rproxy_config.h"
 
 #include "http_core.h"
+#include "util_cookies.h"
 #include "apr_hash.h"
 #include "apr_lib.h"
 
@@ -401,6 +402,12 @@ rp_opt_set(cmd_parms *cmd, const rp_opt_t *opt, void *rec, const char *val)
     case RP_OPT_NAME:
         if (!rp_valid_name(val)) {
             return "uses letters, digits, '_', '-' and '.' only";
+        }
+        *(const char **)field = val;
+        return NULL;
+    case RP_OPT_COOKIE:
+        if (ap_cookie_check_string(val) != APR_SUCCESS) {
+            return "not a valid cookie name";
         }
         /* fall through */
     default:

@@ -65,6 +65,7 @@ typedef enum {
     RP_OPT_ENUM,        /* key=one of the '|'-separated words of shape
                          * (case matters): a const char * field */
     RP_OPT_NAME,        /* key=NAME (rp_valid_name): a const char * field */
+    RP_OPT_COOKIE,      /* key=a valid cookie name: a const char * field */
     RP_OPT_STRING       /* key=anything: a const char * field */
 } rp_opt_kind_e;
 

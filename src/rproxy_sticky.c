@@ -115,35 +115,6 @@ rp_sticky_read_secret(cmd_parms *cmd, const char *path, rp_sticky_t *st)
     return NULL;
 }
 
-/* cookie=NAME */
-static const char *
-rp_sticky_cookie(cmd_parms *cmd, void *rec, const rp_opt_t *opt,
-                 const char *val)
-{
-    rp_sticky_t *st = rec;
-
-    (void)cmd;
-    (void)opt;
-    st->cookie = val;
-    return ap_cookie_check_string(val) == APR_SUCCESS ? NULL
-           : "not a valid cookie name";
-}
-
-/* route=NAME: the application's session cookie (or ;name= path
- * parameter) whose value ends in .<member route> */
-static const char *
-rp_sticky_route(cmd_parms *cmd, void *rec, const rp_opt_t *opt,
-                const char *val)
-{
-    rp_sticky_t *st = rec;
-
-    (void)cmd;
-    (void)opt;
-    st->route = val;
-    return ap_cookie_check_string(val) == APR_SUCCESS ? NULL
-           : "not a valid cookie name";
-}
-
 /* secret=S or secret=file:PATH */
 static const char *
 rp_sticky_secret(cmd_parms *cmd, void *rec, const rp_opt_t *opt,
@@ -178,8 +149,10 @@ rp_sticky_attr(cmd_parms *cmd, void *rec, const rp_opt_t *opt,
 
 /* RProxySticky cookie=NAME|route=NAME [option ...] */
 static const rp_opt_t rp_sticky_opts[] = {
-    { "cookie", RP_OPT_STRING, 0, 0, 0, "NAME", rp_sticky_cookie },
-    { "route", RP_OPT_STRING, 0, 0, 0, "NAME", rp_sticky_route },
+    { "cookie", RP_OPT_COOKIE, APR_OFFSETOF(rp_sticky_t, cookie), 0, 0,
+      "NAME" },
+    { "route", RP_OPT_COOKIE, APR_OFFSETOF(rp_sticky_t, route), 0, 0,
+      "NAME" },
     { "secret", RP_OPT_STRING, 0, 0, 0, "S|file:PATH", rp_sticky_secret },
     { "path", RP_OPT_STRING, 0, 0, 0, "PATH", rp_sticky_attr, "Path" },
     { "domain", RP_OPT_STRING, 0, 0, 0, "DOMAIN", rp_sticky_attr, "Domain" },

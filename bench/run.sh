@@ -50,6 +50,9 @@ APXS=${APXS:-/usr/bin/apxs}
 
 BENCH=$(cd "$(dirname "$0")" && pwd)
 . "$BENCH/lib.sh"
+. "$BENCH/cgroup.sh"     # the proxies' CPU quota (cg_*)
+. "$BENCH/memory.sh"     # the memory test (mem_one)
+. "$BENCH/summary.sh"    # the summary table (summary)
 TOP=$(dirname "$BENCH")
 R=$BENCH/results
 MODSO=$TOP/.libs/mod_rproxy.so
@@ -81,105 +84,6 @@ trap cleanup EXIT
 trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
 
 die() { echo "bench: $*" >&2; exit 1; }
-
-# --- CPU quota for the proxies: one cgroup per proxy httpd -----------------
-#
-# On a 2-core box wrk + origin saturate their core before the proxy does;
-# a CFS quota on each proxy (same for both) makes the proxy the bottleneck,
-# so requests/s compares proxy CPU efficiency. The httpd is started from a
-# shell that first moves itself into the cgroup; everything it forks
-# (the daemonized parent, the children) inherits it.
-
-CG_PERIOD=100000   # us
-CG_KIND=none       # v1 | v2 | none
-CG_INFO=""         # for the summary header
-CG_DIRS=()         # cgroups created, removed on exit
-CG_A=- CG_B=-      # each proxy's cgroup directory, - for none
-
-cg_remove() {   # DIR: rmdir, retrying while the last processes exit
-    local d=$1 i
-    [ -d "$d" ] || return 0
-    for i in $(seq 50); do
-        rmdir "$d" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "bench: could not remove cgroup $d (still has: $(xargs <"$d/cgroup.procs" 2>/dev/null))" >&2
-}
-
-cg_make() {   # v1|v2 ROOT NAME QUOTA_US: create, set the quota; prints DIR
-    local kind=$1 root=$2 dir=$2/$3 q=$4
-    mkdir "$dir" 2>/dev/null || return 1
-    CG_DIRS+=("$dir")
-    if [ "$kind" = v1 ]; then
-        { echo "$CG_PERIOD" >"$dir/cpu.cfs_period_us" \
-            && echo "$q" >"$dir/cpu.cfs_quota_us"; } 2>/dev/null || return 1
-        [ "$(cat "$dir/cpu.cfs_quota_us")" = "$q" ] || return 1
-    else
-        { echo "$q $CG_PERIOD" >"$dir/cpu.max"; } 2>/dev/null || return 1
-        [ "$(cat "$dir/cpu.max")" = "$q $CG_PERIOD" ] || return 1
-    fi
-    CG_MADE=$dir
-}
-
-cg_setup() {
-    local q v1 v2 kind root try
-    case "$PROXY_CPU_QUOTA" in
-        0|off|none)
-            CG_INFO="none (PROXY_CPU_QUOTA=$PROXY_CPU_QUOTA)"; return 0 ;;
-        ''|*[!0-9]*)
-            die "PROXY_CPU_QUOTA=$PROXY_CPU_QUOTA: want a percentage of one core (1-100), or 0/off" ;;
-    esac
-    [ "$PROXY_CPU_QUOTA" -le 100 ] \
-        || die "PROXY_CPU_QUOTA=$PROXY_CPU_QUOTA: the proxies are pinned to one core; at most 100"
-    q=$((PROXY_CPU_QUOTA * CG_PERIOD / 100))
-    v2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
-    v1=$(awk '$3 == "cgroup" && ("," $4 ",") ~ /,cpu,/ { print $2; exit }' /proc/mounts)
-    try=()
-    # v2 where it has the cpu controller (pure v2), else v1's cpu hierarchy
-    [ -n "$v2" ] && grep -qw cpu "$v2/cgroup.controllers" 2>/dev/null \
-        && try+=("v2:$v2")
-    [ -n "$v1" ] && try+=("v1:$v1")
-    for kind in "${try[@]}"; do
-        root=${kind#*:} kind=${kind%%:*}
-        if [ "$kind" = v2 ] && ! grep -qw cpu "$root/cgroup.subtree_control"; then
-            { echo +cpu >"$root/cgroup.subtree_control"; } 2>/dev/null || continue
-        fi
-        if cg_make "$kind" "$root" "rproxy-bench-$$-a" "$q" && CG_A=$CG_MADE \
-            && cg_make "$kind" "$root" "rproxy-bench-$$-b" "$q" && CG_B=$CG_MADE
-        then
-            CG_KIND=$kind
-            if [ "$kind" = v1 ]; then
-                CG_INFO="$PROXY_CPU_QUOTA% of one core per proxy (cgroup v1: cpu.cfs_quota_us $q / cpu.cfs_period_us $CG_PERIOD)"
-            else
-                CG_INFO="$PROXY_CPU_QUOTA% of one core per proxy (cgroup v2: cpu.max \"$q $CG_PERIOD\")"
-            fi
-            return 0
-        fi
-        for root in "${CG_DIRS[@]}"; do cg_remove "$root"; done
-        CG_DIRS=() CG_A=- CG_B=-
-    done
-    CG_INFO="NONE - no writable cpu cgroup (v1 cpu: ${v1:-not mounted}; v2: ${v2:-not mounted}); wrk+origin may be the bottleneck"
-    echo "bench: WARNING: cannot set PROXY_CPU_QUOTA=$PROXY_CPU_QUOTA%: no writable cgroup v1 cpu controller or v2 cpu.max (need root and the cpu controller); running WITHOUT a quota - the load generator core may limit the proxies and the ratios say less" >&2
-}
-
-cg_check() {   # DIR PARENT: the parent and all its children are in DIR
-    local dir=$1 parent=$2 p rel
-    [ "$dir" = - ] && return 0
-    rel=/${dir##*/}
-    for p in "$parent" $(ps -o pid= --ppid "$parent"); do
-        if [ "$CG_KIND" = v1 ]; then
-            grep -Eq "^[0-9]+:([^:]*,)?cpu(,[^:]*)?:.*$rel\$" "/proc/$p/cgroup"
-        else
-            grep -q "^0::.*$rel\$" "/proc/$p/cgroup"
-        fi || die "pid $p is not in cgroup $dir: $(tr '\n' ' ' <"/proc/$p/cgroup")"
-    done
-}
-
-cg_stat() {   # DIR: "nr_periods nr_throttled" so far (0 0 without a quota)
-    [ "$1" = - ] && { echo "0 0"; return 0; }
-    awk '$1 == "nr_periods" { p = $2 } $1 == "nr_throttled" { t = $2 }
-         END { printf "%d %d\n", p, t }' "$1/cpu.stat"
-}
 
 # --- preparation -----------------------------------------------------------
 
@@ -378,74 +282,6 @@ sanity() {   # A|B PORT: same bytes as the origin, spread over the origins
     rm -f "$R/run/sanity.$who"
 }
 
-# --- memory ----------------------------------------------------------------
-
-child_status() {   # PARENT FIELD: sum of FIELD (kB) over the children
-    local pid sum=0 v
-    for pid in $(ps -o pid= --ppid "$1"); do
-        v=$(sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$pid/status" 2>/dev/null)
-        sum=$((sum + ${v:-0}))
-    done
-    echo "$sum"
-}
-
-rate_bytes() {   # curl-style rate (20M, 500K, 1G, 123) -> bytes/s
-    local n=${1%[kKmMgG]}
-    case "$1" in
-        *[kK]) echo $((n * 1024)) ;;
-        *[mM]) echo $((n * 1048576)) ;;
-        *[gG]) echo $((n * 1073741824)) ;;
-        *) echo "$n" ;;
-    esac
-}
-
-# MEM_<who>_<dir> = "growth_MiB hwm_growth_MiB ok|FAIL"
-mem_one() {   # A|B PORT PARENT down|up
-    local who=$1 port=$2 parent=$3 dir=$4 i out ok=ok size
-    local rss0 hwm0 hwm1 peak sampler
-    size=$((MEM_SIZE_MB * 1048576))
-    # warm the child so first-use allocations are not counted as growth
-    for i in 1 2 3 4 5; do
-        curl -s -o /dev/null "http://127.0.0.1:$port/100b.txt"
-        curl -s -o /dev/null "http://127.0.0.1:$port/1m.bin"
-    done
-    curl -s -o /dev/null -X POST --data-binary @"$R/docroot/1m.bin" \
-        "http://127.0.0.1:$port/upload"
-    sleep 0.5
-    rss0=$(child_status "$parent" VmRSS)
-    hwm0=$(child_status "$parent" VmHWM)
-    "${PIN_LOAD[@]}" "$BENCH/rss-peak.pl" "$parent" 0.02 \
-        >"$R/run/peak.$who.$dir" &
-    sampler=$!
-    BG+=("$sampler")
-    if [ "$dir" = down ]; then
-        out=$("${PIN_LOAD[@]}" curl -sS -o /dev/null --limit-rate "$MEM_RATE" \
-              -w '%{http_code} %{size_download}' \
-              "http://127.0.0.1:$port/big.bin" 2>&1) || true
-        [ "$out" = "200 $size" ] || ok=FAIL
-    else
-        out=$("${PIN_LOAD[@]}" curl -sS -X POST -T "$R/docroot/big.bin" \
-              -H 'Content-Type: application/octet-stream' \
-              -w ' %{http_code} %{size_upload}' \
-              "http://127.0.0.1:$port/upload?rate=$(rate_bytes "$MEM_RATE")" \
-              2>&1) || true
-        out=$(echo $out)
-        [ "$out" = "received $size content-length $size 200 $size" ] \
-            || ok=FAIL
-    fi
-    kill -TERM "$sampler"
-    wait "$sampler" || true
-    BG=()
-    peak=$(sed -n 's/.*peak_rss_kb=\([0-9]*\).*/\1/p' "$R/run/peak.$who.$dir")
-    hwm1=$(child_status "$parent" VmHWM)
-    printf -v "MEM_${who}_${dir}" '%s %s %s' \
-        "$(awk -v a="$peak" -v b="$rss0" 'BEGIN{printf "%.1f", (a-b)/1024}')" \
-        "$(awk -v a="$hwm1" -v b="$hwm0" 'BEGIN{printf "%.1f", (a-b)/1024}')" \
-        "$ok"
-    echo "proxy $who $dir: rss before ${rss0} kB, peak ${peak} kB, hwm ${hwm0} -> ${hwm1} kB; client: $out [$ok] ($(cat "$R/run/peak.$who.$dir"))" \
-        | tee -a "$R/memory.txt"
-}
-
 # --- throughput ------------------------------------------------------------
 
 run_wrk() {   # PORT PATH SECONDS OUTFILE
@@ -553,14 +389,10 @@ origin_since() {   # LINE: "requests new_connections" logged after LINE
         | awk '{ n++; if ($1 == 0) c++ } END { printf "%d %d\n", n, c }'
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-atleast() { awk -v r="$1" -v t="$2" 'BEGIN { print (r != "n/a" && r + 0 >= t) ? "PASS" : "FAIL" }'; }
-below() { awk -v g="$1" -v t="$2" -v ok="$3" 'BEGIN { print (ok == "ok" && g + 0 < t) ? "PASS" : "FAIL" }'; }
-
 # --- main ------------------------------------------------------------------
 
 main() {
-    local pa pb t
+    local pa pb
     prepare
     write_confs
     cg_setup
@@ -592,83 +424,15 @@ main() {
     case " $TESTS " in *" small "*) throughput small /100b.txt rps ;; esac
     case " $TESTS " in *" large "*) throughput large /1m.bin mbps ;; esac
 
-    local kids_a1 kids_b1 trouble_a trouble_b
+    local kids_a1 kids_b1 trouble_a trouble_b replaced_a=no replaced_b=no
     kids_a1=$(ps -o pid= --ppid "$pa" | xargs)
     kids_b1=$(ps -o pid= --ppid "$pb" | xargs)
+    [ "$kids_a0" = "$kids_a1" ] || replaced_a=yes
+    [ "$kids_b0" = "$kids_b1" ] || replaced_b=yes
     trouble_a=$(log_trouble "$R/logs/proxy-a_error.log" | wc -l)
     trouble_b=$(log_trouble "$R/logs/proxy-b_error.log" | wc -l)
-
-    {
-        echo "mod_rproxy bench, $(date -u '+%Y-%m-%d %H:%M UTC'), $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo '?')"
-        if [ ${#PIN_PROXY[@]} -gt 0 ]; then
-            echo "proxies: mpm_event 1 child x $THREADS threads on cpu $PROXY_CPU; wrk -t$WRK_THREADS -c$CONNS, origin and clients on cpu $LOAD_CPU"
-        else
-            echo "proxies: mpm_event 1 child x $THREADS threads; wrk -t$WRK_THREADS -c$CONNS; nothing pinned (one core)"
-        fi
-        echo "proxy cpu quota: $CG_INFO"
-        echo "throughput: median of $ROUNDS interleaved runs of ${DURATION}s; memory: ${MEM_SIZE_MB} MiB at $MEM_RATE/s"
-        echo
-        printf '%-34s %12s %12s %7s  %s\n' "" "mod_rproxy" "mod_proxy" "ratio" "target"
-        case " $TESTS " in *" small "*)
-            t=$(ratio "$TP_small_A" "$TP_small_B")
-            printf '%-34s %12s %12s %7s  %s\n' "100 B keep-alive, req/s" \
-                "$TP_small_A" "$TP_small_B" "$t" ">= 1.0x $(atleast "$t" 1.0)"
-            printf '%-34s %12s %12s\n' "  new backend connections/run" \
-                "$CONNS_small_A" "$CONNS_small_B"
-            printf '%-34s %12s %12s\n' "  proxy core busy, %" \
-                "$BUSY_small_A" "$BUSY_small_B"
-            printf '%-34s %12s %12s\n' "  proxy cpu per request, us" \
-                "$US_small_A" "$US_small_B"
-            [ "$CG_KIND" = none ] \
-                || printf '%-34s %12s %12s\n' "  quota periods throttled, %" \
-                    "$THR_small_A" "$THR_small_B"
-            printf '    rounds A: %s\n    rounds B: %s\n' "$ROUNDS_small_A" "$ROUNDS_small_B" ;;
-        esac
-        case " $TESTS " in *" large "*)
-            t=$(ratio "$TP_large_A" "$TP_large_B")
-            printf '%-34s %12s %12s %7s  %s\n' "1 MiB, MB/s" \
-                "$TP_large_A" "$TP_large_B" "$t" ">= 2.0x $(atleast "$t" 2.0)"
-            printf '%-34s %12s %12s\n' "  new backend connections/run" \
-                "$CONNS_large_A" "$CONNS_large_B"
-            printf '%-34s %12s %12s\n' "  proxy core busy, %" \
-                "$BUSY_large_A" "$BUSY_large_B"
-            printf '%-34s %12s %12s\n' "  proxy cpu per request, us" \
-                "$US_large_A" "$US_large_B"
-            [ "$CG_KIND" = none ] \
-                || printf '%-34s %12s %12s\n' "  quota periods throttled, %" \
-                    "$THR_large_A" "$THR_large_B"
-            printf '    rounds A: %s\n    rounds B: %s\n' "$ROUNDS_large_A" "$ROUNDS_large_B" ;;
-        esac
-        case " $TESTS " in *" mem "*)
-            local d label ma mb
-            for d in down up; do
-                label="${MEM_SIZE_MB} MiB download (slow client)"
-                [ "$d" = up ] && label="${MEM_SIZE_MB} MiB upload (slow origin)"
-                eval "ma=\$MEM_A_$d mb=\$MEM_B_$d"
-                set -- $ma; local ga=$1 ha=$2 oka=$3
-                set -- $mb; local gb=$1 hb=$2 okb=$3
-                printf '%-34s %12s %12s %7s  %s\n' "$label" "" "" "" ""
-                printf '%-34s %12s %12s %7s  %s\n' "  RSS growth (peak), MiB" \
-                    "$ga" "$gb" "" "< 2 $(below "$ga" 2 "$oka")"
-                printf '%-34s %12s %12s\n' "  VmHWM growth, MiB" "$ha" "$hb"
-                printf '%-34s %12s %12s\n' "  transfer complete" "$oka" "$okb"
-            done ;;
-        esac
-        printf '%-34s %12s %12s\n' "sanity (bytes match origin)" "$SANITY_A" "$SANITY_B"
-        printf '%-34s %12s %12s\n' "wrk errors + non-2xx" "$ERR_A" "$ERR_B"
-        printf '%-34s %12s %12s\n' "error_log lines >= error/crash" "$trouble_a" "$trouble_b"
-        printf '%-34s %12s %12s\n' "child replaced during run" \
-            "$([ "$kids_a0" = "$kids_a1" ] && echo no || echo "yes")" \
-            "$([ "$kids_b0" = "$kids_b1" ] && echo no || echo "yes")"
-        if [ "$trouble_a" != 0 ]; then
-            echo; echo "proxy A error_log (first 10 of $trouble_a):"
-            log_trouble "$R/logs/proxy-a_error.log" | head -n 10
-        fi
-        if [ "$trouble_b" != 0 ]; then
-            echo; echo "proxy B error_log (first 10 of $trouble_b):"
-            log_trouble "$R/logs/proxy-b_error.log" | head -n 10
-        fi
-    } | tee "$R/summary.txt"
+    summary "$replaced_a" "$replaced_b" "$trouble_a" "$trouble_b" \
+        | tee "$R/summary.txt"
 }
 
 main "$@"

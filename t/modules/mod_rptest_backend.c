@@ -5,6 +5,11 @@
  * so that tests can see exactly what reached the backend and can make the
  * backend misbehave on demand.
  *
+ * Files (one module, mod_rptest_backend.so; rptest_backend.h lists them):
+ * this one has the directives, the query parsing and the handler;
+ * rptest_response.c the response head, body read and echo; rptest_stream.c
+ * the streamed pattern bodies and the upgraded tunnel.
+ *
  * Configuration:
  *   SetHandler rptest
  *   RPTestName NAME        identity of this backend (per-dir, child wins)
@@ -51,59 +56,23 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "http_log.h"
-#include "util_filter.h"
 
 #include "apr_strings.h"
 #include "apr_lib.h"
-#include "apr_md5.h"
 #include "apr_time.h"
-#include "apr_atomic.h"
 
 #include <errno.h>
-#include <unistd.h>
+
+#include "rptest_backend.h"
 
 module AP_MODULE_DECLARE_DATA rptest_backend_module;
 
 APLOG_USE_MODULE(rptest_backend);
 
-/* Size of each body read and each generated body chunk. */
-#define RPT_CHUNK (64 * 1024)
-/* Size of each read in upgraded (tunnel) mode. */
-#define RPT_TUNNEL_READ 8192
-/* Upper bound for sleep=/sleepbody= so a typo cannot wedge a test run. */
-#define RPT_MAX_SLEEP_MS 600000
-
-static const char rpt_pattern[] =
-    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/";
-
 typedef struct {
     const char *name;
     int delay_ms;               /* -1: not set here */
 } rpt_dir_conf;
-
-/* Everything the query string asked for, plus what we learnt about the
- * request body. */
-typedef struct {
-    const char *name;
-    int status;                  /* 0: default (200) */
-    int reject;                  /* 0: do not reject */
-    apr_array_header_t *headers; /* "Name:Value" strings from header= */
-    apr_off_t size;              /* -1: echo body instead of pattern */
-    int chunked;
-    apr_int64_t sleep_ms;
-    apr_int64_t sleepbody_ms;
-    int upgrade;
-    int close;
-    int count;
-    apr_off_t body_bytes;
-    char body_md5[APR_MD5_DIGESTSIZE * 2 + 1];
-} rpt_req;
-
-/* Baton for apr_table_do when echoing header/trailer tables. */
-typedef struct {
-    apr_bucket_brigade *bb;
-    const char *prefix;
-} rpt_echo_baton;
 
 static int
 parse_num(const char *val, apr_int64_t min, apr_int64_t max,
@@ -245,350 +214,6 @@ parse_args(request_rec *r, rpt_req *rq)
     return NULL;
 }
 
-/* Serial number source for connection identities within this process. */
-static apr_uint32_t rpt_conn_serial;
-
-/* Identity of the TCP connection, assigned on its first request and kept
- * in c->notes so every later request on it reports the same value. */
-static const char *
-conn_identity(conn_rec *c)
-{
-    const char *id = apr_table_get(c->notes, "rptest-conn-id");
-
-    if (!id) {
-        unsigned long n = apr_atomic_inc32(&rpt_conn_serial) + 1;
-
-        id = apr_psprintf(c->pool, "%ld-%lu", (long)getpid(), n);
-        apr_table_setn(c->notes, "rptest-conn-id", id);
-    }
-    return id;
-}
-
-static void
-set_identity(request_rec *r, const rpt_req *rq, apr_table_t *t)
-{
-    apr_table_setn(t, "X-Backend", rq->name);
-    apr_table_setn(t, "X-Backend-Conn", conn_identity(r->connection));
-}
-
-/* Set status, content type and all response headers.  For errors we
- * generate, err_headers_out is used so the headers survive any error
- * document processing. */
-static void
-start_response(request_rec *r, const rpt_req *rq, int status)
-{
-    apr_table_t *t;
-    int i;
-
-    r->status = status;
-    t = status >= 400 ? r->err_headers_out : r->headers_out;
-    ap_set_content_type(r, "text/plain");
-    set_identity(r, rq, t);
-    for (i = 0; i < rq->headers->nelts; i++) {
-        const char *spec = APR_ARRAY_IDX(rq->headers, i, const char *);
-        const char *colon = strchr(spec, ':');
-        const char *name = apr_pstrmemdup(r->pool, spec, colon - spec);
-        const char *value = colon + 1;
-
-        while (*value == ' ' || *value == '\t') {
-            value++;
-        }
-        /* httpd derives Content-Type from r->content_type, not the table. */
-        if (!strcasecmp(name, "Content-Type")) {
-            ap_set_content_type(r, value);
-            continue;
-        }
-        /* httpd replaces Server and Date with its own unless it believes
-         * it is relaying a proxied response; pretend so, or tests could
-         * never see a backend-specific Server header.  This is undone in
-         * headers_done() before httpd may discard the request body. */
-        if (!strcasecmp(name, "Server") || !strcasecmp(name, "Date")) {
-            r->proxyreq = PROXYREQ_RESPONSE;
-        }
-        apr_table_add(t, name, value);
-    }
-}
-
-static int
-no_body(const request_rec *r)
-{
-    return r->header_only || r->status == HTTP_NO_CONTENT
-           || r->status == HTTP_NOT_MODIFIED;
-}
-
-/* Called once the response head has gone through the header filter.  A
- * lingering PROXYREQ_RESPONSE would make httpd's body reader treat the
- * request as a response (read-until-close) when it discards the body. */
-static void
-headers_done(request_rec *r)
-{
-    if (r->proxyreq == PROXYREQ_RESPONSE) {
-        r->proxyreq = PROXYREQ_NONE;
-    }
-}
-
-static int
-finish(request_rec *r, apr_bucket_brigade *bb)
-{
-    apr_status_t rv;
-    apr_bucket *eos = apr_bucket_eos_create(r->connection->bucket_alloc);
-
-    APR_BRIGADE_INSERT_TAIL(bb, eos);
-    rv = ap_pass_brigade(r->output_filters, bb);
-    apr_brigade_cleanup(bb);
-    headers_done(r);
-    /* The filters have already dealt with the failure (usually the client
-     * went away); AP_FILTER_ERROR stops httpd adding an error page. */
-    return rv == APR_SUCCESS ? OK : AP_FILTER_ERROR;
-}
-
-static int
-send_text(request_rec *r, const rpt_req *rq, int status, const char *text)
-{
-    apr_bucket_brigade *bb = apr_brigade_create(r->pool,
-                                                r->connection->bucket_alloc);
-
-    start_response(r, rq, status);
-    if (!no_body(r)) {
-        apr_brigade_puts(bb, NULL, NULL, text);
-    }
-    return finish(r, bb);
-}
-
-/* Read and hash the whole request body in bounded chunks, so multi-GiB
- * uploads through the proxy can be verified without buffering them. */
-static int
-read_body(request_rec *r, rpt_req *rq)
-{
-    apr_md5_ctx_t md5;
-    unsigned char digest[APR_MD5_DIGESTSIZE];
-    char *buf;
-    long n = 0;
-    int rc;
-
-    apr_md5_init(&md5);
-    rq->body_bytes = 0;
-    rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK);
-    if (rc != OK) {
-        return rc;
-    }
-    if (ap_should_client_block(r)) {
-        buf = apr_palloc(r->pool, RPT_CHUNK);
-        while ((n = ap_get_client_block(r, buf, RPT_CHUNK)) > 0) {
-            apr_md5_update(&md5, buf, (apr_size_t)n);
-            rq->body_bytes += n;
-        }
-    }
-    if (n < 0) {
-        /* If an input filter already answered (e.g. 413 for
-         * LimitRequestBody) a second response must not follow. */
-        return r->eos_sent ? AP_FILTER_ERROR : HTTP_BAD_REQUEST;
-    }
-    apr_md5_final(digest, &md5);
-    ap_bin2hex(digest, sizeof(digest), rq->body_md5);
-    return OK;
-}
-
-static int
-echo_table_line(void *baton, const char *key, const char *val)
-{
-    rpt_echo_baton *eb = baton;
-
-    apr_brigade_printf(eb->bb, NULL, NULL, "%s%s: %s\n", eb->prefix, key,
-                       val);
-    return 1;
-}
-
-static void
-echo_request_head(request_rec *r, const rpt_req *rq,
-                  apr_bucket_brigade *bb)
-{
-    rpt_echo_baton eb;
-
-    apr_brigade_printf(bb, NULL, NULL,
-                       "backend=%s\nmethod=%s\nuri=%s\nprotocol=%s\n",
-                       rq->name, r->method, r->unparsed_uri, r->protocol);
-    eb.bb = bb;
-    eb.prefix = "h:";
-    apr_table_do(echo_table_line, &eb, r->headers_in, NULL);
-}
-
-static void
-echo_request_tail(request_rec *r, const rpt_req *rq,
-                  apr_bucket_brigade *bb)
-{
-    rpt_echo_baton eb;
-
-    apr_brigade_printf(bb, NULL, NULL,
-                       "body-bytes=%" APR_OFF_T_FMT "\nbody-md5=%s\n",
-                       rq->body_bytes, rq->body_md5);
-    if (r->trailers_in) {
-        eb.bb = bb;
-        eb.prefix = "trailer:";
-        apr_table_do(echo_table_line, &eb, r->trailers_in, NULL);
-    }
-}
-
-/* Stream size= bytes of the pattern in RPT_CHUNK pieces, passing each one
- * down immediately so memory stays bounded whatever the size. */
-static int
-send_pattern(request_rec *r, const rpt_req *rq)
-{
-    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
-    apr_bucket_brigade *bb = apr_brigade_create(r->pool, ba);
-    apr_off_t left = rq->size;
-    apr_status_t rv;
-    int first = 1;
-    char *chunk;
-    apr_size_t i;
-
-    if (!rq->chunked) {
-        ap_set_content_length(r, rq->size);
-    }
-    if (no_body(r)) {
-        return finish(r, bb);
-    }
-    /* RPT_CHUNK is a multiple of 64, so every chunk starts at pattern
-     * offset 0 and one prepared buffer serves the whole body. */
-    chunk = apr_palloc(r->pool, RPT_CHUNK);
-    for (i = 0; i < RPT_CHUNK; i++) {
-        chunk[i] = rpt_pattern[i % 64];
-    }
-    do {
-        apr_size_t n = left > RPT_CHUNK ? RPT_CHUNK : (apr_size_t)left;
-
-        if (n) {
-            APR_BRIGADE_INSERT_TAIL(bb,
-                                    apr_bucket_transient_create(chunk, n, ba));
-            left -= n;
-        }
-        /* A flush before EOS stops httpd computing a Content-Length, so it
-         * commits to chunked encoding; sleepbody needs the data on the wire
-         * before sleeping. */
-        if (first && (rq->chunked || rq->sleepbody_ms)) {
-            APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(ba));
-        }
-        rv = ap_pass_brigade(r->output_filters, bb);
-        apr_brigade_cleanup(bb);
-        if (rv != APR_SUCCESS) {
-            headers_done(r);
-            return AP_FILTER_ERROR;
-        }
-        if (first && rq->sleepbody_ms) {
-            apr_sleep(apr_time_from_msec(rq->sleepbody_ms));
-        }
-        first = 0;
-    } while (left > 0);
-    return finish(r, bb);
-}
-
-/* Write prefix+data straight to the connection and flush it. */
-static apr_status_t
-write_conn(conn_rec *c, apr_bucket_brigade *bb, const char *prefix,
-           const char *data, apr_size_t len)
-{
-    apr_status_t rv;
-
-    if (prefix) {
-        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_immortal_create(
-                                        prefix, strlen(prefix),
-                                        c->bucket_alloc));
-    }
-    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_heap_create(data, len, NULL,
-                                                       c->bucket_alloc));
-    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(c->bucket_alloc));
-    rv = ap_pass_brigade(c->output_filters, bb);
-    apr_brigade_cleanup(bb);
-    return rv;
-}
-
-static int
-has_quit(const char *buf, apr_size_t len)
-{
-    apr_size_t i;
-
-    for (i = 0; i + 4 <= len; i++) {
-        if (!memcmp(buf + i, "quit", 4)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Echo everything read from the client until EOF, error or "quit".  The
- * last 3 bytes of each read are kept in front of the next one so a "quit"
- * split across reads is still noticed. */
-static void
-tunnel_echo(conn_rec *c, apr_bucket_brigade *out, apr_bucket_brigade *in)
-{
-    char buf[3 + RPT_TUNNEL_READ];
-    apr_size_t carry = 0, len, total;
-    apr_status_t rv;
-    int eos;
-
-    for (;;) {
-        rv = ap_get_brigade(c->input_filters, in, AP_MODE_READBYTES,
-                            APR_BLOCK_READ, RPT_TUNNEL_READ);
-        if (rv != APR_SUCCESS || APR_BRIGADE_EMPTY(in)) {
-            break;
-        }
-        eos = APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(in));
-        len = RPT_TUNNEL_READ;
-        rv = apr_brigade_flatten(in, buf + carry, &len);
-        apr_brigade_cleanup(in);
-        if (rv != APR_SUCCESS || len == 0) {
-            break;
-        }
-        if (write_conn(c, out, "echo:", buf + carry, len) != APR_SUCCESS) {
-            break;
-        }
-        total = carry + len;
-        if (eos || has_quit(buf, total)) {
-            break;
-        }
-        carry = total < 3 ? total : 3;
-        memmove(buf, buf + total - carry, carry);
-    }
-}
-
-static int
-do_upgrade(request_rec *r, const rpt_req *rq, const char *proto)
-{
-    conn_rec *c = r->connection;
-    apr_bucket_brigade *out = apr_brigade_create(r->pool, c->bucket_alloc);
-    apr_bucket_brigade *in = apr_brigade_create(r->pool, c->bucket_alloc);
-    const char *head, *hello;
-
-    if (rq->sleep_ms) {
-        apr_sleep(apr_time_from_msec(rq->sleep_ms));
-    }
-    /* Only for the access log: the 101 itself bypasses httpd's filters. */
-    r->status = HTTP_SWITCHING_PROTOCOLS;
-    head = apr_psprintf(r->pool,
-                        "HTTP/1.1 101 Switching Protocols\r\n"
-                        "Upgrade: %s\r\n"
-                        "Connection: Upgrade\r\n"
-                        "X-Backend: %s\r\n"
-                        "X-Backend-Conn: %s\r\n"
-                        "\r\n",
-                        proto, rq->name, conn_identity(c));
-    hello = apr_pstrcat(r->pool, "hello-from-", rq->name, "\n", NULL);
-    if (write_conn(c, out, NULL, head, strlen(head)) == APR_SUCCESS
-        && write_conn(c, out, NULL, hello, strlen(hello)) == APR_SUCCESS) {
-        /* The tunnel may idle far longer than a request would; the header
-         * and body read timeouts no longer apply. */
-        (void)ap_remove_input_filter_byhandle(c->input_filters, "reqtimeout");
-        tunnel_echo(c, out, in);
-    }
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  "rptest %s: upgraded connection finished", rq->name);
-    /* The connection now carries a foreign protocol: make sure httpd
-     * neither reuses it nor appends an HTTP response to it. */
-    c->keepalive = AP_CONN_CLOSE;
-    c->aborted = 1;
-    return DONE;
-}
-
 static int
 rpt_handler(request_rec *r)
 {
@@ -616,9 +241,9 @@ rpt_handler(request_rec *r)
                       "rptest %s: bad value for query key '%s'", rq->name,
                       bad);
         apr_array_clear(rq->headers);
-        return send_text(r, rq, HTTP_BAD_REQUEST,
-                         apr_pstrcat(r->pool, "bad query key: ", bad, "\n",
-                                     NULL));
+        return rpt_send_text(r, rq, HTTP_BAD_REQUEST,
+                             apr_pstrcat(r->pool, "bad query key: ", bad,
+                                         "\n", NULL));
     }
     if (rq->close) {
         /* Must be set before the header filter runs ap_set_keepalive(). */
@@ -626,42 +251,42 @@ rpt_handler(request_rec *r)
     }
     proto = apr_table_get(r->headers_in, "Upgrade");
     if (rq->upgrade && proto) {
-        return do_upgrade(r, rq, proto);
+        return rpt_do_upgrade(r, rq, proto);
     }
     if (rq->reject) {
         /* Not touching the body means httpd never sends 100 Continue. */
         if (rq->sleep_ms) {
             apr_sleep(apr_time_from_msec(rq->sleep_ms));
         }
-        return send_text(r, rq, rq->reject, "rejected\n");
+        return rpt_send_text(r, rq, rq->reject, "rejected\n");
     }
 
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     if (rq->size < 0 && !rq->count) {
         /* Snapshot the headers before the body read can add to them. */
-        echo_request_head(r, rq, bb);
+        rpt_echo_request_head(r, rq, bb);
     }
-    if ((rc = read_body(r, rq)) != OK) {
+    if ((rc = rpt_read_body(r, rq)) != OK) {
         apr_brigade_cleanup(bb);
         return rc;
     }
     if (rq->sleep_ms) {
         apr_sleep(apr_time_from_msec(rq->sleep_ms));
     }
-    start_response(r, rq, rq->status ? rq->status : HTTP_OK);
+    rpt_start_response(r, rq, rq->status ? rq->status : HTTP_OK);
     if (rq->size >= 0) {
-        return send_pattern(r, rq);
+        return rpt_send_pattern(r, rq);
     }
     if (rq->count) {
         apr_brigade_printf(bb, NULL, NULL, "backend=%s\n", rq->name);
     }
     else {
-        echo_request_tail(r, rq, bb);
+        rpt_echo_request_tail(r, rq, bb);
     }
-    if (no_body(r)) {
+    if (rpt_no_body(r)) {
         apr_brigade_cleanup(bb);
     }
-    return finish(r, bb);
+    return rpt_finish(r, bb);
 }
 
 /* Error responses httpd builds for our requests (413 from LimitRequestBody,
@@ -677,7 +302,7 @@ rpt_insert_error_filter(request_rec *r)
                                              &rptest_backend_module);
 
     if (rq) {
-        set_identity(r, rq, r->err_headers_out);
+        rpt_set_identity(r, rq, r->err_headers_out);
     }
 }
 

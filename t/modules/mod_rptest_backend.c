@@ -1,4 +1,5 @@
-/*
+/* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+ *
  * mod_rptest_backend -- TEST-ONLY "echo backend" for the mod_rproxy test
  * suite.  It is never built into or shipped with mod_rproxy; the suite loads
  * it into the backend httpd instances that the proxy under test forwards to,

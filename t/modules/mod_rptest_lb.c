@@ -1,4 +1,5 @@
-/*
+/* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
+ *
  * mod_rptest_lb -- TEST-ONLY third-party balancer for the mod_rproxy suite.
  *
  * It proves the provider API from the outside: a separate module, built

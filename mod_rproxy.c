@@ -38,8 +38,8 @@ static const command_rec rproxy_cmds[] = {
     AP_INIT_RAW_ARGS("RProxyRetries", rp_cmd_retries, NULL, RSRC_CONF,
         "N [budget=P%]: tries on other members after a failure"),
     AP_INIT_RAW_ARGS("RProxySticky", rp_cmd_sticky, NULL, RSRC_CONF,
-        "cookie=NAME [secret=S|file:PATH] [path=] [domain=] [secure] "
-        "[httponly] [samesite=] [max_age=]: sticky sessions"),
+        "cookie=NAME|route=NAME [secret=S|file:PATH] [path=] [domain=] "
+        "[secure] [httponly] [samesite=] [max_age=]: sticky sessions"),
     AP_INIT_TAKE1("RProxySlowStart", rp_cmd_slow_start, NULL, RSRC_CONF,
         "T: a member coming back ramps its weight up over T"),
     AP_INIT_RAW_ARGS("RProxyHealthCheck", rp_cmd_health_check, NULL,

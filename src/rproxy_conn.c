@@ -10,8 +10,8 @@
  * when it is taken, when it has been idle past the pool's idle_timeout or
  * past the backend's own advertised Keep-Alive timeout (minus a margin), or
  * when the list is full. Before a pooled connection is handed out it is
- * probed with a non-blocking read: a backend that closed it, or sent
- * anything unasked, loses it here rather than in the middle of a request.
+ * checked: a backend that closed it, or sent anything unasked, loses it
+ * here rather than in the middle of a request (see conn_reusable).
  *
  * Every connection lives in its own pool with its own allocator, so it can
  * move between threads and outlive the request that opened it.
@@ -29,9 +29,14 @@
 #include "rproxy_private.h"
 
 #include "http_connection.h"
+#include "http_core.h"
 #include "http_ssl.h"
 #include "apr_atomic.h"
 #include "apr_poll.h"
+#include "apr_portable.h"
+
+#include <errno.h>
+#include <sys/socket.h>
 
 struct rp_connpool_t {
     apr_thread_mutex_t *mutex;
@@ -93,9 +98,30 @@ count_out(ap_filter_t *f, apr_bucket_brigade *bb)
     return rv;
 }
 
+/* The core seeds its input brigade with the socket bucket through this
+ * hook, the first time a connection is read: for ours, the brigade is
+ * remembered, so that what the core holds unread can be seen without a
+ * read (core_in_clean). Other connections are left to the core. */
+static apr_status_t
+insert_network_bucket(conn_rec *c, apr_bucket_brigade *bb,
+                      apr_socket_t *sock)
+{
+    rp_bconn_t *bc = ap_get_module_config(c->conn_config, &rproxy_module);
+
+    if (!bc || bc->sock != sock) {
+        return AP_DECLINED;
+    }
+    bc->core_in = bb;
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_socket_create(sock,
+                                                         c->bucket_alloc));
+    return APR_SUCCESS;
+}
+
 void
 rp_conn_register_filters(void)
 {
+    ap_hook_insert_network_bucket(insert_network_bucket, NULL, NULL,
+                                  APR_HOOK_MIDDLE);
     /* AP_FTYPE_CONNECTION: above mod_ssl (AP_FTYPE_CONNECTION + 5) */
     count_in_handle = ap_register_input_filter(RP_COUNT_FILTER, count_in,
                                                NULL, AP_FTYPE_CONNECTION);
@@ -180,6 +206,76 @@ conn_alive(rp_bconn_t *bc)
         }
     }
     return 0;
+}
+
+/* Nothing unread in the core input filter: bytes the core took off the
+ * socket sit in its brigade as data buckets before the socket bucket; a
+ * read that met the end of the connection consumed the socket bucket. */
+static int
+core_in_clean(rp_bconn_t *bc)
+{
+    apr_bucket *b;
+
+    for (b = APR_BRIGADE_FIRST(bc->core_in);
+         b != APR_BRIGADE_SENTINEL(bc->core_in); b = APR_BUCKET_NEXT(b)) {
+        if (APR_BUCKET_IS_SOCKET(b)) {
+            return 1;
+        }
+        if (b->length != 0) {
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/* Nothing on the socket: one recv(MSG_PEEK) that does not wait sees
+ * bytes (> 0), the backend's FIN (0) and a reset (ECONNRESET) alike, and
+ * leaves them where they are; only "nothing yet" (EAGAIN) is good. */
+static int
+sock_idle(rp_bconn_t *bc)
+{
+    apr_os_sock_t fd;
+    char byte;
+    ssize_t n;
+
+    if (apr_os_sock_get(&fd, bc->sock) != APR_SUCCESS) {
+        return 0;
+    }
+    do {
+        n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/* Is a connection fit to keep (at release) or to reuse (at acquire)?
+ *
+ * Without TLS, once the core's brigade is known, this asks the same two
+ * questions as conn_alive() for at most one system call: what the core
+ * holds unread is looked at in its brigade instead of by a speculative
+ * read (which, when it holds nothing, costs a read() that returns EAGAIN),
+ * and the socket is asked by one recv(MSG_PEEK) instead of a read and a
+ * poll(). At release only the brigade is looked at: bytes that came in
+ * the same read as the end of the response (a body behind a 204, bytes
+ * past the Content-Length) are there, and the connection is dropped at
+ * once, as before. What is still in the kernel (bytes or a close that came
+ * after the last read) stays there until the connection is next taken,
+ * and the check at reuse, which has to ask the socket anyway for what
+ * came while it was idle, sees it then: the connection is never handed
+ * out, it only waits in the idle list (counted against idle=) until then.
+ *
+ * With TLS the socket's bytes are records that mod_ssl must read (a
+ * session ticket is readable but carries no data), so conn_alive()'s read
+ * through the filters stays, at release and at reuse. */
+static int
+conn_reusable(rp_bconn_t *bc, int reuse)
+{
+    if (bc->m->is_tls || !bc->core_in) {
+        return conn_alive(bc);
+    }
+    if (!core_in_clean(bc)) {
+        return 0;
+    }
+    return !reuse || sock_idle(bc);
 }
 
 /* Takes the most recent idle connection opened with the same TLS name,
@@ -283,6 +379,8 @@ conn_open(request_rec *r, rproxy_member_t *m, const char *sni,
         apr_pool_destroy(p);
         return APR_ECONNRESET;
     }
+    /* for insert_network_bucket: client connections have none */
+    ap_set_module_config(bc->c->conn_config, &rproxy_module, bc);
     if (ap_ssl_bind_outgoing(bc->c, NULL, m->is_tls) != OK && m->is_tls) {
         if (r) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, RPLOGNO(00021)
@@ -316,7 +414,7 @@ rp_conn_acquire(request_rec *r, rproxy_member_t *m, const char *sni,
     rp_bconn_t *bc;
 
     while (!fresh && (bc = conn_pool_take(m, sni)) != NULL) {
-        if (conn_alive(bc)) {
+        if (conn_reusable(bc, 1)) {
             bc->next = NULL;
             bc->io.in = bc->io.out = 0;
             *out = bc;
@@ -361,9 +459,9 @@ rp_conn_release(rp_bconn_t *bc, int reusable)
     }
     /* Anything behind the response (bytes past its length, a body after
      * HEAD, 204 or 304, or the member's close) makes the connection
-     * doubtful: it would be read as the next request's answer. What has
-     * arrived by now is caught here, what comes later when it is reused. */
-    if (!conn_alive(bc)) {
+     * doubtful: it would be read as the next request's answer. What the
+     * core has read by now is caught here, the rest when it is reused. */
+    if (!conn_reusable(bc, 0)) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, m->pool->s, RPLOGNO(00123)
                      RP_MEMBER_FMT "bytes or a close behind the response; "
                      "connection not kept", RP_MEMBER_ARGS(m));

@@ -358,6 +358,7 @@ typedef struct rp_bconn_t {
     apr_socket_t *sock;
     conn_rec *c;                /* mod_ssl's filters bind to it */
     apr_bucket_brigade *probe;  /* for the liveness check, reused */
+    apr_bucket_brigade *core_in; /* the core input filter's own brigade */
     rproxy_member_t *m;
     const char *sni;            /* TLS server name it was opened with */
     apr_time_t expires;         /* idle deadline while pooled */
@@ -368,7 +369,8 @@ typedef struct rp_bconn_t {
 } rp_bconn_t;
 
 /* rproxy_conn.c */
-/* Registers the byte-counting connection filters; from register_hooks. */
+/* Registers the byte-counting connection filters and the hook that finds
+ * the core's input brigade; from register_hooks. */
 void rp_conn_register_filters(void);
 void rp_conn_child_init(apr_pool_t *pchild, server_rec *s);
 apr_status_t rp_conn_acquire(request_rec *r, rproxy_member_t *m,

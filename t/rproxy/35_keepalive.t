@@ -7,9 +7,10 @@ use lib 't/lib';
 use Apache::Test qw(plan ok);
 use Apache::TestRequest qw(GET POST);
 use Apache::TestUtil qw(t_cmp);
+use Socket ();
 use RPTest qw(evil_start evil_stop read_request evil_log evil_respond echo_parse);
 
-plan tests => 18;
+plan tests => 27;
 
 # one keep-alive client connection: under prefork every request then meets
 # the same child, whose connection pool and rotation the test observes
@@ -109,3 +110,46 @@ ok t_cmp($a1->code, 200, 'first');
 ok t_cmp($a2->code, 200, 'POST after the pooled connection died: no error');
 ok t_cmp($a2->content, "conn=2\n", 'sent on a fresh connection, once');
 evil_stop($evil);
+
+# What a member does to a connection after the response has been read, in
+# a write of its own (so it is still in the kernel, not in httpd's input
+# buffer, when the connection is released): bytes nobody asked for, a
+# reset, a close at once. The check at reuse must see each, so that a
+# POST (never repeated) goes on a new connection and gets its own answer.
+for my $case (['late stray bytes', sub {
+                   my ($c) = @_;
+                   select(undef, undef, undef, 0.2);
+                   print $c "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled";
+                   return 1;     # keeps serving on this connection
+               }],
+              ['a reset', sub {
+                   my ($c) = @_;
+                   select(undef, undef, undef, 0.2);
+                   setsockopt($c, Socket::SOL_SOCKET(), Socket::SO_LINGER(),
+                              pack('ii', 1, 0));
+                   close $c;
+                   return 0;
+               }],
+              ['a close right after the response', sub {
+                   my ($c) = @_;
+                   close $c;
+                   return 0;
+               }]) {
+    my ($what, $after) = @$case;
+    $evil = evil_start(sub {
+        my ($c, $n, $log) = @_;
+        while (my ($m, $t) = read_request($c)) {
+            evil_log($log, "req $n $m $t");
+            evil_respond($c, "conn=$n\n");
+            $after->($c) or return;
+        }
+    });
+    my $b1 = GET '/evil/after1';
+    select(undef, undef, undef, 0.5);
+    my $b2 = POST '/evil/after2', content => 'x';
+    ok t_cmp($b1->code . ' ' . $b2->code, '200 200', "$what: both answered");
+    ok t_cmp($b2->content, "conn=2\n", "$what: the POST went on a new connection");
+    ok t_cmp(scalar(grep { m{^req \d+ POST /after2} } evil_log($evil->{log})), 1,
+             "$what: and was sent once");
+    evil_stop($evil);
+}

@@ -95,7 +95,7 @@ rproxy_register_hooks(apr_pool_t *p)
                              rproxy_balancers[i]->name,
                              RPROXY_BALANCER_VERSION, rproxy_balancers[i]);
     }
-    rp_conn_register_filters();
+    rp_conn_register_hooks();
     rp_deadline_register_filters();
     ap_hook_pre_config(rp_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(rp_check_config, NULL, NULL, APR_HOOK_MIDDLE);

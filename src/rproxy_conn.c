@@ -118,7 +118,7 @@ insert_network_bucket(conn_rec *c, apr_bucket_brigade *bb,
 }
 
 void
-rp_conn_register_filters(void)
+rp_conn_register_hooks(void)
 {
     ap_hook_insert_network_bucket(insert_network_bucket, NULL, NULL,
                                   APR_HOOK_MIDDLE);

@@ -371,7 +371,7 @@ typedef struct rp_bconn_t {
 /* rproxy_conn.c */
 /* Registers the byte-counting connection filters and the hook that finds
  * the core's input brigade; from register_hooks. */
-void rp_conn_register_filters(void);
+void rp_conn_register_hooks(void);
 void rp_conn_child_init(apr_pool_t *pchild, server_rec *s);
 apr_status_t rp_conn_acquire(request_rec *r, rproxy_member_t *m,
                              const char *sni, int fresh, rp_bconn_t **out);

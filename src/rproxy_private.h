@@ -88,10 +88,14 @@ typedef struct {
 extern const apr_uint32_t rp_lat_bounds_ms[];
 
 /* Administrative state bits (rp_shm_member_t.admin): set from the
- * configuration at every start, so that what the configuration says wins
- * over what a graceful restart carried over. */
+ * configuration at every start, or at run time by RProxyStatusManage
+ * (rproxy_manage.c), which a graceful restart keeps. */
 #define RP_ADMIN_DRAIN      0x1u
 #define RP_ADMIN_DISABLED   0x2u
+/* What an operator changed at run time (rp_shm_member_t.overridden): a
+ * graceful restart keeps those values instead of the configuration's. */
+#define RP_OVERRIDE_ADMIN   0x1u
+#define RP_OVERRIDE_WEIGHT  0x2u
 
 /* A member's state shared by every child process (rproxy_shm.c). Each
  * field is written with APR atomics by the child serving the request (or,
@@ -100,7 +104,16 @@ extern const apr_uint32_t rp_lat_bounds_ms[];
 typedef struct {
     char pool[64];                  /* identity, set by the parent */
     char member[256];
-    volatile apr_uint32_t admin;    /* RP_ADMIN_* */
+    /* RP_ADMIN_* in force: set by the parent at start (configuration, or
+     * kept over a graceful restart when overridden), changed by
+     * rproxy_manage.c with a compare-and-swap */
+    volatile apr_uint32_t admin;
+    /* the weight in force (before slow start): same writers as admin,
+     * apr_atomic_set32 */
+    volatile apr_uint32_t weight;
+    /* RP_OVERRIDE_*: set by rproxy_manage.c (compare-and-swap) with the
+     * value it changed, cleared by the parent at a full restart */
+    volatile apr_uint32_t overridden;
     volatile apr_uint32_t inflight; /* +1 at pick, -1 when the try ends */
     volatile apr_uint32_t ewma_us;  /* peak-EWMA of latency, CAS updated */
     volatile apr_uint32_t consecutive_fails;  /* reset to 0 on success */
@@ -238,6 +251,7 @@ typedef struct {
     /* RProxyTrustedProxies: apr_ipsubnet_t *, the peers whose forwarding
      * headers are kept; NULL: not set here; a NULL element: "none" */
     apr_array_header_t *trusted;
+    int manage;                     /* RProxyStatusManage: 1 On, 0 Off */
 } rp_dir_conf;
 
 /* What routing decided for a request; kept in r->request_config. */
@@ -523,6 +537,8 @@ typedef enum {
  * it agrees with itself. */
 typedef struct {
     rp_member_state_e state;
+    apr_uint32_t admin;                         /* RP_ADMIN_* */
+    int weight;                                 /* in force now */
     apr_uint64_t inflight, requests, failures, ejections, ewma_us;
     apr_uint64_t bytes_in, bytes_out;
     apr_uint64_t lat_hist[RP_LAT_NBUCKETS];     /* not cumulative */
@@ -542,6 +558,16 @@ void rp_shm_count(rproxy_member_t *m, rproxy_outcome_e outcome,
 int rp_shm_inc_below(volatile apr_uint32_t *gauge, apr_uint32_t cap);
 apr_uint32_t rp_shm_admin(const rproxy_member_t *m);
 int rp_shm_hc_down(const rproxy_member_t *m);
+/* The member's weight in force, before slow start: the configured one or
+ * what an operator set. Lock-free, any thread. */
+int rp_shm_weight(const rproxy_member_t *m);
+/* Runtime management (rproxy_manage.c): set or clear admin bits, set
+ * the weight, zero the counters; each marks the value overridden so a
+ * graceful restart keeps it. Return the value before. Any thread. */
+apr_uint32_t rp_shm_set_admin(rproxy_member_t *m, apr_uint32_t set,
+                              apr_uint32_t clear);
+apr_uint32_t rp_shm_set_weight(rproxy_member_t *m, apr_uint32_t weight);
+void rp_shm_reset_counters(rproxy_member_t *m);
 /* Fills *s from m's shared record; its state as of now. Any thread, no
  * lock. */
 void rp_shm_snapshot(const rproxy_member_t *m, apr_time_t now,
@@ -573,6 +599,28 @@ void rp_deadline_add(apr_pool_t *p, rp_bconn_t *bc, apr_time_t deadline);
 
 /* rproxy_status.c */
 int rp_status_handler(request_rec *r);
+/* One member's JSON object, as ?json shows it, written to r. */
+void rp_status_json_member(request_rec *r, const rproxy_member_t *m);
+/* "enabled", "draining" or "disabled" for RP_ADMIN_* bits. */
+const char *rp_status_admin_word(apr_uint32_t admin);
+
+/* rproxy_manage.c: runtime management (RProxyStatusManage) */
+const char *rp_cmd_status_manage(cmd_parms *cmd, void *d, int on);
+/* Makes a new random nonce for every server; from post_config, in the
+ * parent, so every child of a generation shares it. */
+int rp_manage_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                          apr_pool_t *ptemp, server_rec *s);
+/** Is RProxyStatusManage On where r is served? */
+int rp_manage_enabled(request_rec *r);
+/**
+ * The nonce the forms and ?json carry for s: 32 hex digits, the same in
+ * every child, new at every restart (graceful too). Never NULL; lives as
+ * long as the configuration. Any thread.
+ */
+const char *rp_manage_nonce(server_rec *s);
+/* A POST to the status handler: 405 unless enabled; otherwise does the
+ * change and answers (303 to the page, or JSON). */
+int rp_manage_handle(request_rec *r);
 
 /* rproxy_forward.c */
 int rp_handler(request_rec *r);

@@ -229,6 +229,22 @@ html_member(request_rec *r, const snap_t *s)
                html_quantiles(r, s), s->snap.bytes_in, s->snap.bytes_out, hc);
 }
 
+/* What a management form post did (rproxy_manage.c sends the browser
+ * back here with ?done=...). */
+static void
+html_done(request_rec *r)
+{
+    char *msg;
+
+    if (!r->args || strncmp(r->args, "done=", 5)) {
+        return;
+    }
+    msg = apr_pstrdup(r->pool, r->args + 5);
+    if (ap_unescape_urlencoded(msg) == OK) {
+        ap_rprintf(r, "<p>Done: %s</p>\n", ap_escape_html(r->pool, msg));
+    }
+}
+
 /* JSON and HTML: pool by pool, with the pool's members' snapshots. */
 static void
 emit_pools(request_rec *r, fmt_e fmt, const snap_t *snaps)
@@ -504,6 +520,7 @@ rp_status_handler(request_rec *r)
     else {
         ap_rputs("<!DOCTYPE html>\n<html><head><title>mod_rproxy status"
                  "</title></head><body>\n", r);
+        html_done(r);
         emit_pools(r, fmt, snaps);
         ap_rputs("</body></html>\n", r);
     }

@@ -11,7 +11,7 @@ use HTTP::Request::Common ();
 use JSON::PP ();
 use RPTest qw(status_member error_log_size error_log_since);
 
-plan tests => 51;
+plan tests => 52;
 
 my $URL = '/rproxy-manage';
 
@@ -138,6 +138,8 @@ post(nonce => $nonce, pool => 'managesticky', member => $pm, action => 'enable',
 $res = post(%base, member => $b2, action => 'disable');
 ok t_cmp($res->code, 303, 'a form post: 303');
 ok t_cmp($res->header('Location'), qr{^/rproxy-manage\?done=disable}, 'back to the page');
+ok t_cmp(GET($res->header('Location'))->content, qr{<p>Done: disable manage/\Q$b2\E</p>},
+         'the page shows what was done');
 ok t_cmp(status_member('manage', 1)->{admin}, 'disabled', 'disabled');
 $c = hits('/manage/', 30);
 ok t_cmp($c->{b2} // 0, 0, 'a disabled member takes nothing, in any child');

@@ -66,6 +66,9 @@ static const command_rec rproxy_cmds[] = {
     AP_INIT_ITERATE("RProxyTrustedProxies", rp_cmd_trusted_proxies, NULL,
         RSRC_CONF | ACCESS_CONF, "ADDRESS[/BITS] ... | none: peers whose "
         "forwarding headers are kept and extended"),
+    AP_INIT_FLAG("RProxyStatusManage", rp_cmd_status_manage, NULL,
+        ACCESS_CONF, "On: the rproxy-status page takes POSTed changes "
+        "(drain, disable, weight...) (default Off)"),
     { NULL }
 };
 
@@ -102,6 +105,7 @@ rproxy_register_hooks(apr_pool_t *p)
     ap_hook_check_config(rp_health_check_config, NULL, NULL,
                          APR_HOOK_MIDDLE);
     ap_hook_post_config(rp_shm_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(rp_manage_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(rp_health_post_config, NULL, watchdog,
                         APR_HOOK_MIDDLE);
     ap_hook_pre_mpm(rp_shm_pre_mpm, NULL, NULL, APR_HOOK_MIDDLE);

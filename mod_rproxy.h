@@ -105,7 +105,8 @@ typedef struct rproxy_balancer_t {
 /** The member's position in its pool, 0..rproxy_pool_size()-1. */
 int rproxy_member_index(const rproxy_member_t *m);
 /**
- * The member's weight now: the configured one (1..1000), or less while
+ * The member's weight now: the configured one (1..1000) or the one an
+ * operator set at run time (RProxyStatusManage), or less while
  * RProxySlowStart ramps it up after the member came back. In create() it
  * is always the configured weight.
  */

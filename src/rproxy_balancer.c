@@ -33,24 +33,31 @@ slow_start_back_since(const rproxy_member_t *m)
 }
 
 /* With RProxySlowStart T, a member back from an ejection ramps its weight
- * linearly from 1 to the configured one over T, so that it is not hit by a
- * full share of the traffic while its caches are cold. */
+ * linearly from 1 to the one in force over T, so that it is not hit by a
+ * full share of the traffic while its caches are cold. The weight in
+ * force is the configured one or what an operator set at run time
+ * (rp_shm_weight); slow start scales either. */
 int
 rproxy_member_weight(const rproxy_member_t *m)
 {
     apr_interval_time_t ramp = m->pool->slow_start;
     apr_time_t back, now;
     apr_int64_t w;
+    int full;
 
     /* no shared state yet: create() at configuration time */
-    if (ramp <= 0 || !m->sh || !(back = slow_start_back_since(m))) {
+    if (!m->sh) {
         return m->weight;
+    }
+    full = rp_shm_weight(m);
+    if (ramp <= 0 || !(back = slow_start_back_since(m))) {
+        return full;
     }
     now = apr_time_now();
     if (now <= back || now - back >= ramp) {
-        return m->weight;
+        return full;
     }
-    w = (apr_int64_t)m->weight * (now - back) / ramp;
+    w = (apr_int64_t)full * (now - back) / ramp;
     return w < 1 ? 1 : (int)w;
 }
 

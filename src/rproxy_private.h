@@ -79,72 +79,8 @@ typedef struct {
                                  * tunnelled bytes */
 } rp_bytes_t;
 
-/* Upper bounds, in milliseconds, of the latency histogram's buckets; one
- * more bucket counts everything slower. */
-#define RP_LAT_BUCKETS_MS   1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, \
-                            2500, 5000, 10000
-#define RP_LAT_NBUCKETS     14
-/* The same bounds as an array (rproxy_shm.c), RP_LAT_NBUCKETS - 1 long. */
-extern const apr_uint32_t rp_lat_bounds_ms[];
-
-/* Administrative state bits (rp_shm_member_t.admin): set from the
- * configuration at every start, so that what the configuration says wins
- * over what a graceful restart carried over. */
-#define RP_ADMIN_DRAIN      0x1u
-#define RP_ADMIN_DISABLED   0x2u
-
-/* A member's state shared by every child process (rproxy_shm.c). Each
- * field is written with APR atomics by the child serving the request (or,
- * for the hc_ fields, by the one health prober); there is no lock and no
- * multi-field snapshot. */
-typedef struct {
-    char pool[64];                  /* identity, set by the parent */
-    char member[256];
-    volatile apr_uint32_t admin;    /* RP_ADMIN_* */
-    volatile apr_uint32_t inflight; /* +1 at pick, -1 when the try ends */
-    volatile apr_uint32_t ewma_us;  /* peak-EWMA of latency, CAS updated */
-    volatile apr_uint32_t consecutive_fails;  /* reset to 0 on success */
-    volatile apr_uint32_t streak;   /* ejections since the last success */
-    /* active health checks (rproxy_health.c): written by the prober only */
-    volatile apr_uint32_t hc_down;  /* 1: failed `fall` checks in a row */
-    volatile apr_uint32_t hc_run;   /* passes (up) or failures (down) in a
-                                     * row that count towards a change */
-    volatile apr_uint32_t hc_status;/* last HTTP status, 0: no answer */
-    volatile apr_uint64_t hc_checks;    /* checks run */
-    volatile apr_uint64_t hc_failed;    /* checks failed */
-    volatile apr_uint64_t hc_changed;   /* apr_time_t of the last up/down */
-    volatile apr_uint64_t requests; /* tries ended, atomic add */
-    volatile apr_uint64_t failures; /* tries that failed, atomic add */
-    volatile apr_uint64_t ejections;    /* times ejected, atomic add */
-    volatile apr_uint64_t ejected_until;/* apr_time_t; written only by the
-                                         * child that wins the CAS on
-                                         * consecutive_fails */
-    /* traffic and latency: one atomic add each when a try ends */
-    volatile apr_uint64_t bytes_in;     /* response bytes read from it */
-    volatile apr_uint64_t bytes_out;    /* request bytes written to it */
-    volatile apr_uint64_t lat_sum_us;   /* sum of the histogram's samples */
-    /* tries that ended OK or timed out, by latency from the pick: bucket
-     * i counts those above bound i-1 and up to bound i (not cumulative) */
-    volatile apr_uint64_t lat_hist[RP_LAT_NBUCKETS];
-} rp_shm_member_t;
-
-/* A pool's state shared by every child (rproxy_shm.c). The retry budget
- * window (written by rproxy_forward.c): counts of client requests and of
- * retries in the current and the previous window; the child that moves
- * window_start by compare-and-swap rolls the counters over. Approximate
- * by design. */
-typedef struct {
-    char pool[64];
-    volatile apr_uint64_t window_start;     /* apr_time_t */
-    volatile apr_uint32_t requests;
-    volatile apr_uint32_t retries;
-    volatile apr_uint32_t prev_requests;
-    volatile apr_uint32_t prev_retries;
-    volatile apr_uint32_t ticket;   /* rproxy_pool_ticket() */
-    volatile apr_uint32_t queued;   /* requests waiting in RProxyQueue: +1
-                                     * by compare-and-swap below max=, -1
-                                     * when the wait ends (rproxy_queue.c) */
-} rp_shm_pool_t;
+/* The shared records and their accessors. */
+#include "rproxy_shm.h"
 
 struct rproxy_member_t {
     rproxy_pool_t *pool;
@@ -238,6 +174,7 @@ typedef struct {
     /* RProxyTrustedProxies: apr_ipsubnet_t *, the peers whose forwarding
      * headers are kept; NULL: not set here; a NULL element: "none" */
     apr_array_header_t *trusted;
+    int manage;                     /* RProxyStatusManage: 1 On, 0 Off */
 } rp_dir_conf;
 
 /* What routing decided for a request; kept in r->request_config. */
@@ -508,47 +445,6 @@ apr_status_t rp_sticky_init(apr_pool_t *pconf, rproxy_pool_t *pool);
 rproxy_member_t *rp_sticky_member(request_rec *r, rproxy_pool_t *pool);
 void rp_sticky_issue(request_rec *r, rproxy_member_t *m, const char **issued);
 
-/* A member's state as the status page shows it, worst first: the reason
- * that keeps it out longest, or that an operator set, wins. */
-typedef enum {
-    RP_MEMBER_UP,               /* takes requests */
-    RP_MEMBER_BACKUP,           /* up, a backup: takes requests when no
-                                 * primary can */
-    RP_MEMBER_DRAINING,         /* RP_ADMIN_DRAIN: sticky requests only */
-    RP_MEMBER_EJECTED,          /* by RProxyOutlier, for a while */
-    RP_MEMBER_HEALTH_FAILED,    /* failed `fall` active checks in a row */
-    RP_MEMBER_DISABLED          /* RP_ADMIN_DISABLED: takes nothing */
-} rp_member_state_e;
-
-/* One member's shared record, each field read once (atomically, but not
- * the record as a whole: see rproxy_shm.c), so that everything made from
- * it agrees with itself. */
-typedef struct {
-    rp_member_state_e state;
-    apr_uint64_t inflight, requests, failures, ejections, ewma_us;
-    apr_uint64_t bytes_in, bytes_out;
-    apr_uint64_t lat_hist[RP_LAT_NBUCKETS];     /* not cumulative */
-    apr_uint64_t lat_count;                     /* their sum */
-    apr_uint64_t lat_sum_us;
-    apr_uint64_t hc_checks, hc_failed, hc_status;
-} rp_member_snap_t;
-
-/* rproxy_shm.c */
-int rp_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog,
-                       apr_pool_t *ptemp, server_rec *s);
-int rp_shm_pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type);
-/* The end of a try on m: its outcome, latency (from the pick) and the
- * bytes it moved (may be NULL) go into the shared record. Any thread. */
-void rp_shm_count(rproxy_member_t *m, rproxy_outcome_e outcome,
-                  apr_interval_time_t latency, const rp_bytes_t *io);
-int rp_shm_inc_below(volatile apr_uint32_t *gauge, apr_uint32_t cap);
-apr_uint32_t rp_shm_admin(const rproxy_member_t *m);
-int rp_shm_hc_down(const rproxy_member_t *m);
-/* Fills *s from m's shared record; its state as of now. Any thread, no
- * lock. */
-void rp_shm_snapshot(const rproxy_member_t *m, apr_time_t now,
-                     rp_member_snap_t *s);
-
 /* rproxy_outlier.c */
 /* Is m out of rotation by RProxyOutlier at time now? Lock-free. */
 int rp_outlier_ejected(const rproxy_member_t *m, apr_time_t now);
@@ -575,6 +471,28 @@ void rp_deadline_add(apr_pool_t *p, rp_bconn_t *bc, apr_time_t deadline);
 
 /* rproxy_status.c */
 int rp_status_handler(request_rec *r);
+/* One member's JSON object, as ?json shows it, written to r. */
+void rp_status_json_member(request_rec *r, const rproxy_member_t *m);
+/* "enabled", "draining" or "disabled" for RP_ADMIN_* bits. */
+const char *rp_status_admin_word(apr_uint32_t admin);
+
+/* rproxy_manage.c: runtime management (RProxyStatusManage) */
+const char *rp_cmd_status_manage(cmd_parms *cmd, void *d, int on);
+/* Makes a new random nonce for every server; from post_config, in the
+ * parent, so every child of a generation shares it. */
+int rp_manage_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                          apr_pool_t *ptemp, server_rec *s);
+/** Is RProxyStatusManage On where r is served? */
+int rp_manage_enabled(request_rec *r);
+/**
+ * The nonce the forms and ?json carry for s: 32 hex digits, the same in
+ * every child, new at every restart (graceful too). Never NULL; lives as
+ * long as the configuration. Any thread.
+ */
+const char *rp_manage_nonce(server_rec *s);
+/* A POST to the status handler: 405 unless enabled; otherwise does the
+ * change and answers (303 to the page, or JSON). */
+int rp_manage_handle(request_rec *r);
 
 /* rproxy_forward.c */
 int rp_handler(request_rec *r);

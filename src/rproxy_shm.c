@@ -23,7 +23,9 @@
  * record: counters, latency, ejection and health state (inflight starts
  * at 0: requests of the old generation finish on the old segment, which
  * those children still map). The administrative state (drain, disabled)
- * is always the new configuration's.
+ * and the weight are the new configuration's, unless an operator changed
+ * them at run time (RProxyStatusManage, rproxy_manage.c marks them in
+ * `overridden`): those changes are kept, until a full restart.
  * The old segment is then released by the parent.
  *
  * Only the records live here, with their atomic helpers and a reader that
@@ -40,7 +42,7 @@
 #include "apr_shm.h"
 
 #define RP_SHM_MAGIC    0x52505348u     /* "RPSH" */
-#define RP_SHM_VERSION  4u
+#define RP_SHM_VERSION  5u
 #define RP_SHM_KEY      "mod_rproxy-shm"
 
 const apr_uint32_t rp_lat_bounds_ms[] = { RP_LAT_BUCKETS_MS };
@@ -101,6 +103,13 @@ find_old(rp_shm_header_t *old, const rproxy_member_t *m)
     return NULL;
 }
 
+static apr_uint32_t
+config_admin(const rproxy_member_t *m)
+{
+    return (m->drain ? RP_ADMIN_DRAIN : 0)
+           | (m->disabled ? RP_ADMIN_DISABLED : 0);
+}
+
 static void
 fill_record(rp_shm_member_t *rec, rproxy_member_t *m, rp_shm_header_t *old)
 {
@@ -114,9 +123,14 @@ fill_record(rp_shm_member_t *rec, rproxy_member_t *m, rp_shm_header_t *old)
     }
     apr_cpystrn(rec->pool, m->pool->name, sizeof(rec->pool));
     apr_cpystrn(rec->member, m->name, sizeof(rec->member));
-    /* the new configuration wins for what it sets */
-    rec->admin = (m->drain ? RP_ADMIN_DRAIN : 0)
-                 | (m->disabled ? RP_ADMIN_DISABLED : 0);
+    /* the new configuration wins for what it sets, unless an operator
+     * changed it at run time */
+    if (!(rec->overridden & RP_OVERRIDE_ADMIN)) {
+        rec->admin = config_admin(m);
+    }
+    if (!(rec->overridden & RP_OVERRIDE_WEIGHT)) {
+        rec->weight = (apr_uint32_t)m->weight;
+    }
     m->sh = rec;
 }
 
@@ -197,24 +211,29 @@ rp_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
 int
 rp_shm_pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type)
 {
-    rp_shm_retained_t *kept = ap_retained_data_get(RP_SHM_KEY);
-    rp_shm_header_t *h = kept ? valid_header(kept->shm) : NULL;
-    apr_uint32_t i;
+    int i, j;
 
     (void)p;
     (void)sb_type;
-    for (i = 0; h && i < h->count; i++) {
-        rp_shm_member_t *rec = &shm_records(h)[i];
-        char pool[sizeof(rec->pool)], member[sizeof(rec->member)];
+    for (i = 0; i < rp_globals.pools->nelts; i++) {
+        rproxy_pool_t *pool = APR_ARRAY_IDX(rp_globals.pools, i,
+                                            rproxy_pool_t *);
 
-        memcpy(pool, rec->pool, sizeof(pool));
-        memcpy(member, rec->member, sizeof(member));
-        apr_uint32_t admin = rec->admin;
+        for (j = 0; j < pool->members->nelts; j++) {
+            rproxy_member_t *m = APR_ARRAY_IDX(pool->members, j,
+                                               rproxy_member_t *);
+            rp_shm_member_t *rec = m->sh;
+            apr_size_t id = APR_OFFSETOF(rp_shm_member_t, admin);
 
-        memset(rec, 0, sizeof(*rec));
-        memcpy(rec->pool, pool, sizeof(pool));
-        memcpy(rec->member, member, sizeof(member));
-        rec->admin = admin;
+            if (!rec) {
+                continue;
+            }
+            /* keep the identity (pool and member names lead the record);
+             * runtime changes go back to the configuration */
+            memset((char *)rec + id, 0, sizeof(*rec) - id);
+            rec->admin = config_admin(m);
+            rec->weight = (apr_uint32_t)m->weight;
+        }
     }
     return OK;
 }
@@ -240,6 +259,63 @@ apr_uint32_t
 rp_shm_admin(const rproxy_member_t *m)
 {
     return apr_atomic_read32(&m->sh->admin);
+}
+
+int
+rp_shm_weight(const rproxy_member_t *m)
+{
+    apr_uint32_t w = apr_atomic_read32(&m->sh->weight);
+
+    return w ? (int)w : m->weight;
+}
+
+apr_uint32_t
+rp_shm_set_admin(rproxy_member_t *m, apr_uint32_t set, apr_uint32_t clear)
+{
+    apr_uint32_t cur, o;
+
+    do {
+        cur = apr_atomic_read32(&m->sh->admin);
+    } while (apr_atomic_cas32(&m->sh->admin, (cur | set) & ~clear, cur)
+             != cur);
+    do {
+        o = apr_atomic_read32(&m->sh->overridden);
+    } while (apr_atomic_cas32(&m->sh->overridden, o | RP_OVERRIDE_ADMIN, o)
+             != o);
+    return cur;
+}
+
+apr_uint32_t
+rp_shm_set_weight(rproxy_member_t *m, apr_uint32_t weight)
+{
+    apr_uint32_t o, before = apr_atomic_xchg32(&m->sh->weight, weight);
+
+    do {
+        o = apr_atomic_read32(&m->sh->overridden);
+    } while (apr_atomic_cas32(&m->sh->overridden, o | RP_OVERRIDE_WEIGHT, o)
+             != o);
+    return before ? before : (apr_uint32_t)m->weight;
+}
+
+/* Counters only: the gauges (in flight, latency EWMA) and the ejection
+ * and health state say what is true now and stay. */
+void
+rp_shm_reset_counters(rproxy_member_t *m)
+{
+    rp_shm_member_t *sh = m->sh;
+    int i;
+
+    apr_atomic_set64(&sh->requests, 0);
+    apr_atomic_set64(&sh->failures, 0);
+    apr_atomic_set64(&sh->ejections, 0);
+    apr_atomic_set64(&sh->bytes_in, 0);
+    apr_atomic_set64(&sh->bytes_out, 0);
+    apr_atomic_set64(&sh->lat_sum_us, 0);
+    for (i = 0; i < RP_LAT_NBUCKETS; i++) {
+        apr_atomic_set64(&sh->lat_hist[i], 0);
+    }
+    apr_atomic_set64(&sh->hc_checks, 0);
+    apr_atomic_set64(&sh->hc_failed, 0);
 }
 
 int
@@ -278,6 +354,8 @@ rp_shm_snapshot(const rproxy_member_t *m, apr_time_t now,
     int i;
 
     s->state = member_state(m, now);
+    s->admin = rp_shm_admin(m);
+    s->weight = rproxy_member_weight(m);
     s->inflight = apr_atomic_read32(&sh->inflight);
     s->requests = apr_atomic_read64(&sh->requests);
     s->failures = apr_atomic_read64(&sh->failures);

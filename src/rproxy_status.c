@@ -6,7 +6,8 @@
  * table, as JSON (?json) or as Prometheus text (?prometheus, or Accept:
  * text/plain;version=0.0.4), where each family comes once, with every
  * member's samples, as the format requires. Read-only; it takes no lock
- * (see rproxy_shm.c for what a reader can expect of the numbers).
+ * (see rproxy_shm.c for what a reader can expect of the numbers). A POST
+ * goes to runtime management (rproxy_manage.c).
  */
 
 #include "rproxy_private.h"
@@ -26,6 +27,7 @@ typedef struct {
     const rproxy_member_t *m;
     const char *labels;             /* Prometheus, set by emit_prometheus */
     apr_uint64_t up;                /* 1: up, or backup and up */
+    apr_uint64_t weight, config_weight;
     rp_member_snap_t snap;
 } snap_t;
 
@@ -34,12 +36,21 @@ static const char *const state_words[] = {
     "up", "backup", "draining", "ejected", "health-failed", "disabled"
 };
 
+const char *
+rp_status_admin_word(apr_uint32_t admin)
+{
+    return (admin & RP_ADMIN_DISABLED) ? "disabled"
+           : (admin & RP_ADMIN_DRAIN) ? "draining" : "enabled";
+}
+
 static void
 snap_read(snap_t *s, const rproxy_member_t *m, apr_time_t now)
 {
     s->m = m;
     rp_shm_snapshot(m, now, &s->snap);
     s->up = s->snap.state == RP_MEMBER_UP || s->snap.state == RP_MEMBER_BACKUP;
+    s->weight = (apr_uint64_t)s->snap.weight;
+    s->config_weight = (apr_uint64_t)m->weight;
 }
 
 /* Every member of every pool, in configuration order. */
@@ -142,20 +153,31 @@ json_histogram(request_rec *r, const snap_t *s)
 static void
 json_member(request_rec *r, const snap_t *s, int first)
 {
-    ap_rprintf(r, "%s{\"name\":\"%s\",\"weight\":%d,\"role\":\"%s\","
+    ap_rprintf(r, "%s{\"name\":\"%s\",\"weight\":%d,\"config_weight\":%d,"
+               "\"admin\":\"%s\",\"role\":\"%s\","
                "\"inflight\":%" APR_UINT64_T_FMT ",\"requests\":%"
                APR_UINT64_T_FMT ",\"failures\":%" APR_UINT64_T_FMT
                ",\"ejections\":%" APR_UINT64_T_FMT ",\"latency_us\":%"
                APR_UINT64_T_FMT ",\"bytes_in\":%" APR_UINT64_T_FMT
                ",\"bytes_out\":%" APR_UINT64_T_FMT,
-               first ? "" : ",", json_str(r->pool, s->m->name), s->m->weight,
-               state_words[s->snap.state], s->snap.inflight,
+               first ? "" : ",", json_str(r->pool, s->m->name),
+               s->snap.weight, s->m->weight,
+               rp_status_admin_word(s->snap.admin), state_words[s->snap.state], s->snap.inflight,
                s->snap.requests, s->snap.failures, s->snap.ejections,
                s->snap.ewma_us, s->snap.bytes_in, s->snap.bytes_out);
     json_histogram(r, s);
     ap_rprintf(r, ",\"hc\":{\"checks\":%" APR_UINT64_T_FMT ",\"failed\":%"
                APR_UINT64_T_FMT ",\"last_status\":%" APR_UINT64_T_FMT "}}",
                s->snap.hc_checks, s->snap.hc_failed, s->snap.hc_status);
+}
+
+void
+rp_status_json_member(request_rec *r, const rproxy_member_t *m)
+{
+    snap_t s;
+
+    snap_read(&s, m, apr_time_now());
+    json_member(r, &s, 1);
 }
 
 /* p50 / p90 / p99 in ms, or a dash before the first sample. */
@@ -195,15 +217,32 @@ html_member(request_rec *r, const snap_t *s)
                                                            s->snap.hc_status)
                                             : "no answer");
     }
-    ap_rprintf(r, "<tr><td>%s</td><td>%d</td><td>%s</td><td>%"
+    ap_rprintf(r, "<tr><td>%s</td><td>%d (%d)</td><td>%s</td><td>%s</td><td>%"
                APR_UINT64_T_FMT "</td><td>%" APR_UINT64_T_FMT "</td><td>%"
                APR_UINT64_T_FMT "</td><td>%.1f</td><td>%s</td><td>%"
                APR_UINT64_T_FMT "</td><td>%" APR_UINT64_T_FMT "</td>"
                "<td>%s</td></tr>\n",
-               ap_escape_html(r->pool, s->m->name), s->m->weight,
+               ap_escape_html(r->pool, s->m->name), s->snap.weight,
+               s->m->weight, rp_status_admin_word(s->snap.admin),
                state_words[s->snap.state], s->snap.inflight, s->snap.requests,
                s->snap.failures, s->snap.ewma_us / 1000.0,
                html_quantiles(r, s), s->snap.bytes_in, s->snap.bytes_out, hc);
+}
+
+/* What a management form post did (rproxy_manage.c sends the browser
+ * back here with ?done=...). */
+static void
+html_done(request_rec *r)
+{
+    char *msg;
+
+    if (!r->args || strncmp(r->args, "done=", 5)) {
+        return;
+    }
+    msg = apr_pstrdup(r->pool, r->args + 5);
+    if (ap_unescape_urlencoded(msg) == OK) {
+        ap_rprintf(r, "<p>Done: %s</p>\n", ap_escape_html(r->pool, msg));
+    }
 }
 
 /* JSON and HTML: pool by pool, with the pool's members' snapshots. */
@@ -227,7 +266,8 @@ emit_pools(request_rec *r, fmt_e fmt, const snap_t *snaps)
         else {
             ap_rprintf(r, "<h2>pool %s (%s, %u queued)</h2>\n"
                        "<table border=\"1\">"
-                       "<tr><th>member</th><th>weight</th><th>role</th>"
+                       "<tr><th>member</th><th>weight (config)</th>"
+                       "<th>admin</th><th>role</th>"
                        "<th>in flight</th><th>requests</th>"
                        "<th>failures</th><th>latency ms</th>"
                        "<th>p50 / p90 / p99 ms</th><th>bytes in</th>"
@@ -258,6 +298,11 @@ static const struct {
     { "rproxy_member_up", "gauge",
       "1 while the member takes requests (state up, or backup and up)",
       APR_OFFSETOF(snap_t, up), 0 },
+    { "rproxy_member_weight", "gauge",
+      "Weight in force (runtime or configured, slow start applied)",
+      APR_OFFSETOF(snap_t, weight), 0 },
+    { "rproxy_member_config_weight", "gauge", "Configured weight",
+      APR_OFFSETOF(snap_t, config_weight), 0 },
     { "rproxy_member_inflight", "gauge", "Tries in flight to the member",
       APR_OFFSETOF(snap_t, snap.inflight), 0 },
     { "rproxy_member_requests_total", "counter", "Tries ended on the member",
@@ -351,6 +396,27 @@ prom_label(apr_pool_t *p, const char *s)
     return out;
 }
 
+/* One sample per member and admin state, 1 for the state it is in (the
+ * kube-state-metrics way), so that a query can select on the label. */
+static void
+prom_admin(request_rec *r, const snap_t *snaps, int n)
+{
+    static const char *const words[] = { "enabled", "draining", "disabled" };
+    int k, w;
+
+    ap_rputs("# HELP rproxy_member_admin_state Administrative state "
+             "(configured, or set by RProxyStatusManage)\n"
+             "# TYPE rproxy_member_admin_state gauge\n", r);
+    for (k = 0; k < n; k++) {
+        const char *now = rp_status_admin_word(snaps[k].snap.admin);
+
+        for (w = 0; w < 3; w++) {
+            ap_rprintf(r, "rproxy_member_admin_state{%s,state=\"%s\"} %d\n",
+                       snaps[k].labels, words[w], !strcmp(now, words[w]));
+        }
+    }
+}
+
 /* Text exposition 0.0.4: each family once, with its HELP and TYPE, then
  * every member's sample. */
 static void
@@ -393,6 +459,7 @@ emit_prometheus(request_rec *r, snap_t *snaps, int n)
             }
         }
     }
+    prom_admin(r, snaps, n);
     prom_histogram(r, snaps, n);
 }
 
@@ -425,6 +492,9 @@ rp_status_handler(request_rec *r)
     if (!r->handler || strcmp(r->handler, RP_STATUS_HANDLER)) {
         return DECLINED;
     }
+    if (r->method_number == M_POST) {
+        return rp_manage_handle(r);
+    }
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
     }
@@ -439,14 +509,18 @@ rp_status_handler(request_rec *r)
         emit_prometheus(r, snaps, n);
     }
     else if (fmt == FMT_JSON) {
-        ap_rprintf(r, "{\"generation\":%d,\"pools\":[",
-                   ap_state_query(AP_SQ_CONFIG_GEN));
+        ap_rprintf(r, "{\"generation\":%d,", ap_state_query(AP_SQ_CONFIG_GEN));
+        if (rp_manage_enabled(r)) {
+            ap_rprintf(r, "\"nonce\":\"%s\",", rp_manage_nonce(r->server));
+        }
+        ap_rputs("\"pools\":[", r);
         emit_pools(r, fmt, snaps);
         ap_rputs("]}\n", r);
     }
     else {
         ap_rputs("<!DOCTYPE html>\n<html><head><title>mod_rproxy status"
                  "</title></head><body>\n", r);
+        html_done(r);
         emit_pools(r, fmt, snaps);
         ap_rputs("</body></html>\n", r);
     }

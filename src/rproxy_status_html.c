@@ -50,13 +50,15 @@ static const char page_css[] =
     "font-weight:normal}"
     ".summary{margin:0 0 6px}.summary b{margin-right:14px}"
     ".spark{background:#fafbfd;border:1px solid #e4e8ef;vertical-align:"
-    "middle}.spark .rps{stroke:#2a6fdb;fill:none;stroke-width:1.5}"
-    ".spark .p99{stroke:#d9822b;fill:none;stroke-width:1}"
+    "middle}.spark path{fill:none;stroke-linecap:round;"
+    "stroke-linejoin:round}.spark .rps{stroke:#2a6fdb;stroke-width:1.5}"
+    ".spark .p99{stroke:#d9822b;stroke-width:1.5}"
     ".sparkkey{font-size:12px;color:#556;margin-left:8px}"
     "table{border-collapse:collapse;width:100%;margin-top:8px;"
     "font-variant-numeric:tabular-nums}"
     "th,td{padding:3px 6px;border-bottom:1px solid #e4e8ef;text-align:right;"
-    "white-space:nowrap}th{background:#eef1f6;cursor:pointer;"
+    "white-space:nowrap}td.hc{text-align:left;white-space:normal;"
+    "min-width:10em}th{background:#eef1f6;cursor:pointer;"
     "user-select:none}td.name,th.name{text-align:left}"
     "tr.member td:first-child{border-left:5px solid var(--c)}"
     ".chip{display:inline-block;padding:0 7px;border-radius:9px;color:#fff;"
@@ -255,7 +257,7 @@ member_row(request_rec *r, const rproxy_member_t *m,
     quantile_cell(r, s, 0.99);
     bytes_cell(r, s->bytes_in);
     bytes_cell(r, s->bytes_out);
-    ap_rprintf(r, "<td>%s</td>", hc_text(r, s));
+    ap_rprintf(r, "<td class=\"hc\">%s</td>", hc_text(r, s));
     if (nonce) {
         manage_cell(r, m, nonce);
     }
@@ -288,7 +290,8 @@ spark_point(const rp_hist_read_t *h, int i, double *rps, double *p99)
 }
 
 /* The SVG path of a series scaled to max; a point without a value
- * (negative) breaks the line. */
+ * (negative) breaks the line, and a point alone is a dot (a zero-length
+ * segment, drawn with round caps). */
 static const char *
 spark_path(request_rec *r, const double *v, double max)
 {
@@ -300,10 +303,12 @@ spark_path(request_rec *r, const double *v, double max)
             pen = 0;
             continue;
         }
-        d = apr_psprintf(r->pool, "%s%c%d,%.1f", d, pen ? 'L' : 'M',
+        d = apr_psprintf(r->pool, "%s%c%d,%.1f%s", d, pen ? 'L' : 'M',
                          i * SPARK_W / (SPARK_POINTS - 1),
                          SPARK_H - 1 - (max > 0 ? v[i] / max : 0)
-                                       * (SPARK_H - 2));
+                                       * (SPARK_H - 2),
+                         !pen && (i + 1 == SPARK_POINTS || v[i + 1] < 0)
+                             ? "h0" : "");
         pen = 1;
     }
     return *d ? d : "M0,39";

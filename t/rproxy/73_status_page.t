@@ -21,7 +21,7 @@ use Apache::TestUtil qw(t_cmp);
 use File::Temp qw(tempdir);
 use RPTest qw(status_member);
 
-plan tests => 28;
+plan tests => 30;
 
 my $vars = Apache::Test::vars();
 my $base = "http://127.0.0.1:$vars->{port}";
@@ -96,6 +96,14 @@ ok t_cmp($refresh // '', 5, '?refresh=5: meta refresh 5 s');
 ok t_cmp($refresh // '', 3600, 'refresh bounded to an hour');
 ok t_cmp(GET('/rproxy-status')->content =~ /http-equiv="refresh"/ ? 1 : 0, 0,
          'no refresh unless asked');
+# the per-second history (shared by every child): the 20 requests above
+# within the last 10 s
+my ($summary) = $html =~ m{id="pool-pagestates">.*?<p class="summary">(.*?)</p>}s;
+ok t_cmp($summary // '', '<b>members up 2/5</b><b>in flight 0</b><b>2.0 req/s</b>'
+         . '<b>errors 0 (0.0/s)</b>', 'pool summary: up (and backup) of all, in flight, req/s, errors');
+my $b1 = "http://127.0.0.1:$vars->{b1_port}";
+my ($rate) = $html =~ m{data-pool="pagestates" data-member="\Q$b1\E">(?:<td[^>]*>.*?</td>){3}<td data-v="([\d.]+)">}s;
+ok t_cmp($rate // '', '2.0', 'member req/s');
 my $banner = GET('/rproxy-status?result=pagemg%2Fb1%3A+drained+%3Cb%3E%26')->content;
 ok t_cmp(($banner =~ m{<p class="banner" role="status">([^<]*)</p>})[0] // '',
          'pagemg/b1: drained &lt;b&gt;&amp;', '?result=: the banner, escaped');

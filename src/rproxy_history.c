@@ -113,9 +113,10 @@ rp_history_attach(void *base)
 }
 
 void
-rp_history_count(rproxy_member_t *m, int failed, int lat_bucket)
+rp_history_count(rproxy_member_t *m, int failed, int lat_bucket,
+                 apr_time_t now)
 {
-    apr_uint32_t sec = now_sec(apr_time_now());
+    apr_uint32_t sec = now_sec(now);
     rp_hist_slot_t *slot;
 
     if (!m->hist || !m->pool->hist) {

@@ -34,10 +34,11 @@ apr_size_t rp_history_size(apr_size_t npools, apr_size_t nmembers);
  * post_config, in the parent. */
 void rp_history_attach(void *base);
 
-/* The end of a try on m: one more request (and failure) in the current
+/* The end of a try on m at now: one more request (and failure) in that
  * second of m's and its pool's rings; lat_bucket >= 0 counts a latency
  * sample in that bucket of the pool's ring. Any thread, lock-free. */
-void rp_history_count(rproxy_member_t *m, int failed, int lat_bucket);
+void rp_history_count(rproxy_member_t *m, int failed, int lat_bucket,
+                      apr_time_t now);
 
 /* Copies pool's ring into *out as of now. Any thread, lock-free. */
 void rp_history_read_pool(const rproxy_pool_t *pool, apr_time_t now,

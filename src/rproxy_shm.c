@@ -340,14 +340,15 @@ rp_shm_count(rproxy_member_t *m, rproxy_outcome_e outcome,
      * the member responds; a timeout does (it lands in the bucket of the
      * timeout that ran out, or above) */
     if (outcome != RPROXY_OUTCOME_OK && outcome != RPROXY_OUTCOME_TIMEOUT) {
-        rp_history_count(m, 1, -1);
+        rp_history_count(m, 1, -1, apr_time_now());
         return;
     }
     us = latency > 0 ? (apr_uint64_t)latency : 0;
     bucket = latency_bucket(us);
     apr_atomic_inc64(&sh->lat_hist[bucket]);
     apr_atomic_add64(&sh->lat_sum_us, us);
-    rp_history_count(m, outcome != RPROXY_OUTCOME_OK, bucket);
+    rp_history_count(m, outcome != RPROXY_OUTCOME_OK, bucket,
+                     apr_time_now());
     /* peak EWMA: a slower sample counts at once, a faster one decays in
      * with weight 1/8, so a member that turns slow is noticed quickly */
     sample = latency > APR_UINT32_MAX ? APR_UINT32_MAX

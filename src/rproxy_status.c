@@ -5,8 +5,9 @@
  * as a smoothed value and as a histogram, health checks), as an HTML
  * page (rproxy_status_html.c), as JSON (?json) or as Prometheus text
  * (?prometheus, or Accept: text/plain;version=0.0.4), where each family
- * comes once, with every member's samples, as the format requires. Read-only; it takes no lock
- * (see rproxy_shm.c for what a reader can expect of the numbers).
+ * comes once, with every member's samples, as the format requires.
+ * Read-only; it takes no lock (see rproxy_shm.c for what a reader can
+ * expect of the numbers).
  */
 
 #include "rproxy_private.h"

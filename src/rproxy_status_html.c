@@ -338,17 +338,21 @@ pool_sparkline(request_rec *r, const rproxy_pool_t *pool, apr_time_t now,
     }
     *rate = (double)req / RP_HIST_RATE_SECS;
     *err_rate = (double)fail / RP_HIST_RATE_SECS;
-    return apr_psprintf(r->pool, "<p><svg class=\"spark\" width=\"%d\" height=\"%d\" "
-               "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"requests/s "
-               "and p99 over the last %d minutes\"><path class=\"rps\" "
-               "d=\"%s\"/><path class=\"p99\" d=\"%s\"/></svg>"
-               "<span class=\"sparkkey\"><span style=\"color:#2a6fdb\">"
-               "&#9644; requests/s</span> (max %.1f) <span style=\"color:"
-               "#d9822b\">&#9644; p99</span> (max %.1f ms), last %d min, "
-               "%d s per point</span></p>\n", SPARK_W, SPARK_H, SPARK_W,
-               SPARK_H, RP_HIST_POOL_SECS / 60,
-               spark_path(r, rps, max_rps), spark_path(r, p99, max_p99),
-               max_rps, max_p99, RP_HIST_POOL_SECS / 60, SPARK_STEP);
+    return apr_psprintf(r->pool,
+                        "<p><svg class=\"spark\" width=\"%d\" height=\"%d\" "
+                        "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\""
+                        "requests/s and p99 over the last %d minutes\">"
+                        "<path class=\"rps\" d=\"%s\"/>"
+                        "<path class=\"p99\" d=\"%s\"/></svg>"
+                        "<span class=\"sparkkey\">"
+                        "<span style=\"color:#2a6fdb\">&#9644; requests/s"
+                        "</span> (max %.1f) <span style=\"color:#d9822b\">"
+                        "&#9644; p99</span> (max %.1f ms), last %d min, "
+                        "%d s per point</span></p>\n", SPARK_W, SPARK_H,
+                        SPARK_W, SPARK_H, RP_HIST_POOL_SECS / 60,
+                        spark_path(r, rps, max_rps),
+                        spark_path(r, p99, max_p99), max_rps, max_p99,
+                        RP_HIST_POOL_SECS / 60, SPARK_STEP);
 }
 
 static void
@@ -427,7 +431,8 @@ page_head(request_rec *r, apr_time_t now)
     char date[APR_RFC822_DATE_LEN];
     int secs = 0;
 
-    ap_rputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    ap_rputs("<!DOCTYPE html>\n<html lang=\"en\"><head>"
+             "<meta charset=\"utf-8\">"
              "<meta name=\"viewport\" content=\"width=device-width\">"
              "<title>mod_rproxy status</title>"
              /* no favicon request at every refresh */

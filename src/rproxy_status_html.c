@@ -57,8 +57,8 @@ static const char page_css[] =
     "table{border-collapse:collapse;width:100%;margin-top:8px;"
     "font-variant-numeric:tabular-nums}"
     "th,td{padding:3px 6px;border-bottom:1px solid #e4e8ef;text-align:right;"
-    "white-space:nowrap}td.hc{text-align:left;white-space:normal;"
-    "min-width:10em}th{background:#eef1f6;cursor:pointer;"
+    "white-space:nowrap}td.hc{text-align:left;white-space:normal}"
+    "th{background:#eef1f6;cursor:pointer;"
     "user-select:none}td.name,th.name{text-align:left}"
     "tr.member td:first-child{border-left:5px solid var(--c)}"
     ".chip{display:inline-block;padding:0 7px;border-radius:9px;color:#fff;"
@@ -392,7 +392,7 @@ pool_section(request_rec *r, const rproxy_pool_t *pool, apr_time_t now,
                "<th>req/s</th><th>requests</th><th>in flight</th>"
                "<th>failures</th><th>ejections</th><th>latency ms</th>"
                "<th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>bytes in</th>"
-               "<th>bytes out</th><th>health checks</th>%s</tr></thead>"
+               "<th>bytes out</th><th class=\"name\">health checks</th>%s</tr></thead>"
                "<tbody>\n", nonce ? "<th class=\"name\">manage</th>" : "");
     for (j = 0; j < pool->members->nelts; j++) {
         member_row(r, APR_ARRAY_IDX(pool->members, j, rproxy_member_t *),

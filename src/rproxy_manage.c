@@ -290,10 +290,10 @@ answer(request_rec *r, rproxy_pool_t *pool, rproxy_member_t *m,
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     if (!wants_json(r)) {
         const char *done = apr_pstrcat(r->pool, f->action, " ", pool->name,
-                                       "/", f->member, NULL);
+                                       "/", f->member, ": done", NULL);
 
         apr_table_setn(r->headers_out, "Location",
-                       apr_pstrcat(r->pool, r->uri, "?done=",
+                       apr_pstrcat(r->pool, r->uri, "?result=",
                                    ap_escape_urlencoded(r->pool, done),
                                    NULL));
         return HTTP_SEE_OTHER;

@@ -67,6 +67,8 @@ typedef struct {
 typedef struct rp_connpool_t rp_connpool_t;
 typedef struct rp_sticky_t rp_sticky_t;
 typedef struct rp_health_t rp_health_t;
+typedef struct rp_hist_pool_t rp_hist_pool_t;      /* rproxy_history.c */
+typedef struct rp_hist_member_t rp_hist_member_t;
 
 /* Bytes moved over a member's connections, as HTTP/1.1 frames them (above
  * TLS): counted per connection by its filters (rproxy_conn.c), summed per
@@ -104,6 +106,7 @@ struct rproxy_member_t {
                                  * (RProxySticky route=, rproxy_sticky.c) */
 
     rp_shm_member_t *sh;        /* shared by all children (post_config) */
+    rp_hist_member_t *hist;     /* its recent requests, shared, likewise */
     /* Per child process, set up in child_init. */
     rp_connpool_t *conns;
     /* The health prober's own (in the child that runs it) */
@@ -124,6 +127,7 @@ struct rproxy_pool_t {
     int line;
     apr_thread_mutex_t *mutex;      /* per child, from child_init */
     rp_shm_pool_t *sh;              /* shared, from post_config */
+    rp_hist_pool_t *hist;           /* the last minutes, shared, likewise */
     rp_sticky_t *sticky;            /* RProxySticky, or NULL */
     rp_health_t *hc;                /* RProxyHealthCheck, or NULL */
     /* RProxyRetries: tries after the first, and the budget in percent of
@@ -493,6 +497,9 @@ const char *rp_manage_nonce(server_rec *s);
 /* A POST to the status handler: 405 unless enabled; otherwise does the
  * change and answers (303 to the page, or JSON). */
 int rp_manage_handle(request_rec *r);
+
+/* rproxy_status_html.c: the HTML page, body included */
+void rp_status_html(request_rec *r);
 
 /* rproxy_forward.c */
 int rp_handler(request_rec *r);

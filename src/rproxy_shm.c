@@ -7,7 +7,9 @@
  * and inherited by the children it forks: a header (magic, version, record
  * size, count) and one rp_shm_member_t per configured member, found by the
  * pool and member names, then one rp_shm_pool_t per pool (retry budget
- * window, RProxyQueue's count of waiting requests), zeroed at every start.
+ * window, RProxyQueue's count of waiting requests), zeroed at every start,
+ * then the per-second history of pools and members (rproxy_history.c),
+ * zeroed at every start too.
  *
  * Consistency model: every field is written with APR atomics by whichever
  * child serves the request, without locks; readers see each field
@@ -36,6 +38,7 @@
  */
 
 #include "rproxy_private.h"
+#include "rproxy_history.h"
 
 #include "http_core.h"
 #include "apr_atomic.h"
@@ -152,7 +155,7 @@ rp_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                    server_rec *s)
 {
     rp_shm_retained_t *kept = ap_retained_data_get(RP_SHM_KEY);
-    apr_size_t n = member_count(), k = 0;
+    apr_size_t n = member_count(), k = 0, pools_off;
     rp_shm_header_t *h, *old;
     apr_shm_t *shm;
     apr_status_t rv;
@@ -164,9 +167,11 @@ rp_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     if (!kept) {
         kept = ap_retained_data_create(RP_SHM_KEY, sizeof(*kept));
     }
-    rv = apr_shm_create(&shm, RP_SHM_RECORDS_OFF + (n ? n : 1)
-                        * sizeof(rp_shm_member_t) + rp_globals.pools->nelts
-                        * sizeof(rp_shm_pool_t), NULL, s->process->pool);
+    pools_off = RP_SHM_RECORDS_OFF + (n ? n : 1) * sizeof(rp_shm_member_t);
+    rv = apr_shm_create(&shm, pools_off + rp_globals.pools->nelts
+                        * sizeof(rp_shm_pool_t)
+                        + rp_history_size(rp_globals.pools->nelts, n),
+                        NULL, s->process->pool);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, RPLOGNO(00070)
                      "cannot create shared memory for %" APR_SIZE_T_FMT
@@ -193,6 +198,8 @@ rp_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         pool->sh = (rp_shm_pool_t *)(shm_records(h) + (n ? n : 1)) + i;
         apr_cpystrn(pool->sh->pool, pool->name, sizeof(pool->sh->pool));
     }
+    rp_history_attach((char *)h + pools_off + rp_globals.pools->nelts
+                      * sizeof(rp_shm_pool_t));
     h->count = (apr_uint32_t)n;
     h->pool_count = (apr_uint32_t)rp_globals.pools->nelts;
     h->record_size = sizeof(rp_shm_member_t);
@@ -374,20 +381,18 @@ rp_shm_snapshot(const rproxy_member_t *m, apr_time_t now,
     s->hc_status = apr_atomic_read32(&sh->hc_status);
 }
 
-/* The latency histogram: the first bucket whose bound the sample does not
- * exceed (Prometheus' "le"), else the last one. */
-static void
-record_latency(rp_shm_member_t *sh, apr_interval_time_t latency)
+/* The latency histogram's bucket of a sample: the first whose bound it
+ * does not exceed (Prometheus' "le"), else the last one. */
+static int
+latency_bucket(apr_uint64_t us)
 {
-    apr_uint64_t us = latency > 0 ? (apr_uint64_t)latency : 0;
     int i = 0;
 
     while (i < RP_LAT_NBUCKETS - 1
            && us > (apr_uint64_t)rp_lat_bounds_ms[i] * 1000) {
         i++;
     }
-    apr_atomic_inc64(&sh->lat_hist[i]);
-    apr_atomic_add64(&sh->lat_sum_us, us);
+    return i;
 }
 
 void
@@ -396,6 +401,8 @@ rp_shm_count(rproxy_member_t *m, rproxy_outcome_e outcome,
 {
     rp_shm_member_t *sh = m->sh;
     apr_uint32_t cur, next, sample;
+    apr_uint64_t us;
+    int bucket;
 
     apr_atomic_inc64(&sh->requests);
     if (io && io->in) {
@@ -411,9 +418,15 @@ rp_shm_count(rproxy_member_t *m, rproxy_outcome_e outcome,
      * the member responds; a timeout does (it lands in the bucket of the
      * timeout that ran out, or above) */
     if (outcome != RPROXY_OUTCOME_OK && outcome != RPROXY_OUTCOME_TIMEOUT) {
+        rp_history_count(m, 1, -1, apr_time_now());
         return;
     }
-    record_latency(sh, latency);
+    us = latency > 0 ? (apr_uint64_t)latency : 0;
+    bucket = latency_bucket(us);
+    apr_atomic_inc64(&sh->lat_hist[bucket]);
+    apr_atomic_add64(&sh->lat_sum_us, us);
+    rp_history_count(m, outcome != RPROXY_OUTCOME_OK, bucket,
+                     apr_time_now());
     /* peak EWMA: a slower sample counts at once, a faster one decays in
      * with weight 1/8, so a member that turns slow is noticed quickly */
     sample = latency > APR_UINT32_MAX ? APR_UINT32_MAX

@@ -3,11 +3,12 @@
  * rproxy_status.c - the "rproxy-status" handler: every pool and member
  * with its role and the shared counters (tries, failures, bytes, latency
  * as a smoothed value and as a histogram, health checks), as an HTML
- * table, as JSON (?json) or as Prometheus text (?prometheus, or Accept:
- * text/plain;version=0.0.4), where each family comes once, with every
- * member's samples, as the format requires. Read-only; it takes no lock
- * (see rproxy_shm.c for what a reader can expect of the numbers). A POST
- * goes to runtime management (rproxy_manage.c).
+ * page (rproxy_status_html.c), as JSON (?json) or as Prometheus text
+ * (?prometheus, or Accept: text/plain;version=0.0.4), where each family
+ * comes once, with every member's samples, as the format requires.
+ * Read-only; it takes no lock (see rproxy_shm.c for what a reader can
+ * expect of the numbers). A POST goes to runtime management
+ * (rproxy_manage.c).
  */
 
 #include "rproxy_private.h"
@@ -78,27 +79,6 @@ snap_all(request_rec *r, int *count)
     }
     *count = n;
     return snaps;
-}
-
-/* The q-quantile of the latency in ms, estimated as Prometheus'
- * histogram_quantile() does: linear inside the bucket where it falls.
- * -1 when it falls in the last, unbounded bucket. Needs lat_count > 0. */
-static double
-quantile_ms(const snap_t *s, double q)
-{
-    const apr_uint64_t *hist = s->snap.lat_hist;
-    double rank = q * (double)s->snap.lat_count, below = 0, lo, hi;
-    int i;
-
-    for (i = 0; i < RP_LAT_NBUCKETS - 1; i++) {
-        if (hist[i] && below + (double)hist[i] >= rank) {
-            lo = i ? rp_lat_bounds_ms[i - 1] : 0;
-            hi = rp_lat_bounds_ms[i];
-            return lo + (hi - lo) * (rank - below) / (double)hist[i];
-        }
-        below += (double)hist[i];
-    }
-    return -1;
 }
 
 /* JSON string body: quotes, backslashes and control characters escaped
@@ -180,74 +160,9 @@ rp_status_json_member(request_rec *r, const rproxy_member_t *m)
     json_member(r, &s, 1);
 }
 
-/* p50 / p90 / p99 in ms, or a dash before the first sample. */
-static const char *
-html_quantiles(request_rec *r, const snap_t *s)
-{
-    static const double qs[] = { 0.5, 0.9, 0.99 };
-    const char *out = "";
-    int i;
-
-    if (!s->snap.lat_count) {
-        return "-";
-    }
-    for (i = 0; i < 3; i++) {
-        double v = quantile_ms(s, qs[i]);
-
-        out = apr_psprintf(r->pool, "%s%s%s", out, i ? " / " : "",
-                           v < 0 ? apr_psprintf(r->pool, "&gt;%u",
-                                                rp_lat_bounds_ms[
-                                                    RP_LAT_NBUCKETS - 2])
-                                 : apr_psprintf(r->pool, "%.1f", v));
-    }
-    return out;
-}
-
+/* JSON: pool by pool, with the pool's members' snapshots. */
 static void
-html_member(request_rec *r, const snap_t *s)
-{
-    const char *hc = "-";
-
-    if (s->snap.hc_checks) {
-        hc = apr_psprintf(r->pool, "%" APR_UINT64_T_FMT " (%" APR_UINT64_T_FMT
-                          " failed), last %s", s->snap.hc_checks,
-                          s->snap.hc_failed,
-                          s->snap.hc_status ? apr_psprintf(r->pool, "%"
-                                                           APR_UINT64_T_FMT,
-                                                           s->snap.hc_status)
-                                            : "no answer");
-    }
-    ap_rprintf(r, "<tr><td>%s</td><td>%d (%d)</td><td>%s</td><td>%s</td><td>%"
-               APR_UINT64_T_FMT "</td><td>%" APR_UINT64_T_FMT "</td><td>%"
-               APR_UINT64_T_FMT "</td><td>%.1f</td><td>%s</td><td>%"
-               APR_UINT64_T_FMT "</td><td>%" APR_UINT64_T_FMT "</td>"
-               "<td>%s</td></tr>\n",
-               ap_escape_html(r->pool, s->m->name), s->snap.weight,
-               s->m->weight, rp_status_admin_word(s->snap.admin),
-               state_words[s->snap.state], s->snap.inflight, s->snap.requests,
-               s->snap.failures, s->snap.ewma_us / 1000.0,
-               html_quantiles(r, s), s->snap.bytes_in, s->snap.bytes_out, hc);
-}
-
-/* What a management form post did (rproxy_manage.c sends the browser
- * back here with ?done=...). */
-static void
-html_done(request_rec *r)
-{
-    char *msg;
-
-    if (!r->args || strncmp(r->args, "done=", 5)) {
-        return;
-    }
-    msg = apr_pstrdup(r->pool, r->args + 5);
-    if (ap_unescape_urlencoded(msg) == OK) {
-        ap_rprintf(r, "<p>Done: %s</p>\n", ap_escape_html(r->pool, msg));
-    }
-}
-
-/* JSON and HTML: pool by pool, with the pool's members' snapshots. */
-static void
-emit_pools(request_rec *r, fmt_e fmt, const snap_t *snaps)
+emit_pools(request_rec *r, const snap_t *snaps)
 {
     int i, j, k = 0;
 
@@ -255,35 +170,15 @@ emit_pools(request_rec *r, fmt_e fmt, const snap_t *snaps)
         const rproxy_pool_t *pool = APR_ARRAY_IDX(rp_globals.pools, i,
                                                   rproxy_pool_t *);
 
-        apr_uint32_t queued = apr_atomic_read32(&pool->sh->queued);
-
-        if (fmt == FMT_JSON) {
-            ap_rprintf(r, "%s{\"name\":\"%s\",\"balancer\":\"%s\","
-                       "\"queued\":%u,\"members\":[", i ? "," : "",
-                       json_str(r->pool, pool->name),
-                       json_str(r->pool, pool->lb_name), queued);
-        }
-        else {
-            ap_rprintf(r, "<h2>pool %s (%s, %u queued)</h2>\n"
-                       "<table border=\"1\">"
-                       "<tr><th>member</th><th>weight (config)</th>"
-                       "<th>admin</th><th>role</th>"
-                       "<th>in flight</th><th>requests</th>"
-                       "<th>failures</th><th>latency ms</th>"
-                       "<th>p50 / p90 / p99 ms</th><th>bytes in</th>"
-                       "<th>bytes out</th><th>health checks</th></tr>\n",
-                       ap_escape_html(r->pool, pool->name),
-                       ap_escape_html(r->pool, pool->lb_name), queued);
-        }
+        ap_rprintf(r, "%s{\"name\":\"%s\",\"balancer\":\"%s\","
+                   "\"queued\":%u,\"members\":[", i ? "," : "",
+                   json_str(r->pool, pool->name),
+                   json_str(r->pool, pool->lb_name),
+                   apr_atomic_read32(&pool->sh->queued));
         for (j = 0; j < pool->members->nelts; j++, k++) {
-            if (fmt == FMT_JSON) {
-                json_member(r, &snaps[k], j == 0);
-            }
-            else {
-                html_member(r, &snaps[k]);
-            }
+            json_member(r, &snaps[k], j == 0);
         }
-        ap_rputs(fmt == FMT_JSON ? "]}" : "</table>\n", r);
+        ap_rputs("]}", r);
     }
 }
 
@@ -504,25 +399,22 @@ rp_status_handler(request_rec *r)
     if (r->header_only) {
         return OK;
     }
+    if (fmt == FMT_HTML) {
+        rp_status_html(r);
+        return OK;
+    }
     snaps = snap_all(r, &n);
     if (fmt == FMT_PROM) {
         emit_prometheus(r, snaps, n);
     }
-    else if (fmt == FMT_JSON) {
+    else {
         ap_rprintf(r, "{\"generation\":%d,", ap_state_query(AP_SQ_CONFIG_GEN));
         if (rp_manage_enabled(r)) {
             ap_rprintf(r, "\"nonce\":\"%s\",", rp_manage_nonce(r->server));
         }
         ap_rputs("\"pools\":[", r);
-        emit_pools(r, fmt, snaps);
+        emit_pools(r, snaps);
         ap_rputs("]}\n", r);
-    }
-    else {
-        ap_rputs("<!DOCTYPE html>\n<html><head><title>mod_rproxy status"
-                 "</title></head><body>\n", r);
-        html_done(r);
-        emit_pools(r, fmt, snaps);
-        ap_rputs("</body></html>\n", r);
     }
     return OK;
 }

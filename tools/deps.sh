@@ -5,6 +5,10 @@
 #           curl (an HTTP/2 client for 83_interop_h2.t),
 #           python3-h2 (HTTP/2 WebSocket client, 33_tunnel_faults.t)
 #   bench   + wrk
+#   browser optional: headless Chromium and python3-websockets, for the
+#           status page in a real browser (73_status_page.t skips its
+#           browser checks without them); "make deps" tries them after
+#           test, and a failure there does not fail it
 #
 #   tools/deps.sh check PURPOSE     exit 1 naming what is missing
 #   tools/deps.sh install PURPOSE   apt-get install what is missing (root)
@@ -16,8 +20,9 @@ need_build="apache2-bin apache2-dev libssl-dev gcc libc6-dev make"
 need_test="$need_build libapache2-mod-perl2 libwww-perl openssl perl curl \
            python3-h2"
 need_bench="$need_test wrk"
+need_browser="chromium python3-websockets"
 usage() {
-    echo "usage: $0 check|install build|test|bench" >&2
+    echo "usage: $0 check|install build|test|bench|browser" >&2
     exit 2
 }
 mode=$1
@@ -25,6 +30,7 @@ case "$2" in
     build) pkgs=$need_build; target=deps ;;
     test)  pkgs=$need_test; target=deps ;;
     bench) pkgs=$need_bench; target=deps-bench ;;
+    browser) pkgs=$need_browser; target=deps ;;
     *) usage ;;
 esac
 missing=

@@ -114,7 +114,7 @@ ok t_cmp($hc_reset < $hc_before->{hc}{checks} ? 1 : 0, 1,
 # the other formats
 $res = GET '/rproxy-status';
 ok t_cmp($res->header('Content-Type'), qr{^text/html}, 'HTML by default');
-ok t_cmp($res->content =~ m{<h2>pool app \(round_robin, 0 queued\)</h2>} ? 1 : 0, 1, 'HTML lists the pool');
+ok t_cmp($res->content =~ m{<h2>pool app <small>\(round_robin, 0 queued\)</small></h2>} ? 1 : 0, 1, 'HTML lists the pool');
 $res = GET '/rproxy-status', Accept => 'text/plain;version=0.0.4';
 ok t_cmp($res->content =~ /^rproxy_member_requests_total\{pool="app",member="http:\/\/127\.0\.0\.1:\d+"\} \d+$/m ? 1 : 0,
          1, 'Prometheus exposition by Accept');

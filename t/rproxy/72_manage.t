@@ -137,8 +137,8 @@ post(nonce => $nonce, pool => 'managesticky', member => $pm, action => 'enable',
 # disable by a form post: 303 back to the page
 $res = post(%base, member => $b2, action => 'disable');
 ok t_cmp($res->code, 303, 'a form post: 303');
-ok t_cmp($res->header('Location'), qr{^/rproxy-manage\?done=disable}, 'back to the page');
-ok t_cmp(GET($res->header('Location'))->content, qr{<p>Done: disable manage/\Q$b2\E</p>},
+ok t_cmp($res->header('Location'), qr{^/rproxy-manage\?result=disable}, 'back to the page');
+ok t_cmp(GET($res->header('Location'))->content, qr{<p class="banner" role="status">disable manage/\Q$b2\E: done</p>},
          'the page shows what was done');
 ok t_cmp(status_member('manage', 1)->{admin}, 'disabled', 'disabled');
 $c = hits('/manage/', 30);

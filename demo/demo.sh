@@ -129,6 +129,13 @@ mod_rproxy demo
 
   the status page (state, in flight, requests, latency per member):
     ${url}rproxy-status      (also ?json and ?prometheus)
+  drain a member from the page: press "drain" in backend two's row; new
+  requests stop reaching it at once, in every child, and its in-flight
+  count goes to zero; "undrain" brings it back. The same with curl:
+    nonce=\$(curl -s '${url}rproxy-status?json' | sed 's/.*"nonce":"\([0-9a-f]*\)".*/\1/')
+    curl -s -H 'Accept: application/json' -d "nonce=\$nonce&pool=demo" \\
+         --data-urlencode "member=http://127.0.0.1:$b2" -d action=drain \\
+         ${url}rproxy-status
   take backend three out: its health check (GET /health, every second)
   then fails; two failures and it is out, for every child process at once:
     mv $docs/health-three.txt $docs/health-three.off

@@ -112,6 +112,7 @@ rproxy_register_hooks(apr_pool_t *p)
     ap_hook_fixups(rp_fixups, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(rp_handler, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(rp_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    rp_status_hook_register();
 }
 
 AP_DECLARE_MODULE(rproxy) = {

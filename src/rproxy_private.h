@@ -574,6 +574,11 @@ void rp_deadline_add(apr_pool_t *p, rp_bconn_t *bc, apr_time_t deadline);
 /* rproxy_status.c */
 int rp_status_handler(request_rec *r);
 
+/* rproxy_status_hook.c: mod_rproxy's section of mod_status's page (an
+ * optional hook: nothing happens without mod_status); from
+ * register_hooks. */
+void rp_status_hook_register(void);
+
 /* rproxy_forward.c */
 int rp_handler(request_rec *r);
 

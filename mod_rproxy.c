@@ -66,6 +66,9 @@ static const command_rec rproxy_cmds[] = {
     AP_INIT_ITERATE("RProxyTrustedProxies", rp_cmd_trusted_proxies, NULL,
         RSRC_CONF | ACCESS_CONF, "ADDRESS[/BITS] ... | none: peers whose "
         "forwarding headers are kept and extended"),
+    AP_INIT_TAKE1("RProxyRequestId", rp_cmd_request_id, NULL,
+        RSRC_CONF | ACCESS_CONF, "Header-Name | off: the header that "
+        "sends mod_unique_id's id to the member (default X-Request-Id)"),
     { NULL }
 };
 

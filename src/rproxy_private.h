@@ -238,6 +238,9 @@ typedef struct {
     /* RProxyTrustedProxies: apr_ipsubnet_t *, the peers whose forwarding
      * headers are kept; NULL: not set here; a NULL element: "none" */
     apr_array_header_t *trusted;
+    /* RProxyRequestId: the header that carries the request's id to the
+     * member; NULL: not set here (X-Request-Id); "": off */
+    const char *request_id;
 } rp_dir_conf;
 
 /* What routing decided for a request; kept in r->request_config. */
@@ -522,6 +525,14 @@ void rp_lognotes_try(rp_exchange_t *ex, rproxy_outcome_e outcome,
 /* When the last try ended: rproxy-tries, and rproxy-member-time from
  * first_started (the first try's start; 0 when none ran). */
 void rp_lognotes_done(rp_exchange_t *ex, int tries, apr_time_t first_started);
+
+/* rproxy_request_id.c */
+const char *rp_cmd_request_id(cmd_parms *cmd, void *d, const char *arg);
+/* From rp_headers_request(), once the headers are copied: sets the
+ * request id header on ex->headers (trusted: the client's peer is one of
+ * RProxyTrustedProxies, whose own id is kept) and the note
+ * rproxy-request-id. */
+void rp_request_id_apply(rp_exchange_t *ex, int trusted);
 
 /* rproxy_tunnel.c */
 apr_status_t rp_tunnel_run(rp_exchange_t *ex);

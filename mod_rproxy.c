@@ -69,6 +69,9 @@ static const command_rec rproxy_cmds[] = {
     AP_INIT_FLAG("RProxyStatusManage", rp_cmd_status_manage, NULL,
         ACCESS_CONF, "On: the rproxy-status page takes POSTed changes "
         "(drain, disable, weight...) (default Off)"),
+    AP_INIT_TAKE1("RProxyRequestId", rp_cmd_request_id, NULL,
+        RSRC_CONF | ACCESS_CONF, "Header-Name | off: the header that "
+        "sends mod_unique_id's id to the member (default X-Request-Id)"),
     { NULL }
 };
 
@@ -116,6 +119,7 @@ rproxy_register_hooks(apr_pool_t *p)
     ap_hook_fixups(rp_fixups, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(rp_handler, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(rp_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    rp_status_hook_register();
 }
 
 AP_DECLARE_MODULE(rproxy) = {

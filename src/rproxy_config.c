@@ -141,6 +141,7 @@ rp_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     RP_MERGE(conf, base, add, forwarded);
     conf->hide = apr_array_append(p, base->hide, add->hide);
     RP_MERGE_PTR(conf, base, add, trusted);
+    RP_MERGE_PTR(conf, base, add, request_id);
     return conf;
 }
 

@@ -360,7 +360,10 @@ conn_open(request_rec *r, rproxy_member_t *m, const char *sni,
     bc->pool = p;
     bc->m = m;
     bc->sni = sni ? apr_pstrdup(p, sni) : NULL;
-    if ((rv = conn_connect(m, bc, timeout)) != APR_SUCCESS) {
+    bc->connect_time = apr_time_now();
+    rv = conn_connect(m, bc, timeout);
+    bc->connect_time = apr_time_now() - bc->connect_time;
+    if (rv != APR_SUCCESS) {
         /* a warning: the request may still be served by another member;
          * when it is not, the handler logs the error (RP00044) */
         if (r) {

@@ -270,18 +270,21 @@ try_member(rp_exchange_t *ex, rproxy_outcome_e *outcome)
 
     *outcome = RPROXY_OUTCOME_OK;
     ex->io.in = ex->io.out = 0;
-    ex->head_at = 0;
+    ex->head_at = ex->first_byte_at = 0;
+    ex->connect_time = 0;
     apr_table_setn(ex->headers, "Host", rp_headers_host(ex, 0));
     for (attempt = 0; attempt < 2; attempt++) {
         rv = rp_conn_acquire(r, ex->m, ex->m->is_tls ? rp_headers_host(ex, 1)
                                                      : NULL,
                              attempt > 0, &ex->bc);
+        ex->try_rv = rv;
         if (rv != APR_SUCCESS) {
             *outcome = RPROXY_OUTCOME_CONNECT;
             return status_for(rv);
         }
+        ex->connect_time = ex->bc->requests ? 0 : ex->bc->connect_time;
         ex->bin = apr_brigade_create(r->pool, ex->bc->ba);
-        rv = exchange_head(ex, &resend, &body_owed);
+        rv = ex->try_rv = exchange_head(ex, &resend, &body_owed);
         if (rv == APR_SUCCESS) {
             break;
         }
@@ -495,6 +498,7 @@ rp_handler(request_rec *r)
     rproxy_member_t *sticky;
     const char *issued = NULL;
     apr_status_t picked = APR_SUCCESS;
+    apr_time_t first_started = 0;
     int rc, tries = 0;
 
     if (!r->handler || strcmp(r->handler, RP_HANDLER)
@@ -517,8 +521,9 @@ rp_handler(request_rec *r)
     rc = HTTP_SERVICE_UNAVAILABLE;
     tried = apr_pcalloc(r->pool, pool->members->nelts);
     /* The rproxy-* notes are for mod_log_config (%{rproxy-pool}n, ...,
-     * docs/directives.md "Log variables"), with rproxy_queue.c's rproxy-queue-ms; no
-     * code of ours reads them back. */
+     * docs/directives.md "Log variables"), with rproxy_queue.c's
+     * rproxy-queue-ms and rproxy_lognotes.c's; no code of ours reads them
+     * back. */
     apr_table_setn(r->notes, "rproxy-pool", pool->name);
     retry_budget_count_request(pool);
     while (tries == 0 || may_retry(ex, rc, outcome, tries)) {
@@ -529,6 +534,7 @@ rp_handler(request_rec *r)
             break;
         }
         started = apr_time_now();
+        first_started = first_started ? first_started : started;
         if (pool->sticky && ex->m != sticky) {
             rp_sticky_issue(r, ex->m, &issued);
         }
@@ -539,11 +545,9 @@ rp_handler(request_rec *r)
         rp_balancer_release(r, ex->m, outcome,
                             (ex->head_at ? ex->head_at : apr_time_now())
                             - started, &ex->io);
-        apr_table_setn(r->notes, "rproxy-backend-time",
-                       apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
-                                    apr_time_now() - started));
+        rp_lognotes_try(ex, outcome, started);
     }
-    apr_table_setn(r->notes, "rproxy-tries", apr_itoa(r->pool, tries));
+    rp_lognotes_done(ex, tries, first_started);
     if (!tries && picked == APR_ECONNABORTED) {
         /* it left while queued: nobody to answer */
         r->connection->aborted = 1;

@@ -280,6 +280,7 @@ rp_headers_request(rp_exchange_t *ex)
                                                           : "close");
     }
     add_forwarded(ex, ctx.trusted);
+    rp_request_id_apply(ex, ctx.trusted);
 }
 
 /* --- what may be written ----------------------------------------------- */

@@ -493,6 +493,9 @@ rp_member_http_read_head(rp_exchange_t *ex, int *got_bytes)
                                                      : ex->m->pool->to.header);
     rv = ap_rgetline(&line, RP_STATUS_LINE_MAX, &len, ex->rp, 0, ex->bin);
     apr_brigade_cleanup(ex->bin);
+    if (len > 0 && !ex->first_byte_at) {
+        ex->first_byte_at = apr_time_now();
+    }
     if (rv != APR_SUCCESS) {
         *got_bytes = len > 0;
         return rv;

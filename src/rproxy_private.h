@@ -179,6 +179,9 @@ typedef struct {
      * headers are kept; NULL: not set here; a NULL element: "none" */
     apr_array_header_t *trusted;
     int manage;                     /* RProxyStatusManage: 1 On, 0 Off */
+    /* RProxyRequestId: the header that carries the request's id to the
+     * member; NULL: not set here (X-Request-Id); "": off */
+    const char *request_id;
 } rp_dir_conf;
 
 /* What routing decided for a request; kept in r->request_config. */
@@ -306,6 +309,10 @@ typedef struct rp_bconn_t {
     apr_interval_time_t backend_ka; /* backend's Keep-Alive timeout, or 0 */
     int requests;               /* responses read on it so far */
     rp_bytes_t io;              /* since rp_conn_acquire handed it out */
+    apr_interval_time_t connect_time;   /* the TCP connect that opened it
+                                         * (conn_open(); a TLS handshake
+                                         * comes later, with the first
+                                         * write) */
     struct rp_bconn_t *next;
 } rp_bconn_t;
 
@@ -385,6 +392,18 @@ typedef struct {
     rp_bytes_t io;                  /* moved by the try so far: 0 at its
                                      * start (try_member()), each
                                      * connection's added by release_conn() */
+    /* --- the try's timings and fate, for the log notes
+     * (rproxy_lognotes.c) --- */
+    apr_interval_time_t connect_time;   /* of the connection the try's
+                                         * request went on, 0 for a
+                                         * reused one: try_member() */
+    apr_time_t first_byte_at;       /* when the first response line (1xx
+                                     * or final) was in: 0 at the start of
+                                     * a try (try_member()), set once by
+                                     * rp_member_http_read_head() */
+    apr_status_t try_rv;            /* why the try got no response head
+                                     * (APR_SUCCESS when it got one):
+                                     * try_member() */
     /* set by rp_member_http_send_head(), per connection: */
     request_rec *rp;                /* the response, read as a fake request
                                      * bound to bc (rp_member_http_read_head()
@@ -439,6 +458,24 @@ apr_status_t rp_member_http_send_body(rp_exchange_t *ex);
 apr_status_t rp_member_http_wait_continue(rp_exchange_t *ex, int *ready);
 apr_status_t rp_member_http_read_head(rp_exchange_t *ex, int *got_bytes);
 apr_status_t rp_member_http_relay_body(rp_exchange_t *ex, int *complete);
+
+/* rproxy_lognotes.c: the rproxy-* notes for mod_log_config
+ * (docs/directives.md, "Log variables"), from rproxy_forward.c */
+/* After each try that started at started: the try's outcome goes onto
+ * rproxy-try-list, its timings into the per-try notes. */
+void rp_lognotes_try(rp_exchange_t *ex, rproxy_outcome_e outcome,
+                     apr_time_t started);
+/* When the last try ended: rproxy-tries, and rproxy-member-time from
+ * first_started (the first try's start; 0 when none ran). */
+void rp_lognotes_done(rp_exchange_t *ex, int tries, apr_time_t first_started);
+
+/* rproxy_request_id.c */
+const char *rp_cmd_request_id(cmd_parms *cmd, void *d, const char *arg);
+/* From rp_headers_request(), once the headers are copied: sets the
+ * request id header on ex->headers (trusted: the client's peer is one of
+ * RProxyTrustedProxies, whose own id is kept) and the note
+ * rproxy-request-id. */
+void rp_request_id_apply(rp_exchange_t *ex, int trusted);
 
 /* rproxy_tunnel.c */
 apr_status_t rp_tunnel_run(rp_exchange_t *ex);
@@ -500,6 +537,11 @@ int rp_manage_handle(request_rec *r);
 
 /* rproxy_status_html.c: the HTML page, body included */
 void rp_status_html(request_rec *r);
+
+/* rproxy_status_hook.c: mod_rproxy's section of mod_status's page (an
+ * optional hook: nothing happens without mod_status); from
+ * register_hooks. */
+void rp_status_hook_register(void);
 
 /* rproxy_forward.c */
 int rp_handler(request_rec *r);

@@ -102,6 +102,8 @@ my @cases = (
      qr/line 6 of .*:\sRProxyPass is valid in <Location>, <LocationMatch> and <If>/],
     ['forwarded value', "RProxyForwarded sometimes",
      qr/RProxyForwarded: unknown value 'sometimes' \(valid: x-forwarded, rfc7239, both, none\)/],
+    ['request id header name', "RProxyRequestId X-Request:Id",
+     qr/RProxyRequestId: 'X-Request:Id' is not a header name \(valid: a header name such as X-Request-Id, or off\)/],
     ['trusted proxy host name', "RProxyTrustedProxies 10.0.0.0/8 proxy.example",
      qr/line 5 of .*:\sRProxyTrustedProxies: 'proxy\.example' is not an IP address or CIDR block \(not an IP address; valid: such as 192\.0\.2\.7, 10\.0\.0\.0\/8, 2001:db8::\/32, or none\)/],
     ['trusted proxy mask', "RProxyTrustedProxies 10.0.0.0/33",

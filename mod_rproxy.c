@@ -31,12 +31,14 @@ static const command_rec rproxy_cmds[] = {
         "[route=ID]"),
     AP_INIT_RAW_ARGS("RProxyBalancer", rp_cmd_balancer, NULL, RSRC_CONF,
         "NAME [ARGS]: the pool's load-balancing algorithm"),
-    AP_INIT_RAW_ARGS("RProxyTimeouts", rp_cmd_timeouts, NULL, RSRC_CONF,
-        "connect=T header=T idle=T"),
+    AP_INIT_RAW_ARGS("RProxyTimeouts", rp_cmd_timeouts, NULL,
+        RSRC_CONF | ACCESS_CONF,
+        "connect=T header=T idle=T deadline=T"),
     AP_INIT_RAW_ARGS("RProxyKeepalive", rp_cmd_keepalive, NULL, RSRC_CONF,
         "idle=N idle_timeout=T: pooled backend connections"),
     AP_INIT_RAW_ARGS("RProxyRetries", rp_cmd_retries, NULL, RSRC_CONF,
-        "N [budget=P%]: tries on other members after a failure"),
+        "N [budget=P%] [on=5xx,...]: tries on other members after a "
+        "failure"),
     AP_INIT_RAW_ARGS("RProxySticky", rp_cmd_sticky, NULL, RSRC_CONF,
         "cookie=NAME|route=NAME [secret=S|file:PATH] [path=] [domain=] "
         "[secure] [httponly] [samesite=] [max_age=]: sticky sessions"),

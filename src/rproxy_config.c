@@ -69,7 +69,7 @@ rp_config_pool_scope(cmd_parms *cmd, const char **err)
 void
 rp_timeouts_unset(rp_timeouts_t *to)
 {
-    to->connect = to->header = to->idle = RP_UNSET;
+    to->connect = to->header = to->idle = to->deadline = RP_UNSET;
     to->ka_idle = RP_UNSET;
     to->ka_idle_timeout = RP_UNSET;
 }
@@ -81,6 +81,7 @@ rp_timeouts_merge(rp_timeouts_t *n, const rp_timeouts_t *b,
     RP_MERGE(n, b, a, connect);
     RP_MERGE(n, b, a, header);
     RP_MERGE(n, b, a, idle);
+    RP_MERGE(n, b, a, deadline);
     RP_MERGE(n, b, a, ka_idle);
     RP_MERGE(n, b, a, ka_idle_timeout);
 }
@@ -126,6 +127,7 @@ rp_create_dir_conf(apr_pool_t *p, char *dir)
     conf->manage = RP_UNSET;
     conf->forwarded = RP_FWD_UNSET;
     conf->hide = apr_array_make(p, 2, sizeof(const char *));
+    rp_timeouts_unset(&conf->to);
     return conf;
 }
 
@@ -142,6 +144,7 @@ rp_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     conf->hide = apr_array_append(p, base->hide, add->hide);
     RP_MERGE_PTR(conf, base, add, trusted);
     RP_MERGE_PTR(conf, base, add, request_id);
+    rp_timeouts_merge(&conf->to, &base->to, &add->to);
     return conf;
 }
 

@@ -318,16 +318,28 @@ conn_pool_take(rproxy_member_t *m, const char *sni)
 static apr_status_t
 conn_connect(rproxy_member_t *m, rp_bconn_t *bc, apr_interval_time_t timeout)
 {
-    apr_sockaddr_t *addr;
+    apr_sockaddr_t *addr = m->addr;
     apr_status_t rv = APR_EGENERAL;
 
-    for (addr = m->addr; addr; addr = addr->next) {
+    /* APR 1.7 makes the address given to connect a Unix socket's local
+     * address, which getsockname() (the core's, in create_connection)
+     * then overwrites: each connection gets its own copy */
+    if (m->uds_path && (rv = apr_sockaddr_info_get(&addr, m->uds_path,
+                                                   APR_UNIX, 0, 0, bc->pool))
+                       != APR_SUCCESS) {
+        return rv;
+    }
+    for (; addr; addr = addr->next) {
+        /* a Unix socket (APR_UNIX, m->uds_path) has no protocol number
+         * and no Nagle to turn off */
         rv = apr_socket_create(&bc->sock, addr->family, SOCK_STREAM,
-                               APR_PROTO_TCP, bc->pool);
+                               m->uds_path ? 0 : APR_PROTO_TCP, bc->pool);
         if (rv != APR_SUCCESS) {
             return rv;
         }
-        apr_socket_opt_set(bc->sock, APR_TCP_NODELAY, 1);
+        if (!m->uds_path) {
+            apr_socket_opt_set(bc->sock, APR_TCP_NODELAY, 1);
+        }
         apr_socket_timeout_set(bc->sock, timeout);
         rv = apr_socket_connect(bc->sock, addr);
         if (rv == APR_SUCCESS) {
@@ -412,7 +424,8 @@ conn_open(request_rec *r, rproxy_member_t *m, const char *sni,
 
 apr_status_t
 rp_conn_acquire(request_rec *r, rproxy_member_t *m, const char *sni,
-                int fresh, rp_bconn_t **out)
+                int fresh, apr_interval_time_t connect_timeout,
+                rp_bconn_t **out)
 {
     rp_bconn_t *bc;
 
@@ -428,7 +441,7 @@ rp_conn_acquire(request_rec *r, rproxy_member_t *m, const char *sni,
                       "backend; discarded", RP_MEMBER_ARGS(m));
         conn_close(bc);
     }
-    return conn_open(r, m, sni, m->pool->to.connect, out);
+    return conn_open(r, m, sni, connect_timeout, out);
 }
 
 apr_status_t

@@ -8,7 +8,11 @@
  *    and the next member is picked: nothing was sent;
  *  - an idempotent request whose body is held whole and that failed before
  *    any response byte reached the client goes to another member;
- *  - both within RProxyRetries (tries after the first) and its budget;
+ *  - an idempotent request whose member answered a status listed in
+ *    RProxyRetries on=, before anything reached the client, goes to
+ *    another member when there is one (rproxy_policy.c);
+ *  - all within RProxyRetries (tries after the first), its budget and the
+ *    route's deadline;
  *  - a pooled connection that fails before any response byte is replaced
  *    by a fresh one to the same member, once: when writing the request
  *    failed (none of it reached the backend), or when the request is
@@ -21,6 +25,7 @@
  */
 
 #include "rproxy_private.h"
+#include "rproxy_policy.h"
 
 #include "http_protocol.h"
 #include "http_core.h"
@@ -274,9 +279,10 @@ try_member(rp_exchange_t *ex, rproxy_outcome_e *outcome)
     ex->connect_time = 0;
     apr_table_setn(ex->headers, "Host", rp_headers_host(ex, 0));
     for (attempt = 0; attempt < 2; attempt++) {
+        rp_policy_arm(ex, 0);
         rv = rp_conn_acquire(r, ex->m, ex->m->is_tls ? rp_headers_host(ex, 1)
                                                      : NULL,
-                             attempt > 0, &ex->bc);
+                             attempt > 0, ex->to.connect, &ex->bc);
         ex->try_rv = rv;
         if (rv != APR_SUCCESS) {
             *outcome = RPROXY_OUTCOME_CONNECT;
@@ -308,6 +314,15 @@ try_member(rp_exchange_t *ex, rproxy_outcome_e *outcome)
     if (!ex->bc) {
         return HTTP_BAD_GATEWAY;
     }
+    if (rp_policy_retry_status(ex)) {
+        /* RProxyRetries on=: the client sees none of it; its body is left
+         * unread, so the connection goes */
+        ex->bc->requests++;
+        release_conn(ex, 0);
+        *outcome = RPROXY_OUTCOME_FAILED;
+        return ex->status;
+    }
+    rp_policy_arm(ex, 1);
     rc = relay_response(ex, outcome, &complete);
     if (ex->status == HTTP_BAD_GATEWAY || ex->status == HTTP_SERVICE_UNAVAILABLE
         || ex->status == HTTP_GATEWAY_TIME_OUT) {
@@ -320,83 +335,6 @@ try_member(rp_exchange_t *ex, rproxy_outcome_e *outcome)
      * body still owed) */
     release_conn(ex, ex->keepalive && !body_owed && complete && rc == OK);
     return rc;
-}
-
-/* The RProxyRetries budget: a retry is allowed while retries stay within
- * budget=P percent of the requests of the current and the previous window
- * (plus a few per window, so that a quiet pool can still retry). The
- * counters are the pool's shared record (rp_shm_pool_t); the child that
- * moves window_start by compare-and-swap rolls them over. Approximate by
- * design: a few retries more or less than P% across children are fine,
- * a retry storm that multiplies the load of a failing pool is not. */
-#define RP_BUDGET_WINDOW    apr_time_from_sec(10)
-#define RP_BUDGET_MIN       3
-
-/* Every client request counts once, whatever its tries. */
-static void
-retry_budget_count_request(rproxy_pool_t *pool)
-{
-    apr_time_t now = apr_time_now();
-    rp_shm_pool_t *sh = pool->sh;
-    apr_uint64_t start = apr_atomic_read64(&sh->window_start);
-
-    if (now - (apr_time_t)start > RP_BUDGET_WINDOW
-        && apr_atomic_cas64(&sh->window_start, now, start) == start) {
-        apr_atomic_set32(&sh->prev_requests, apr_atomic_xchg32(&sh->requests,
-                                                               0));
-        apr_atomic_set32(&sh->prev_retries, apr_atomic_xchg32(&sh->retries,
-                                                              0));
-    }
-    apr_atomic_inc32(&sh->requests);
-}
-
-/* May one more retry go? If so, it is counted. */
-static int
-retry_budget_take(rproxy_pool_t *pool)
-{
-    rp_shm_pool_t *sh = pool->sh;
-    apr_uint64_t req, ret;
-
-    if (pool->retry_budget < 0) {
-        return 1;
-    }
-    req = (apr_uint64_t)apr_atomic_read32(&sh->requests)
-          + apr_atomic_read32(&sh->prev_requests);
-    ret = (apr_uint64_t)apr_atomic_read32(&sh->retries)
-          + apr_atomic_read32(&sh->prev_retries);
-    if (ret >= RP_BUDGET_MIN
-        && (ret + 1) * 100 > (apr_uint64_t)pool->retry_budget * req) {
-        return 0;
-    }
-    apr_atomic_inc32(&sh->retries);
-    return 1;
-}
-
-/* After a failed try: may the request go to another member? A member that
- * could not be reached got nothing. Otherwise only an idempotent request
- * whose body we still hold whole, and that failed before any of the
- * response went to the client (rc is still an error status), goes again.
- * RProxyRetries caps the tries and its budget the share of retries. */
-static int
-may_retry(rp_exchange_t *ex, int rc, rproxy_outcome_e outcome, int tries)
-{
-    rproxy_pool_t *pool = ex->match->route->pool;
-
-    if (outcome == RPROXY_OUTCOME_OK || tries > pool->retries) {
-        return 0;
-    }
-    if (outcome != RPROXY_OUTCOME_CONNECT
-        && (rc == OK || rc == DONE || !ex->may_repeat
-            || (ex->has_body && !ex->prefetch_all) || ex->upgrade)) {
-        return 0;
-    }
-    if (!retry_budget_take(pool)) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, ex->r, RPLOGNO(00045)
-                      "pool %s: retry budget exhausted; not retrying",
-                      pool->name);
-        return 0;
-    }
-    return 1;
 }
 
 /* Can a filter between the client and this handler (mod_deflate's
@@ -525,8 +463,9 @@ rp_handler(request_rec *r)
      * rproxy-queue-ms and rproxy_lognotes.c's; no code of ours reads them
      * back. */
     apr_table_setn(r->notes, "rproxy-pool", pool->name);
-    retry_budget_count_request(pool);
-    while (tries == 0 || may_retry(ex, rc, outcome, tries)) {
+    ex->tried = tried;
+    rp_policy_begin(ex);
+    while (tries == 0 || rp_policy_retry(ex, rc, outcome, tries)) {
         apr_time_t started;
 
         picked = choose_member(ex, sticky, tried, tries);

@@ -218,7 +218,7 @@ rp_member_http_send_head(rp_exchange_t *ex)
     end++;
     head = apr_pstrcatv(r->pool, vec, end - vec, &len);
     apr_socket_timeout_set(ex->bc->sock, ex->timeout ? ex->timeout
-                                                     : ex->m->pool->to.idle);
+                                                     : ex->to.idle);
     /* what send_head resets belongs to one connection */
     ex->rp = NULL;      /* the fake request is bound to the old one */
     ex->head_refused = 0;
@@ -490,7 +490,7 @@ rp_member_http_read_head(rp_exchange_t *ex, int *got_bytes)
     }
     apr_table_clear(ex->rp->headers_in);
     apr_socket_timeout_set(ex->bc->sock, ex->timeout ? ex->timeout
-                                                     : ex->m->pool->to.header);
+                                                     : ex->to.header);
     rv = ap_rgetline(&line, RP_STATUS_LINE_MAX, &len, ex->rp, 0, ex->bin);
     apr_brigade_cleanup(ex->bin);
     if (len > 0 && !ex->first_byte_at) {
@@ -556,7 +556,7 @@ rp_member_http_relay_body(rp_exchange_t *ex, int *complete)
     int eos = 0;
 
     *complete = 0;
-    apr_socket_timeout_set(ex->bc->sock, ex->m->pool->to.idle);
+    apr_socket_timeout_set(ex->bc->sock, ex->to.idle);
     ap_add_input_filter("HTTP_IN", NULL, rp, rp->connection);
     while (!eos) {
         rv = ap_get_brigade(rp->input_filters, ex->bin, AP_MODE_READBYTES,

@@ -19,6 +19,10 @@
 #include "http_ssl.h"
 #include "apr_lib.h"
 
+#if APR_HAVE_SYS_UN_H
+#include <sys/un.h>
+#endif
+
 rproxy_pool_t *
 rp_pool_new(cmd_parms *cmd, const char *name)
 {
@@ -86,12 +90,63 @@ rp_cmd_pool_section(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
-/* Fills m's address fields from an http:// or https:// URL. */
+/* unix:PATH[|http://HOST[:PORT][/PREFIX]]: a member behind a Unix
+ * socket, mod_proxy's form. The part after '|' gives the Host header and
+ * the path prefix; without it, requests say "Host: localhost" as
+ * mod_proxy's do (RProxyPreserveHost on still sends the client's). TLS
+ * over the socket is refused: the socket is local, and mod_ssl's SNI and
+ * certificate checks would have no host to go by. */
+static const char *
+rp_pool_member_uds(apr_pool_t *p, const char *url, rproxy_member_t *m)
+{
+#if APR_HAVE_SOCKADDR_UN
+    const char *bar = ap_strchr_c(url + 5, '|');
+    const char *path = bar ? apr_pstrmemdup(p, url + 5, bar - (url + 5))
+                           : apr_pstrdup(p, url + 5);
+    const char *err;
+
+    if (*path != '/') {
+        return "a Unix socket's path must be absolute (unix:/run/app.sock)";
+    }
+    if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        return apr_psprintf(p, "a Unix socket's path has at most %d bytes",
+                            (int)sizeof(((struct sockaddr_un *)0)->sun_path)
+                            - 1);
+    }
+    if (bar && (err = rp_pool_member_url(p, bar + 1, m))) {
+        return apr_pstrcat(p, "after '|': ", err, NULL);
+    }
+    if (bar && (m->is_tls || m->uds_path)) {
+        return "after '|' comes an http:// URL (TLS over a Unix socket is "
+               "not supported)";
+    }
+    if (!bar) {
+        m->scheme = "http";
+        m->host = "localhost";
+        m->port = 80;
+        m->hostport = "localhost:80";
+        m->base_path = "";
+    }
+    m->uds_path = path;
+    m->label = apr_pstrcat(p, "unix:", path, NULL);
+    m->name = bar ? apr_pstrcat(p, m->label, "|", m->name, NULL) : m->label;
+    return NULL;
+#else
+    (void)p; (void)url; (void)m;
+    return "Unix sockets are not supported on this platform";
+#endif
+}
+
+/* Fills m's address fields from an http:// or https:// URL, or a
+ * unix:PATH one. */
 const char *
 rp_pool_member_url(apr_pool_t *p, const char *url, rproxy_member_t *m)
 {
     apr_uri_t uri;
 
+    if (!strncasecmp(url, "unix:", 5)) {
+        return rp_pool_member_uds(p, url, m);
+    }
     if (apr_uri_parse(p, url, &uri) != APR_SUCCESS || !uri.scheme
         || !uri.hostname || !*uri.hostname) {
         return "expects a URL such as http://10.0.0.1:8080";
@@ -118,6 +173,7 @@ rp_pool_member_url(apr_pool_t *p, const char *url, rproxy_member_t *m)
     }
     m->name = apr_psprintf(p, "%s://%s%s", m->scheme, m->hostport,
                            m->base_path);
+    m->label = m->hostport;
     return NULL;
 }
 
@@ -222,7 +278,8 @@ rp_pool_timeouts_target(cmd_parms *cmd)
     return pool ? &pool->to : &rp_server_config(cmd->server)->to;
 }
 
-/* RProxyTimeouts connect=T header=T idle=T */
+/* RProxyTimeouts connect=T header=T idle=T deadline=T; the same keys and
+ * bounds are RProxyPass options (rproxy_route_config.c) */
 static const rp_opt_t rp_timeouts_opts[] = {
     { "connect", RP_OPT_INTERVAL, APR_OFFSETOF(rp_timeouts_t, connect),
       apr_time_from_msec(1), RP_INTERVAL_MAX },
@@ -230,15 +287,20 @@ static const rp_opt_t rp_timeouts_opts[] = {
       apr_time_from_msec(1), RP_INTERVAL_MAX },
     { "idle", RP_OPT_INTERVAL, APR_OFFSETOF(rp_timeouts_t, idle),
       apr_time_from_msec(1), RP_INTERVAL_MAX },
+    { "deadline", RP_OPT_INTERVAL, APR_OFFSETOF(rp_timeouts_t, deadline),
+      apr_time_from_msec(1), RP_INTERVAL_MAX },
     { NULL }
 };
 
+/* In <Location> (and the other per-directory sections) the settings are
+ * the route's, and win over the pool's (rp_policy_begin()). */
 const char *
 rp_cmd_timeouts(cmd_parms *cmd, void *d, const char *args)
 {
-    (void)d;
-    return rp_options_parse(cmd, cmd->cmd->name, rp_timeouts_opts,
-                            rp_pool_timeouts_target(cmd), args);
+    rp_timeouts_t *to = cmd->path ? &((rp_dir_conf *)d)->to
+                                  : rp_pool_timeouts_target(cmd);
+
+    return rp_options_parse(cmd, cmd->cmd->name, rp_timeouts_opts, to, args);
 }
 
 /* RProxyKeepalive idle=N idle_timeout=T */
@@ -273,30 +335,6 @@ rp_cmd_slow_start(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
-/* RProxyRetries N [budget=P%] */
-static const rp_opt_t rp_retries_opts[] = {
-    { "budget", RP_OPT_PERCENT, APR_OFFSETOF(rproxy_pool_t, retry_budget) },
-    { NULL }
-};
-
-const char *
-rp_cmd_retries(cmd_parms *cmd, void *d, const char *args)
-{
-    const char *word, *err;
-    rproxy_pool_t *pool = rp_config_pool_scope(cmd, &err);
-
-    (void)d;
-    if (!pool) {
-        return err;
-    }
-    word = ap_getword_conf(cmd->temp_pool, &args);
-    if ((err = rp_parse_int(word, 0, 100, &pool->retries))) {
-        return apr_psprintf(cmd->pool, "RProxyRetries '%s': %s (expects N "
-                            "[budget=P%%])", word, err);
-    }
-    return rp_options_parse(cmd, cmd->cmd->name, rp_retries_opts, pool, args);
-}
-
 /* --- startup checks ---------------------------------------------------- */
 
 /* RProxyQueue waits only for members with max_conns. */
@@ -326,6 +364,7 @@ rp_pool_resolve(apr_pool_t *pconf, server_rec *s, rproxy_pool_t *pool)
     RP_DEFAULT(connect, rp_defaults.connect_timeout);
     RP_DEFAULT(header, rp_defaults.header_timeout);
     RP_DEFAULT(idle, rp_defaults.idle_timeout);
+    RP_DEFAULT(deadline, 0);
     RP_DEFAULT(ka_idle, rp_defaults.ka_idle);
     RP_DEFAULT(ka_idle_timeout, rp_defaults.ka_idle_timeout);
 #undef RP_DEFAULT
@@ -333,13 +372,19 @@ rp_pool_resolve(apr_pool_t *pconf, server_rec *s, rproxy_pool_t *pool)
     for (i = 0; i < pool->members->nelts; i++) {
         rproxy_member_t *m = APR_ARRAY_IDX(pool->members, i,
                                            rproxy_member_t *);
-        apr_status_t rv = apr_sockaddr_info_get(&m->addr, m->host,
-                                                APR_UNSPEC, m->port, 0,
-                                                pconf);
+        /* a socket path is only copied: the file may appear later,
+         * and until it does the member fails to connect like a TCP
+         * member that refuses */
+        apr_status_t rv = m->uds_path
+            ? apr_sockaddr_info_get(&m->addr, m->uds_path, APR_UNIX, 0, 0,
+                                    pconf)
+            : apr_sockaddr_info_get(&m->addr, m->host, APR_UNSPEC, m->port,
+                                    0, pconf);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, RPLOGNO(00001)
                          RP_MEMBER_FMT "cannot resolve %s (%s:%d)",
-                         RP_MEMBER_ARGS(m), m->host, pool->file, pool->line);
+                         RP_MEMBER_ARGS(m), m->uds_path ? m->uds_path
+                         : m->host, pool->file, pool->line);
             return rv;
         }
         if (m->is_tls && !ap_ssl_has_outgoing_handlers()) {

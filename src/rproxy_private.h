@@ -31,7 +31,7 @@ extern module AP_MODULE_DECLARE_DATA rproxy_module;
 
 /* Log prefixes: a line starts with the object it concerns. */
 #define RP_MEMBER_FMT           "member %s/%s: "
-#define RP_MEMBER_ARGS(m)       (m)->pool->name, (m)->hostport
+#define RP_MEMBER_ARGS(m)       (m)->pool->name, (m)->label
 
 /* The one "not set here" value for merged integer settings. */
 #define RP_UNSET                (-1)
@@ -55,11 +55,14 @@ typedef enum {
 } rp_forwarded_e;
 
 /* Timeouts and keepalive, settable per server and per pool; a pool takes
- * what it does not set from its server, then from the built-in defaults. */
+ * what it does not set from its server, then from the built-in defaults.
+ * A route may set the first four (rproxy_policy.c says which wins). */
 typedef struct {
     apr_interval_time_t connect;
     apr_interval_time_t header;
     apr_interval_time_t idle;
+    apr_interval_time_t deadline;   /* all tries up to a response head;
+                                     * 0: none */
     int ka_idle;
     apr_interval_time_t ka_idle_timeout;
 } rp_timeouts_t;
@@ -88,13 +91,15 @@ struct rproxy_member_t {
     rproxy_pool_t *pool;
     int index;
     const char *name;           /* URL as configured */
-    const char *hostport;       /* "host:port", for logs and Host headers */
+    const char *hostport;       /* "host:port", for Host headers */
+    const char *label;          /* for logs: hostport, or "unix:PATH" */
+    const char *uds_path;       /* a Unix socket's path, or NULL: TCP */
     const char *scheme;         /* "http" or "https" */
     const char *host;
     apr_port_t port;
     int is_tls;
     const char *base_path;      /* path of the member URL, "" when none */
-    apr_sockaddr_t *addr;       /* resolved at startup */
+    apr_sockaddr_t *addr;       /* resolved at startup (or APR_UNIX) */
 
     int weight;
     int backup;
@@ -134,6 +139,9 @@ struct rproxy_pool_t {
      * recent requests (-1: no budget) */
     int retries;
     int retry_budget;
+    /* on=: the 5xx answers that count as failures to retry, one bit per
+     * status from 500 (RP_RETRY_ON()) */
+    apr_uint64_t retry_on[2];
     apr_interval_time_t slow_start;     /* RProxySlowStart, 0: off */
     /* RProxyOutlier: passive ejection; fails == 0 turns it off */
     int outlier_fails;
@@ -157,6 +165,8 @@ typedef struct {
     int rewrite_redirects;
     int rewrite_cookies;
     apr_array_header_t *upgrades;   /* allowed Upgrade tokens, lowercase */
+    rp_timeouts_t to;           /* connect= header= idle= deadline=, or
+                                 * RP_UNSET */
     server_rec *s;              /* where it was defined */
     const char *file;
     int line;
@@ -182,6 +192,7 @@ typedef struct {
     /* RProxyRequestId: the header that carries the request's id to the
      * member; NULL: not set here (X-Request-Id); "": off */
     const char *request_id;
+    rp_timeouts_t to;               /* RProxyTimeouts in <Location> */
 } rp_dir_conf;
 
 /* What routing decided for a request; kept in r->request_config. */
@@ -321,8 +332,11 @@ typedef struct rp_bconn_t {
  * the core's input brigade; from register_hooks. */
 void rp_conn_register_hooks(void);
 void rp_conn_child_init(apr_pool_t *pchild, server_rec *s);
+/* A pooled connection to m, or a new one opened within connect_timeout. */
 apr_status_t rp_conn_acquire(request_rec *r, rproxy_member_t *m,
-                             const char *sni, int fresh, rp_bconn_t **out);
+                             const char *sni, int fresh,
+                             apr_interval_time_t connect_timeout,
+                             rp_bconn_t **out);
 /* A new connection with its own connect timeout, logging nothing: the
  * caller (the health prober) reports. */
 apr_status_t rp_conn_open(rproxy_member_t *m, const char *sni,
@@ -364,6 +378,11 @@ typedef struct {
     const char *upgrade;            /* Upgrade token to pass on, or NULL */
     int has_body;                   /* the client declared a body */
     int may_repeat;                 /* idempotent method (RFC 9110 9.2.2) */
+    /* timeouts and deadline (0: none): rproxy_policy.c sets them */
+    rp_timeouts_t to;
+    apr_time_t deadline;
+    unsigned char *tried;           /* members tried, by index (forward) */
+    int retry_granted;              /* a retry on= allowed, budget taken */
     int expect_100;                 /* wait for the member's 100 first */
     /* the body's framing to the member, from what the input filter chain
      * yields after the prefetch: chunked, or body_len bytes under a

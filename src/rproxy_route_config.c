@@ -25,15 +25,22 @@ rp_route_implicit_pool(cmd_parms *cmd, const char *url, rp_route_t *route)
     if ((err = rp_pool_member_url(cmd->pool, url, &probe))) {
         return err;
     }
-    /* the URL's own path is the route's target path, kept as written */
+    /* the URL's own path is the route's target path, kept as written;
+     * for unix:PATH|http://host/path, the one after '|' */
     {
+        const char *bar = probe.uds_path ? ap_strchr_c(url, '|') : NULL;
         apr_uri_t uri;
 
-        apr_uri_parse(cmd->temp_pool, url, &uri);
+        memset(&uri, 0, sizeof(uri));
+        if (!probe.uds_path || bar) {
+            apr_uri_parse(cmd->temp_pool, bar ? bar + 1 : url, &uri);
+        }
         route->target_path = uri.path && *uri.path
                              ? apr_pstrdup(cmd->pool, uri.path) : NULL;
     }
-    route->pool_name = apr_psprintf(cmd->pool, "%s://%s", probe.scheme,
+    route->pool_name = apr_psprintf(cmd->pool, "%s%s%s://%s",
+                                    probe.uds_path ? probe.label : "",
+                                    probe.uds_path ? "|" : "", probe.scheme,
                                     probe.hostport);
     pool = apr_hash_get(sconf->pool_by_name, route->pool_name,
                         APR_HASH_KEY_STRING);
@@ -82,6 +89,15 @@ static const rp_opt_t rp_route_opts[] = {
     { "cookies", RP_OPT_ONOFF, APR_OFFSETOF(rp_route_t, rewrite_cookies) },
     { "upgrade", RP_OPT_STRING, 0, 0, 0, "PROTO[,PROTO...]|none",
       rp_route_upgrades },
+    /* RProxyTimeouts' keys and bounds, for this route alone */
+#define RP_ROUTE_TO(key, f) { key, RP_OPT_INTERVAL, \
+        APR_OFFSETOF(rp_route_t, to) + APR_OFFSETOF(rp_timeouts_t, f), \
+        apr_time_from_msec(1), RP_INTERVAL_MAX }
+    RP_ROUTE_TO("connect", connect),
+    RP_ROUTE_TO("header", header),
+    RP_ROUTE_TO("idle", idle),
+    RP_ROUTE_TO("deadline", deadline),
+#undef RP_ROUTE_TO
     { NULL }
 };
 
@@ -96,6 +112,7 @@ rp_route_parse(cmd_parms *cmd, const char *what, const char *target,
 
     route->rewrite_redirects = 1;
     route->rewrite_cookies = 1;
+    rp_timeouts_unset(&route->to);
     route->upgrades = apr_array_make(cmd->pool, 1, sizeof(const char *));
     APR_ARRAY_PUSH(route->upgrades, const char *) = rp_defaults.upgrade;
     route->s = cmd->server;
@@ -104,7 +121,8 @@ rp_route_parse(cmd_parms *cmd, const char *what, const char *target,
     if (!strcmp(target, "!")) {
         route->excluded = 1;
     }
-    else if (ap_strstr_c(target, "://")) {
+    else if (ap_strstr_c(target, "://")
+             || !strncasecmp(target, "unix:", 5)) {
         err = rp_route_implicit_pool(cmd, target, route);
     }
     else {
@@ -114,8 +132,8 @@ rp_route_parse(cmd_parms *cmd, const char *what, const char *target,
 
         ap_str_tolower(name);
         if (!rp_valid_name(name)) {
-            err = "expects a pool name, a URL (http://host:port/prefix) "
-                  "or '!'";
+            err = "expects a pool name, a URL (http://host:port/prefix, "
+                  "unix:/path|http://host/prefix) or '!'";
         }
         route->pool_name = name;
         route->target_path = slash ? apr_pstrdup(cmd->pool, slash) : NULL;

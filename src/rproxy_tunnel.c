@@ -222,7 +222,7 @@ apr_status_t
 rp_tunnel_run(rp_exchange_t *ex)
 {
     request_rec *r = ex->r;
-    apr_interval_time_t idle = ex->m->pool->to.idle, left;
+    apr_interval_time_t idle = ex->to.idle, left;
     apr_time_t last_moved;
     side_t sides[2];
     apr_status_t rv;

@@ -202,14 +202,26 @@ sub raw_http {
 
 # A small backend that misbehaves as told. $handler->($client, $conn_no)
 # serves one accepted connection. Connections are counted in a file so the
-# test can see how many the proxy opened.
+# test can see how many the proxy opened. unix => PATH listens on a Unix
+# socket instead (made reachable for httpd's children, which run as
+# another user).
 sub evil_start {
     my ($handler, %opt) = @_;
     my $port = $opt{port} || Apache::Test::vars('ext_backend_port');
-    my $srv = $opt{tiny_window} ? tiny_window_listener($port)
-        : IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-                                LocalPort => $port, Listen => 64,
-                                ReuseAddr => 1);
+    my $srv;
+    if ($opt{unix}) {
+        require IO::Socket::UNIX;
+        unlink $opt{unix};
+        $srv = IO::Socket::UNIX->new(Local => $opt{unix}, Listen => 64);
+        chmod 0777, $opt{unix} if $srv;
+        ($port = $opt{unix}) =~ s{.*/}{};
+    }
+    else {
+        $srv = $opt{tiny_window} ? tiny_window_listener($port)
+            : IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                    LocalPort => $port, Listen => 64,
+                                    ReuseAddr => 1);
+    }
     die "listen on $port: $!" unless $srv;
     my $log = Apache::Test::vars('t_logs') . "/evil.$port.log";
     unlink $log;

@@ -11,7 +11,7 @@ plan tests => 3;
 my %expected = map { $_ => 1 } qw(
     RP00020 RP00021 RP00030 RP00031 RP00032 RP00040 RP00041 RP00043 RP00044
     RP00045 RP00051 RP00060 RP00071 RP00090 RP00091 RP00103 RP00122
-    RP00151
+    RP00151 RP00200 RP00201
 );
 
 # httpd's parent logs a child's crash (AH00052) only when it reaps the

@@ -118,6 +118,12 @@ for my $framing (@framings) {
             next unless $buf =~ s/\A(.*?\r\n\r\n)//s;
             $head = $1;
         }
+        if ($head !~ /^Transfer-Encoding: chunked/mi) {
+            # sized: the whole body came at once
+            $inf->inflate($buf, my $out);
+            $text .= $out // '';
+            $buf = '';
+        }
         while ($buf =~ s/\A([0-9a-fA-F]+)\r\n//) {
             my $len = hex $1;
             if (length($buf) < $len + 2) {  # a chunk not all here yet

@@ -96,6 +96,23 @@ httpd_stop() {
     done
 }
 
+# The mod_rproxy side of a comparison, on stdout: a pool of the three
+# origins $P1 $P2 $P3 (round robin, kept connections), listening on $PA,
+# the module from $MODSO.
+rproxy_conf() {
+    cat <<EOF
+LoadModule rproxy_module "$MODSO"
+Listen 127.0.0.1:$PA
+<RProxyPool origins>
+    RProxyMember http://127.0.0.1:$P1
+    RProxyMember http://127.0.0.1:$P2
+    RProxyMember http://127.0.0.1:$P3
+    RProxyKeepalive idle=64
+</RProxyPool>
+RProxyPass / origins
+EOF
+}
+
 # The mod_proxy side of a comparison, on stdout: a balancer of the three
 # origins $P1 $P2 $P3 (round robin: byrequests), listening on $PB, modules
 # from $MODDIR. Backend connections are pooled and reused by default

@@ -212,17 +212,7 @@ EOF
     {
         conf_common proxy-a "$LOGLEVEL_A"
         conf_proxy_mpm
-        cat <<EOF
-LoadModule rproxy_module "$MODSO"
-Listen 127.0.0.1:$PA
-<RProxyPool origins>
-    RProxyMember http://127.0.0.1:$P1
-    RProxyMember http://127.0.0.1:$P2
-    RProxyMember http://127.0.0.1:$P3
-    RProxyKeepalive idle=64
-</RProxyPool>
-RProxyPass / origins
-EOF
+        rproxy_conf
     } >"$R/conf/proxy-a.conf"
 
     {

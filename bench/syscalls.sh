@@ -105,17 +105,7 @@ conf_proxy_mpm() {
 {
     conf_common rproxy "$MPM"
     conf_proxy_mpm
-    cat <<EOC
-LoadModule rproxy_module "$MODSO"
-Listen 127.0.0.1:$PA
-<RProxyPool origins>
-    RProxyMember http://127.0.0.1:$P1
-    RProxyMember http://127.0.0.1:$P2
-    RProxyMember http://127.0.0.1:$P3
-    RProxyKeepalive idle=64
-</RProxyPool>
-RProxyPass / origins
-EOC
+    rproxy_conf
 } >"$R/conf/rproxy.conf"
 {
     conf_common mod_proxy "$MPM"

@@ -267,6 +267,9 @@ const char *rp_route_unmap(apr_pool_t *p, const rp_route_t *route,
                            const char *path);
 
 /* rproxy_balancer.c */
+/* When m last came back into rotation, from an ejection or a failed
+ * health check (0: never out): where RProxySlowStart's ramp starts. */
+apr_time_t rp_balancer_back_since(const rproxy_member_t *m);
 rproxy_member_t *rp_balancer_pick(request_rec *r, rproxy_pool_t *pool,
                                   const unsigned char *tried);
 rproxy_member_t *rp_balancer_take(rproxy_member_t *m,

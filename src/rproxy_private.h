@@ -479,6 +479,11 @@ apr_status_t rp_member_http_send_head(rp_exchange_t *ex);
 apr_status_t rp_member_http_send_body(rp_exchange_t *ex);
 apr_status_t rp_member_http_wait_continue(rp_exchange_t *ex, int *ready);
 apr_status_t rp_member_http_read_head(rp_exchange_t *ex, int *got_bytes);
+
+/* rproxy_relay.c */
+/* The size of one read when a body is streamed. */
+#define RP_IOBUFSIZE        (64 * 1024)
+void rp_brigade_transfer(apr_bucket_brigade *to, apr_bucket_brigade *from);
 apr_status_t rp_member_http_relay_body(rp_exchange_t *ex, int *complete);
 
 /* rproxy_lognotes.c: the rproxy-* notes for mod_log_config

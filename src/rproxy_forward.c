@@ -210,6 +210,7 @@ relay_response(rp_exchange_t *ex, rproxy_outcome_e *outcome, int *complete)
     *complete = 0;
 
     rp_headers_response(ex);
+    rp_buffer_decide(ex);
     if (ex->error_status && ap_is_HTTP_SUCCESS(ex->status)) {
         /* the page for an error keeps that error's status, as a local
          * ErrorDocument does: a 503 must not become a 200 */
@@ -388,6 +389,7 @@ prepare_request(rp_exchange_t *ex)
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
     int filtered = body_filtered(r);
     apr_status_t rv;
+    int rc;
 
     ex->has_body = apr_table_get(r->headers_in, "Transfer-Encoding")
                    || (cl && strcmp(cl, "0"));
@@ -398,7 +400,11 @@ prepare_request(rp_exchange_t *ex)
      * Content-Length on its first read) and the framing are decided. */
     ex->expect_100 = ex->has_body && r->expecting_100 && !filtered;
     ex->upgrade = wanted_upgrade(r, ex->match->route);
-    if (ex->has_body && !ex->expect_100) {
+    /* RProxyRequestBuffering: the whole body before a member is picked */
+    if ((rc = rp_buffer_request(ex)) != OK) {
+        return rc;
+    }
+    if (ex->has_body && !ex->expect_100 && !ex->prefetch) {
         if ((rv = rp_member_http_prefetch(ex)) != APR_SUCCESS) {
             return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
         }
@@ -500,5 +506,7 @@ rp_handler(request_rec *r)
                       "pool %s: no member could be reached (%d tried)",
                       pool->name, tries);
     }
+    /* a buffered response, now that the member is free (rproxy_buffer.c) */
+    rp_buffer_deliver(ex);
     return rc;
 }

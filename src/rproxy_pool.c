@@ -41,6 +41,8 @@ rp_pool_new(cmd_parms *cmd, const char *name)
     pool->outlier_max_pct = rp_defaults.outlier_max_pct;
     pool->queue_max = rp_defaults.queue_max;
     rp_timeouts_unset(&pool->to);
+    rp_buffering_unset(&pool->buf);
+    rp_buffering_unset(&pool->reqbuf);
     APR_ARRAY_PUSH(sconf->pools, rproxy_pool_t *) = pool;
     APR_ARRAY_PUSH(rp_globals.pools, rproxy_pool_t *) = pool;
     apr_hash_set(sconf->pool_by_name, name, APR_HASH_KEY_STRING, pool);

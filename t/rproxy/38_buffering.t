@@ -20,9 +20,10 @@ use Digest::MD5 qw(md5_hex);
 use IO::Socket::INET;
 use Socket qw(SOL_SOCKET SO_RCVBUF);
 use Time::HiRes qw(time sleep);
-use RPTest qw(status_pool pattern_chunk echo_parse read_response);
+use RPTest qw(status_pool pattern_chunk echo_parse read_response evil_start
+              evil_stop read_request_head);
 
-plan tests => 45;
+plan tests => 47;
 
 my $BIG = 5 * 1024 * 1024;
 my $dir = Apache::Test::vars('t_logs') . '/rpbuf';
@@ -175,6 +176,20 @@ ok t_cmp($after->{overflows} - $before->{overflows}, 2,
          '... both counted as too large');
 ok t_cmp($after->{responses} - $before->{responses}, 0,
          '... none as buffered');
+
+# --- a member that breaks off mid-body: nothing went out yet, a clean 502
+{
+    my $evil = evil_start(sub {
+        my ($c) = @_;
+        read_request_head($c);
+        syswrite $c, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"
+                     . ('z' x 50000);
+    });
+    $res = GET '/bufevil/cut';
+    evil_stop($evil);
+    ok t_cmp($res->code, 502, 'a member that breaks off: a clean 502');
+    ok $res->content !~ /z{100}/;
+}
 
 # --- request buffering ---------------------------------------------------
 # 100 000 bytes at once (more than the 64 KiB read ahead in any case), then

@@ -233,7 +233,10 @@ held_add(rp_held_t *h, apr_bucket_brigade *bb)
     return APR_SUCCESS;
 }
 
-/* The file part behind the memory part, as file buckets. */
+/* The file part behind the memory part, as file buckets. They may be
+ * mmapped where sendfile is off (EnableMMAP's default): for a 1 MiB
+ * response that cost about a quarter less CPU than reading the file back
+ * (bench/buffering.sh). */
 static void
 held_close(rp_held_t *h)
 {

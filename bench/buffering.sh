@@ -169,9 +169,12 @@ rss_kb() {
     sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$CHILD/status"
 }
 
-# warm every route (connections, allocators, the buffers' first use)
+# warm every route (connections, allocators, the buffers' first use),
+# noting the child's RSS after each: what a route's first use added
+WARM="start $(rss_kb)"
 for route in $ROUTES; do
     ab -q -k -n 200 -c "$C" "http://127.0.0.1:$PA/$route/1m.bin" >/dev/null
+    WARM+=", $route $(rss_kb)"
 done
 
 run_one() {   # ROUTE ROUND -> "req/s us/request rss_growth_kB"
@@ -219,6 +222,8 @@ done
                | awk '{ print $1 / 1024 }')"
     done
     echo
+    echo "child RSS (kB) at start and after warming each route in turn:"
+    echo "  $WARM"
     echo "per run (req/s, CPU us/req, RSS growth kB):"
     for route in $ROUTES; do
         echo "$route: $(echo -n "${RES[$route]}" | tr '\n' ';')"

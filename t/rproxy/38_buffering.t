@@ -23,7 +23,7 @@ use Time::HiRes qw(time sleep);
 use RPTest qw(status_pool pattern_chunk echo_parse read_response evil_start
               evil_stop read_request_head);
 
-plan tests => 47;
+plan tests => 49;
 
 my $BIG = 5 * 1024 * 1024;
 my $dir = Apache::Test::vars('t_logs') . '/rpbuf';
@@ -126,6 +126,21 @@ ok t_cmp($after->{responses_spilled} - $before->{responses_spilled}, 1,
          '... the large one with a file');
 ok $after->{file_bytes} - $before->{file_bytes} >= $BIG - 65536;
 ok t_cmp($after->{response}, 'on', 'the status page shows it on');
+
+# --- a client that leaves mid-response: its file goes with it -----------
+{
+    my $s = slow_client("/buf/?size=$BIG&chunked=0");
+    read_slowly($s, 1);
+    my $open = scalar open_spill_files();
+    close $s;
+    my $left = -1;
+    for (1 .. 50) {
+        sleep 0.1;
+        last if ($left = scalar open_spill_files()) == 0;
+    }
+    ok t_cmp($open, 1, 'a client that leaves: its file was open');
+    ok t_cmp($left, 0, '... and is closed once it has gone');
+}
 
 # --- buffering off (route option, <Location>): the slot stays taken ----
 for my $route ('/nobuf/', '/locoff/') {

@@ -3,7 +3,8 @@
 #   build   apxs and the httpd headers, a compiler
 #   test    + Apache::Test (libapache2-mod-perl2), LWP, openssl,
 #           curl (an HTTP/2 client for 83_interop_h2.t),
-#           python3-h2 (HTTP/2 WebSocket client, 33_tunnel_faults.t)
+#           python3-h2 (HTTP/2 WebSocket client, 33_tunnel_faults.t and
+#           84_h2_websocket.t)
 #   bench   + wrk
 #   browser optional: headless Chromium and python3-websockets, for the
 #           status page in a real browser (73_status_page.t skips its

@@ -71,7 +71,10 @@ wanted_upgrade(request_rec *r, rp_route_t *route)
  * (2.4.58+): the stream has no socket of its own, and the client's is
  * shared by its other streams. Without one the request is refused with
  * 501 rather than passed on as a plain GET: the member would answer it
- * as one, and the client would get an error that names no cause. */
+ * as one, and the client would get an error that names no cause. A
+ * stream that ended with its request has no input at all: a WebSocket
+ * whose client can never send (not even its Close frame) is a bad
+ * request. */
 static int
 upgrade_possible(request_rec *r, const char *upgrade)
 {
@@ -81,14 +84,20 @@ upgrade_possible(request_rec *r, const char *upgrade)
         return OK;
     }
     memset(&pfd, 0, sizeof(pfd));
-    if (rp_tunnel_pollfd(r->connection, &pfd) == APR_SUCCESS
-        && pfd.desc_type != APR_NO_DESC) {
-        return OK;
+    if (rp_tunnel_pollfd(r->connection, &pfd) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, RPLOGNO(00143)
+                      "upgrade to %s on an HTTP/2 stream refused (501): "
+                      "this httpd cannot wait on a stream's input", upgrade);
+        return HTTP_NOT_IMPLEMENTED;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, RPLOGNO(00143)
-                  "upgrade to %s on an HTTP/2 stream refused (501): this "
-                  "httpd cannot wait on the stream's input", upgrade);
-    return HTTP_NOT_IMPLEMENTED;
+    if (pfd.desc_type == APR_NO_DESC) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RPLOGNO(00260)
+                      "upgrade to %s on an HTTP/2 stream that ended with "
+                      "its request refused (400): it can send nothing",
+                      upgrade);
+        return HTTP_BAD_REQUEST;
+    }
+    return OK;
 }
 
 /* A 101 is only good as the answer to the upgrade we asked for (RFC 9110

@@ -12,6 +12,7 @@
 #                                     binary:LEN:MD5, pong:T, close:CODE)
 #   get-status N / get-body TEXT      the GET while both WebSockets are open
 #   noup-status N                     the extended CONNECT to NOUP
+#   es-status N                       one with END_STREAM (no input)
 #   a-end HOW / b-end HOW             how the stream ended after the close
 #                                     handshake (ended[,reset:CODE] or open)
 #   get2-status N                     a GET after both WebSockets ended
@@ -223,6 +224,10 @@ def main():
     n = c.request("CONNECT", noup, ws13, end_stream=False)
     c.pump(lambda: c.status(n))
     print("noup-status %s" % c.status(n))
+    # an extended CONNECT that ends its stream at once: no input to wait on
+    e = c.request("CONNECT", wsbase + "es", ws13, end_stream=True)
+    c.pump(lambda: c.st(e).get("ended"))
+    print("es-status %s" % c.status(e))
     # a closes; b goes on, then closes too
     c.ws_send(a, 8, struct.pack("!H", 1000))
     print("a-recv %s" % c.ws_recv(a))

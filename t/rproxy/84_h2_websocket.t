@@ -5,8 +5,9 @@
 # 8441 wants. On one h2c connection (t/h2ws_echo.py): two WebSockets at
 # once, each carrying RFC 6455 frames both ways (a 100,000-byte binary
 # message crosses the flow-control windows) to a scripted echo member, a
-# plain GET answered while both are open, a route without upgrades that
-# fails only its own stream, and the closing handshakes; the member's log
+# plain GET answered while both are open, a route without upgrades and a
+# WebSocket stream that ends with its request (400, RP00260) each failing
+# only their own stream, and the closing handshakes; the member's log
 # says what it received. The tunnel waits on the stream's own descriptor
 # (33_tunnel_faults.t checks it does not spin, and the idle end). Skipped
 # under prefork (mod_http2 does not run there) and without python3-h2.
@@ -26,7 +27,7 @@ use RPTest qw(evil_start evil_stop evil_log evil_lines read_request_head
 
 my $mpm = Apache::Test::config()->server->{mpm} // '';
 my $h2port = Apache::Test::vars('h2_websocket_port');
-plan tests => 27,
+plan tests => 30,
     need(($mpm ne 'prefork') || skip_reason('mod_http2 does not run under prefork'),
          need_module('http2'),
          !system('/usr/bin/python3 -c "import h2" 2>/dev/null')
@@ -143,6 +144,11 @@ ok t_cmp($recv[6], 'a-recv pong:p', 'a: a ping gets the member\'s pong');
 ok t_cmp($r{'noup-status'}, '426', 'a route without upgrades: the member\'s 426');
 ok t_cmp((grep { /^hs x / } @m)[0] // '', qr/^hs x GET upgrade=- connection=(?![^ ]*[Uu]pgrade)/,
          'there, the member got a plain GET');
+# an extended CONNECT with END_STREAM: a WebSocket that can never send
+ok t_cmp($r{'es-status'}, '400', 'a WebSocket stream ended with its request: 400');
+ok t_cmp(scalar(grep { /^hs es / } @m), 0, 'without asking the member');
+ok t_cmp(scalar(() = error_log_since($log_off) =~ /RP00260: upgrade to websocket on an HTTP\/2 stream that ended with its request refused \(400\)/g),
+         1, 'the tagged line says why');
 ok t_cmp($recv[7], 'a-recv close:1000', 'a: the closing handshake');
 ok t_cmp($r{'a-end'}, qr/^ended(,reset:0)?$/, 'a: then its stream ends');
 ok t_cmp($recv[8], 'b-recv text:still', 'b: goes on after a ended');

@@ -15,7 +15,8 @@
 #      HOLD s and times the echo
 #   3. with them open: the proxy's RSS (parent + children) and its busy
 #      threads (mod_status BusyWorkers), then wrk on /small/ again
-#   4. the client's report: opened, echo round trip p50/p99, lost echoes
+#   4. the client's report: opened, echo round trip p50/p99 (apart:
+#      while wrk runs), lost echoes
 # Everything goes to bench/results/ws/ (summary.txt is the table).
 #
 # Settings (environment):
@@ -25,7 +26,10 @@
 #   BATCH=500 OPEN_TIMEOUT=10     opens at a time, seconds per open
 #   WRK_SECS=10 WRK_CONNS=20      the /small/ load
 #   SETTLE=3               seconds between "all opened" and measuring
-#   PROXIES="rproxy wstunnel nginx"  which proxies, in this order
+#   PROXIES="direct rproxy wstunnel nginx"  which, in this order; direct
+#                          is no proxy at all (the client to the echo
+#                          member, wrk to the origin): the load
+#                          generator's own floor for the figures
 #   THREADS=25 CHILDREN=2  the httpd proxies' MPM (the issue's figures)
 #   BUILD=1                0: use the existing .libs/mod_rproxy.so
 #   LOGLEVEL=warn          LogLevel of the httpd proxies
@@ -40,7 +44,7 @@ OPEN_TIMEOUT=${OPEN_TIMEOUT:-10}
 WRK_SECS=${WRK_SECS:-10}
 WRK_CONNS=${WRK_CONNS:-20}
 SETTLE=${SETTLE:-3}
-PROXIES=${PROXIES:-rproxy wstunnel nginx}
+PROXIES=${PROXIES:-direct rproxy wstunnel nginx}
 THREADS=${THREADS:-25}
 CHILDREN=${CHILDREN:-2}
 BUILD=${BUILD:-1}
@@ -103,6 +107,7 @@ prepare() {
     echo >>"$R/docroot/small.txt"
     chmod -R a+rX "$R"
     read -r PE PO PORT_rproxy PORT_wstunnel PORT_nginx < <(free_ports 5)
+    PORT_direct=-
 }
 
 # --- the members -----------------------------------------------------------
@@ -127,7 +132,10 @@ start_members() {
 start_proxy() {   # NAME
     local name=$1 port
     port=$(proxy_port "$name")
-    if [ "$name" = nginx ]; then
+    PROXY_PID=
+    if [ "$name" = direct ]; then
+        return 0
+    elif [ "$name" = nginx ]; then
         write_nginx_conf "$port" >"$R/conf/nginx.conf"
         nginx_start "http://127.0.0.1:$port/small/small.txt"
     else
@@ -140,7 +148,9 @@ start_proxy() {   # NAME
 }
 
 stop_proxy() {   # NAME
-    if [ "$1" = nginx ]; then
+    if [ "$1" = direct ]; then
+        return 0
+    elif [ "$1" = nginx ]; then
         nginx_stop
     else
         httpd_stop "$PROXY_PID:$R/conf/$1.conf"
@@ -149,24 +159,22 @@ stop_proxy() {   # NAME
 
 # wrk on /small/: "requests/s p99_ms timeouts errors" in $R/out/NAME.wrk.WHEN
 small_load() {   # NAME WHEN
-    local name=$1 when=$2 port
-    port=$(proxy_port "$name")
+    local name=$1 when=$2
     wrk -t 2 -c "$WRK_CONNS" -d "${WRK_SECS}s" --timeout 2s --latency \
-        -s "$BENCH/wrk-report.lua" "http://127.0.0.1:$port/small/small.txt" \
+        -s "$BENCH/wrk-report.lua" "$(small_url "$name")" \
         >"$R/out/$name.wrk-$when.txt" 2>&1 || true
     wrk_figures "$R/out/$name.wrk-$when.txt" >"$R/out/$name.wrk.$when"
 }
 
 run_proxy() {   # NAME
-    local name=$1 port i client
-    port=$(proxy_port "$name")
-    echo "== $name (port $port)"
+    local name=$1 i client
+    echo "== $name ($(ws_url "$name"))"
     start_proxy "$name"
     small_load "$name" before
     echo "   /small/ alone: $(cat "$R/out/$name.wrk.before") (req/s p99_ms timeouts errors)"
     proxy_rss "$name" >"$R/out/$name.rss0"
     rm -f "$R/out/$name.ready" "$R/out/$name.json"
-    "$PY" "$BENCH/ws-client.py" "ws://127.0.0.1:$port/ws/" "$N" "$INTERVAL" \
+    "$PY" "$BENCH/ws-client.py" "$(ws_url "$name")" "$N" "$INTERVAL" \
         "$HOLD" "$R/out/$name.ready" "$R/out/$name.json" "$BATCH" \
         "$OPEN_TIMEOUT" >"$R/logs/$name.client.log" 2>&1 &
     client=$!
@@ -184,7 +192,10 @@ run_proxy() {   # NAME
     proxy_rss "$name" >"$R/out/$name.rss1"
     proxy_busy "$name" >"$R/out/$name.busy"
     echo "   RSS before/with: $(cat "$R/out/$name.rss0") / $(cat "$R/out/$name.rss1") KiB; busy: $(cat "$R/out/$name.busy")"
+    # the echoes meanwhile count apart (the client's SIGUSR1)
+    kill -USR1 "$client" 2>/dev/null || true
     small_load "$name" with
+    kill -USR1 "$client" 2>/dev/null || true
     echo "   /small/ with the WebSockets open: $(cat "$R/out/$name.wrk.with")"
     for i in $(seq $(( (HOLD + 60) * 10 ))); do
         alive "$client" || break
@@ -194,7 +205,8 @@ run_proxy() {   # NAME
     wait "$client" || echo "bench: $name: the client failed; see $R/logs/$name.client.log" >&2
     [ -s "$R/out/$name.json" ] && echo "   client: $(cat "$R/out/$name.json")"
     stop_proxy "$name"
-    log_trouble "$R/logs/${name}_error.log" >"$R/out/$name.trouble" 2>/dev/null || true
+    [ "$name" = direct ] \
+        || log_trouble "$R/logs/${name}_error.log" >"$R/out/$name.trouble" 2>/dev/null || true
 }
 
 prepare

@@ -29,7 +29,7 @@ def load(out, name):
     rss1 = int(read(os.path.join(out, name + ".rss1"), "0") or 0)
     d["rss0"], d["rss1"] = rss0, rss1
     opened = d["client"].get("opened", 0)
-    d["per_tunnel"] = (rss1 - rss0) / opened if opened else None
+    d["per_tunnel"] = (rss1 - rss0) / opened if opened and rss1 else None
     d["busy"] = read(os.path.join(out, name + ".busy"), "-")
     for when in ("before", "with"):
         f = read(os.path.join(out, "%s.wrk.%s" % (name, when)),
@@ -49,16 +49,19 @@ def main():
     out, n, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
     rows = [load(out, name) for name in names]
     print("WebSockets: N=%d per proxy (bench/websockets.sh)" % n)
+    print("echo round trips: rtt_* with nothing else running, +wrk_p99 "
+          "while wrk loads /small/")
     print()
-    print("%-9s %7s %6s %8s %8s %6s %9s %9s %9s  %s"
-          % ("proxy", "opened", "open_s", "rtt_p50", "rtt_p99", "lost",
-             "RSS0_MiB", "RSS_MiB", "KiB/tun", "threads"))
+    print("%-9s %7s %6s %8s %8s %9s %6s %8s %8s %8s  %s"
+          % ("proxy", "opened", "open_s", "rtt_p50", "rtt_p99", "+wrk_p99",
+             "lost", "RSS0_MiB", "RSS_MiB", "KiB/tun", "threads"))
     for d in rows:
         c = d["client"]
-        print("%-9s %7s %6s %8s %8s %6s %9.1f %9.1f %9s  %s"
+        print("%-9s %7s %6s %8s %8s %9s %6s %8.1f %8.1f %8s  %s"
               % (d["name"], c.get("opened", "-"), c.get("open_secs", "-"),
-                 fmt(c.get("rtt_p50_ms"), "%.1fms"),
-                 fmt(c.get("rtt_p99_ms"), "%.1fms"), c.get("lost", "-"),
+                 fmt(c.get("quiet_p50_ms"), "%.1fms"),
+                 fmt(c.get("quiet_p99_ms"), "%.1fms"),
+                 fmt(c.get("wrk_p99_ms"), "%.1fms"), c.get("lost", "-"),
                  d["rss0"] / 1024, d["rss1"] / 1024,
                  fmt(d["per_tunnel"]), d["busy"]))
     print()

@@ -84,6 +84,7 @@ upgrade_possible(request_rec *r, const char *upgrade)
         return OK;
     }
     memset(&pfd, 0, sizeof(pfd));
+    pfd.p = r->pool;
     if (rp_tunnel_pollfd(r->connection, &pfd) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, RPLOGNO(00143)
                       "upgrade to %s on an HTTP/2 stream refused (501): "

@@ -595,6 +595,11 @@ void rp_request_id_apply(rp_exchange_t *ex, int trusted);
 
 /* rproxy_tunnel.c */
 apr_status_t rp_tunnel_run(rp_exchange_t *ex);
+/* What tells that c has input, set in *pfd (desc_type, desc; the caller
+ * sets p, reqevents, client_data): c's socket, or for an HTTP/2 stream
+ * the descriptor mod_http2 gives (httpd 2.4.58+; APR_NO_DESC when the
+ * stream has no input). APR_ENOTIMPL when httpd gives none. */
+apr_status_t rp_tunnel_pollfd(conn_rec *c, struct apr_pollfd_t *pfd);
 
 /* rproxy_sticky.c */
 const char *rp_cmd_sticky(cmd_parms *cmd, void *d, const char *args);

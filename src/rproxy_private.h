@@ -193,6 +193,8 @@ typedef struct {
      * member; NULL: not set here (X-Request-Id); "": off */
     const char *request_id;
     rp_timeouts_t to;               /* RProxyTimeouts in <Location> */
+    int zero_copy;                  /* RProxyZeroCopy: 1 On (default), 0 Off
+                                     * (rproxy_splice.c) */
 } rp_dir_conf;
 
 /* What routing decided for a request; kept in r->request_config. */

@@ -315,6 +315,23 @@ spark_path(request_rec *r, const double *v, double max)
     return *d ? d : "M0,39";
 }
 
+/* The pool's response body bytes, spliced and copied (rproxy_splice.c),
+ * the exact numbers in the tooltip. */
+static const char *
+body_bytes(request_rec *r, const rproxy_pool_t *pool)
+{
+    apr_uint64_t spliced = apr_atomic_read64(&pool->sh->body_spliced);
+    apr_uint64_t copied = apr_atomic_read64(&pool->sh->body_copied);
+    char s[6], c[6];
+
+    apr_strfsize((apr_off_t)spliced, s);
+    apr_strfsize((apr_off_t)copied, c);
+    return apr_psprintf(r->pool, "<b class=\"bodies\" title=\"%"
+                        APR_UINT64_T_FMT " bytes spliced, %" APR_UINT64_T_FMT
+                        " bytes copied\">bodies %s spliced, %s copied</b>",
+                        spliced, copied, s, c);
+}
+
 /* The pool's last five minutes as SVG; the requests and failures per
  * second of the last RP_HIST_RATE_SECS seconds in *rate and *err_rate. */
 static const char *
@@ -385,9 +402,9 @@ pool_section(request_rec *r, const rproxy_pool_t *pool, apr_time_t now,
     spark = pool_sparkline(r, pool, now, &rps, &err_rate);
     ap_rprintf(r, "<p class=\"summary\"><b>members up %d/%d</b><b>in flight %"
                APR_UINT64_T_FMT "</b><b>%.1f req/s</b><b>errors %"
-               APR_UINT64_T_FMT " (%.1f/s)</b></p>\n%s", up,
+               APR_UINT64_T_FMT " (%.1f/s)</b>%s</p>\n%s", up,
                pool->members->nelts, inflight, rps, failures, err_rate,
-               spark);
+               body_bytes(r, pool), spark);
     ap_rprintf(r, "<table class=\"members\"><thead><tr><th class=\"name\">"
                "member</th><th class=\"name\">state</th><th>weight</th>"
                "<th>req/s</th><th>requests</th><th>in flight</th>"

@@ -120,7 +120,7 @@ rp_member_http_relay_body(rp_exchange_t *ex, int *complete)
     if (rv == APR_ENOTIMPL) {
         rv = relay_copy(ex, complete);
     }
-    rp_splice_count(ex->m->pool, (apr_uint64_t)spliced,
+    rp_splice_count(ex->m->pool, RP_ZC_RESPONSE, (apr_uint64_t)spliced,
                     ex->bc->io.in - in - (apr_uint64_t)spliced);
     return rv;
 }

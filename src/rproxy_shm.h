@@ -87,11 +87,14 @@ typedef struct {
     volatile apr_uint32_t queued;   /* requests waiting in RProxyQueue: +1
                                      * by compare-and-swap below max=, -1
                                      * when the wait ends (rproxy_queue.c) */
-    /* response body bytes from the members, as they framed them: moved
-     * in the kernel by splice(2), or copied through httpd's buffers; one
-     * atomic add each when a body ends (rp_splice_count()) */
+    /* body bytes moved in the kernel by splice(2), or copied through
+     * httpd's buffers: responses as the members framed them, requests as
+     * the data sent; one atomic add each when a body ends
+     * (rp_splice_count()) */
     volatile apr_uint64_t body_spliced;
     volatile apr_uint64_t body_copied;
+    volatile apr_uint64_t req_body_spliced;
+    volatile apr_uint64_t req_body_copied;
 } rp_shm_pool_t;
 
 /* A member's state as the status page shows it, worst first: the reason

@@ -1,76 +1,104 @@
 /* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
  *
- * rproxy_splice.c - zero-copy response bodies: when nothing in httpd's
- * output chain has to see a body's bytes, they move from the member's
- * socket to the client's with splice(2) through a pipe, in the kernel; no
- * read into a buffer, no bucket, no write from it.
+ * rproxy_splice.c - zero-copy bodies, the move itself: a body goes from
+ * one socket to the other with splice(2) through a pipe, in the kernel; no
+ * read into a buffer, no bucket, no write from it. When a body may go that
+ * way is decided in rproxy_splice_response.c and rproxy_splice_request.c;
+ * this file has what both share: the pipe, the move with its waits, and
+ * the counters (the pools' spliced and copied bytes, mod_logio's).
  *
- * When it applies (decided once per request, before any body byte is
- * read; otherwise rproxy_relay.c copies the body as before):
- * - RProxyZeroCopy is On (the default) where the request is served;
- * - neither side is TLS (mod_ssl has to see the bytes), and the client's
- *   connection is HTTP/1.x itself, not a stream of an HTTP/2 connection;
- * - the member's body is sized (Content-Length) or ends at its close. A
- *   chunked body is copied: splicing it would mean parsing each chunk-size
- *   line off the socket between moves (two more system calls per chunk,
- *   and members write chunks of a few KiB), and writing the client's own
- *   chunk framing around each move;
- * - httpd does not chunk the client's response (it does for a
- *   close-delimited body to an HTTP/1.1 client it keeps), and no Range;
- * - every filter in the client's output chain only frames or writes
- *   (passive_filters): no mod_deflate, mod_sed, mod_include, cache...;
- * - nothing of the exchange asks for the body to be held
- *   (response_may_splice()).
+ * The move reads what is there from one socket into the pipe, up to the
+ * pipe's size and the body's end, then writes all of it to the other
+ * socket before it waits for the first one again: a slow stream is never
+ * held back, and the pipe is empty whenever the move waits for input.
+ * Both sockets are non-blocking (APR made them so, with their timeouts):
+ * a move that would block waits in poll() for that socket alone, up to
+ * that side's limit.
  *
- * The bytes go out in the copying relay's order: the head through the
- * filters, then what the member's connection already read past its head
- * (the core input filter's brigade, rp_bconn_t.core_in) the same way, a
- * FLUSH, and only then the rest with splice. A sized body is spliced to
- * exactly its remaining length, a close-delimited one to the member's
- * close.
- *
- * The accounting stays exact: r->bytes_sent (%b), mod_logio's bytes out
- * (%O), the member's bytes in, and the pool's spliced and copied counters.
- * Timeouts are the copying path's: the pool's idle timeout for each wait
- * on the member, the server's Timeout for each wait on the client. And
- * failures end as there: a client that goes away (or stalls) ends the body
- * quietly with c->aborted, and the member's connection is closed; a member
- * that closes, resets or stalls before the end is an error, on which the
- * handler cuts the client's connection so that it sees the truncation.
- *
- * The pipe is one per thread, made at its first use and kept: pipe2() and
- * two close() per request would add three system calls to the ~35 of a
- * 1 MiB body, for nothing (a pipe holds at most RP_ZC_PIPE_SIZE whoever
- * owns it). It is empty between bodies; one that may not be (a failure
- * mid-body) is closed, and the thread makes a new one next time. Threads
- * end with their process, which closes them.
+ * The pipe is one per thread, made at its first use and kept: pipe2(),
+ * fcntl() and two close() per body would add four system calls to the
+ * ~10 of a 1 MiB body, for nothing (a pipe holds at most RP_ZC_PIPE_SIZE
+ * whoever owns it, and httpd's threads are few and long-lived). It is
+ * empty between bodies; one that may not be (a failure mid-body) is
+ * closed, and the thread makes a new one next time. Threads end with their
+ * process, which closes them. The pipe's size: 256 KiB moves a 1 MiB body
+ * in fewer calls than the 64 KiB default (bench/README).
  */
 
 #include "rproxy_private.h"
 #include "rproxy_splice.h"
 
-#include "http_connection.h"
 #include "http_core.h"
-#include "http_protocol.h"
-#include "http_ssl.h"
 #include "apr_atomic.h"
 #include "apr_optional.h"
 #include "apr_portable.h"
 
-#ifdef __linux__
+#ifdef RP_HAVE_SPLICE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
-#define RP_HAVE_SPLICE 1
 #endif
 
 static APR_OPTIONAL_FN_TYPE(ap_logio_add_bytes_out) *logio_add_bytes_out;
+static APR_OPTIONAL_FN_TYPE(ap_logio_add_bytes_in) *logio_add_bytes_in;
+
+void
+rp_splice_count(rproxy_pool_t *pool, rp_zc_dir_e dir, apr_uint64_t spliced,
+                apr_uint64_t copied)
+{
+    rp_shm_pool_t *sh = pool->sh;
+
+    if (!sh) {
+        return;
+    }
+    if (spliced) {
+        apr_atomic_add64(dir == RP_ZC_RESPONSE ? &sh->body_spliced
+                                               : &sh->req_body_spliced,
+                         spliced);
+    }
+    if (copied) {
+        apr_atomic_add64(dir == RP_ZC_RESPONSE ? &sh->body_copied
+                                               : &sh->req_body_copied,
+                         copied);
+    }
+}
+
+#ifndef RP_HAVE_SPLICE
+
+void
+rp_splice_register_hooks(void)
+{
+}
+
+#else /* RP_HAVE_SPLICE */
+
+#define RP_ZC_PIPE_SIZE     (256 * 1024)
+
+static __thread int zc_pipe[2] = { -1, -1 };
+static __thread size_t zc_pipe_size;
+
+ap_filter_rec_t *rp_zc_body_done_filter;
 
 static void
 retrieve_optional_fns(void)
 {
     logio_add_bytes_out = APR_RETRIEVE_OPTIONAL_FN(ap_logio_add_bytes_out);
+    logio_add_bytes_in = APR_RETRIEVE_OPTIONAL_FN(ap_logio_add_bytes_in);
+}
+
+/* In place of HTTP_IN once a request body was spliced: the body has
+ * ended, whoever asks (ap_discard_request_body() at the end of the
+ * request does). Other modes go on down. */
+static apr_status_t
+body_done_in(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_t mode,
+             apr_read_type_e block, apr_off_t readbytes)
+{
+    if (mode != AP_MODE_READBYTES && mode != AP_MODE_GETLINE) {
+        return ap_get_brigade(f->next, bb, mode, block, readbytes);
+    }
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(f->c->bucket_alloc));
+    return APR_SUCCESS;
 }
 
 void
@@ -78,82 +106,44 @@ rp_splice_register_hooks(void)
 {
     ap_hook_optional_fn_retrieve(retrieve_optional_fns, NULL, NULL,
                                  APR_HOOK_MIDDLE);
+    rp_zc_body_done_filter = ap_register_input_filter(
+        "rproxy_body_done", body_done_in, NULL, AP_FTYPE_PROTOCOL);
 }
 
 void
-rp_splice_count(rproxy_pool_t *pool, apr_uint64_t spliced,
-                apr_uint64_t copied)
+rp_zc_logio_out(conn_rec *c, apr_off_t n)
 {
-    if (!pool->sh) {
-        return;
-    }
-    if (spliced) {
-        apr_atomic_add64(&pool->sh->body_spliced, spliced);
-    }
-    if (copied) {
-        apr_atomic_add64(&pool->sh->body_copied, copied);
+    if (logio_add_bytes_out && n) {
+        logio_add_bytes_out(c, n);
     }
 }
 
-#ifdef RP_HAVE_SPLICE
-
-/* The pipe's size: 16 pages by default; larger moves fewer times per
- * body (see bench/README for the measurement). */
-#define RP_ZC_PIPE_SIZE     (256 * 1024)
-
-static __thread int zc_pipe[2] = { -1, -1 };
-static __thread size_t zc_pipe_size;
-
-/* Output filters that frame or write a response without looking at its
- * body: those httpd puts on every HTTP/1.x request (byterange passes
- * everything on when there is no Range header, which is checked apart),
- * and mod_reqtimeout's, which only watches for the end of the request
- * (its EOR bucket) to stop the clock. */
-static const char *const passive_filters[] = {
-    "byterange", "content_length", "http_header", "http_outerror",
-    "reqtimeout", "core", NULL
-};
-
-/* One body's move. */
-typedef struct {
-    int in, out;                /* the member's and the client's sockets */
-    int in_ms, out_ms;          /* their waits' limits; -1: none */
-    apr_off_t left;             /* bytes still to come, -1: to the close */
-    apr_size_t piped;           /* in the pipe, not yet out */
-    apr_off_t moved_in;         /* taken off the member's socket */
-    apr_off_t moved_out;        /* handed to the client's */
-} zc_move_t;
-
-/* Response buffering holds a body in httpd before it goes out: such a
- * response is never spliced. Any other reason of the exchange's own to
- * copy a body goes here too. */
-static int
-response_may_splice(const rp_exchange_t *ex)
+void
+rp_zc_logio_in(conn_rec *c, apr_off_t n)
 {
-    (void)ex;
-    return 1;
+    if (logio_add_bytes_in && n) {
+        logio_add_bytes_in(c, n);
+    }
 }
 
-static int
-filters_passive(const request_rec *r, const char **which)
+apr_off_t
+rp_zc_buffered(const apr_bucket_brigade *core_in)
 {
-    const ap_filter_t *f;
-    const char *const *name;
+    const apr_bucket *b;
+    apr_off_t n = 0;
 
-    for (f = r->output_filters; f; f = f->next) {
-        for (name = passive_filters;
-             *name && strcasecmp(*name, f->frec->name); name++) {
-        }
-        if (!*name) {
-            *which = f->frec->name;
-            return 0;
+    for (b = APR_BRIGADE_FIRST(core_in);
+         b != APR_BRIGADE_SENTINEL(core_in) && !APR_BUCKET_IS_SOCKET(b);
+         b = APR_BUCKET_NEXT(b)) {
+        if (b->length != (apr_size_t)-1) {
+            n += b->length;
         }
     }
-    return 1;
+    return n;
 }
 
-static int
-sock_fd(apr_socket_t *sock, int *fd)
+int
+rp_zc_sock_fd(apr_socket_t *sock, int *fd)
 {
     apr_os_sock_t os;
     apr_int32_t nonblock = 0;
@@ -169,8 +159,8 @@ sock_fd(apr_socket_t *sock, int *fd)
     return 1;
 }
 
-static int
-timeout_ms(apr_interval_time_t t)
+int
+rp_zc_timeout_ms(apr_interval_time_t t)
 {
     if (t <= 0) {
         return -1;
@@ -179,8 +169,8 @@ timeout_ms(apr_interval_time_t t)
                                          : (int)((t + 999) / 1000);
 }
 
-static int
-pipe_ready(void)
+int
+rp_zc_pipe_ready(void)
 {
     int size;
 
@@ -204,120 +194,6 @@ pipe_drop(void)
     zc_pipe[0] = zc_pipe[1] = -1;
 }
 
-/* Why the body of ex is copied, or NULL: then mv is set up for it. */
-static const char *
-why_copied(rp_exchange_t *ex, zc_move_t *mv)
-{
-    request_rec *r = ex->r;
-    conn_rec *c = r->connection;
-    apr_table_t *h = ex->rp->headers_in;
-    const char *cl = apr_table_get(h, "Content-Length"), *which;
-    apr_off_t len;
-
-    if (ex->dconf && ex->dconf->zero_copy == 0) {
-        return "RProxyZeroCopy Off";
-    }
-    if (ex->m->is_tls || c->master || ap_ssl_conn_is_ssl(c)) {
-        return "TLS or HTTP/2";
-    }
-    if (r->main || ex->error_status || !response_may_splice(ex)) {
-        return "subrequest, error page or buffered";
-    }
-    if (apr_table_get(r->headers_in, "Range")) {
-        return "Range";
-    }
-    mv->left = -1;
-    if (!ex->close_delimited) {
-        const char *out = apr_table_get(r->headers_out, "Content-Length");
-
-        if (!cl || apr_table_get(h, "Transfer-Encoding")
-            || !ap_parse_strict_length(&mv->left, cl)
-            || !out || !ap_parse_strict_length(&len, out)
-            || len != mv->left) {
-            return "chunked";
-        }
-    }
-    if (!filters_passive(r, &which)) {
-        return apr_pstrcat(r->pool, "output filter ", which, NULL);
-    }
-    if (!ex->bc->core_in || !sock_fd(ex->bc->sock, &mv->in)
-        || !sock_fd(ap_get_conn_socket(c), &mv->out) || !pipe_ready()) {
-        return "socket or pipe";
-    }
-    mv->in_ms = timeout_ms(ex->to.idle);
-    mv->out_ms = timeout_ms(r->server->timeout);
-    return NULL;
-}
-
-static apr_status_t
-pass_to_client(rp_exchange_t *ex, int flush)
-{
-    apr_status_t rv;
-
-    if (flush) {
-        APR_BRIGADE_INSERT_TAIL(ex->bout, apr_bucket_flush_create(
-                                    ex->bout->bucket_alloc));
-    }
-    rv = ap_pass_brigade(ex->r->output_filters, ex->bout);
-    apr_brigade_cleanup(ex->bout);
-    return rv != APR_SUCCESS || ex->r->connection->aborted
-           ? APR_ECONNABORTED : APR_SUCCESS;
-}
-
-/* The bytes the core read past the head: data before the socket bucket
- * in its brigade. */
-static apr_off_t
-read_ahead(const rp_bconn_t *bc)
-{
-    const apr_bucket *b;
-    apr_off_t n = 0;
-
-    for (b = APR_BRIGADE_FIRST(bc->core_in);
-         b != APR_BRIGADE_SENTINEL(bc->core_in) && !APR_BUCKET_IS_SOCKET(b);
-         b = APR_BUCKET_NEXT(b)) {
-        if (b->length != (apr_size_t)-1) {
-            n += b->length;
-        }
-    }
-    return n;
-}
-
-/* Sends what the member's connection already read of the body the
- * copying way (through its filters, which count it), then a FLUSH: the
- * rest is on the socket, in order. Returns APR_ECONNABORTED when the
- * client went away, another error for the member. */
-static apr_status_t
-drain_read_ahead(rp_exchange_t *ex, zc_move_t *mv)
-{
-    apr_off_t have = read_ahead(ex->bc), got;
-    apr_status_t rv;
-
-    while (have > 0 && mv->left != 0) {
-        apr_off_t want = mv->left < 0 || mv->left > have ? have : mv->left;
-
-        rv = ap_get_brigade(ex->bc->c->input_filters, ex->bin,
-                            AP_MODE_READBYTES, APR_NONBLOCK_READ,
-                            want > RP_IOBUFSIZE ? RP_IOBUFSIZE : want);
-        got = 0;
-        if (rv == APR_SUCCESS) {
-            apr_brigade_length(ex->bin, 1, &got);
-            rp_brigade_transfer(ex->bout, ex->bin);
-        }
-        apr_brigade_cleanup(ex->bin);
-        if (rv != APR_SUCCESS || got == 0) {
-            return rv != APR_SUCCESS ? rv : APR_EGENERAL;
-        }
-        have -= got;
-        if (mv->left > 0) {
-            mv->left -= got;
-        }
-        if (have > 0 && pass_to_client(ex, 0) != APR_SUCCESS) {
-            return APR_ECONNABORTED;
-        }
-    }
-    return pass_to_client(ex, 1);
-}
-
 static apr_status_t
 wait_for(int fd, short events, int ms)
 {
@@ -336,10 +212,9 @@ wait_for(int fd, short events, int ms)
     return n == 0 ? APR_TIMEUP : APR_SUCCESS;
 }
 
-/* Member socket -> pipe: what is there, up to the pipe's size and the
- * body's end. */
+/* `in` -> pipe: what is there, up to the pipe's size and the body's end. */
 static apr_status_t
-splice_in(zc_move_t *mv)
+splice_in(rp_zc_move_t *mv)
 {
     size_t want = zc_pipe_size;
     ssize_t n;
@@ -358,7 +233,7 @@ splice_in(zc_move_t *mv)
         return APR_SUCCESS;
     }
     if (n == 0) {
-        /* the member's close: the end of a close-delimited body, a
+        /* the peer's close: the end of a close-delimited body, a
          * truncated sized one */
         if (mv->left > 0) {
             return APR_INCOMPLETE;
@@ -372,10 +247,9 @@ splice_in(zc_move_t *mv)
     return errno == EINTR ? APR_SUCCESS : APR_FROM_OS_ERROR(errno);
 }
 
-/* Pipe -> client socket. Any failure is the client's: it went away
- * (EPIPE, ECONNRESET) or took nothing for Timeout. */
+/* pipe -> `out` */
 static apr_status_t
-splice_out(zc_move_t *mv)
+splice_out(rp_zc_move_t *mv)
 {
     ssize_t n = splice(zc_pipe[0], NULL, mv->out, NULL, mv->piped,
                        SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -386,104 +260,28 @@ splice_out(zc_move_t *mv)
         return APR_SUCCESS;
     }
     if (n < 0 && errno == EAGAIN) {
-        return wait_for(mv->out, POLLOUT, mv->out_ms) == APR_SUCCESS
-               ? APR_SUCCESS : APR_ECONNABORTED;
+        return wait_for(mv->out, POLLOUT, mv->out_ms);
     }
-    return n < 0 && errno == EINTR ? APR_SUCCESS : APR_ECONNABORTED;
+    if (n < 0 && errno == EINTR) {
+        return APR_SUCCESS;
+    }
+    return n < 0 ? APR_FROM_OS_ERROR(errno) : APR_EGENERAL;
 }
 
-/* Moves the rest of the body. Everything read goes out before the next
- * wait on the member, so a slow stream is never held back. */
-static apr_status_t
-splice_body(zc_move_t *mv)
+apr_status_t
+rp_zc_move(rp_zc_move_t *mv)
 {
     apr_status_t rv = APR_SUCCESS;
 
     while (rv == APR_SUCCESS && (mv->left != 0 || mv->piped)) {
+        mv->out_failed = mv->piped != 0;
         rv = mv->piped ? splice_out(mv) : splice_in(mv);
     }
+    if (mv->piped) {
+        pipe_drop();
+        mv->piped = 0;
+    }
     return rv;
-}
-
-/* The body from the member's socket on, once the head is out. */
-static apr_status_t
-splice_rest(rp_exchange_t *ex, zc_move_t *mv, int *complete)
-{
-    request_rec *r = ex->r;
-    apr_status_t rv = drain_read_ahead(ex, mv);
-
-    if (rv == APR_SUCCESS) {
-        rv = splice_body(mv);
-        ex->bc->io.in += (apr_uint64_t)mv->moved_in;
-        r->bytes_sent += mv->moved_out;
-        if (logio_add_bytes_out && mv->moved_out) {
-            logio_add_bytes_out(r->connection, mv->moved_out);
-        }
-        if (mv->piped) {
-            pipe_drop();
-        }
-    }
-    if (rv == APR_ECONNABORTED) {
-        /* the client went away: a quiet end, as when copying */
-        r->connection->aborted = 1;
-        return APR_SUCCESS;
-    }
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    APR_BRIGADE_INSERT_TAIL(ex->bout, apr_bucket_eos_create(
-                                ex->bout->bucket_alloc));
-    *complete = pass_to_client(ex, 0) == APR_SUCCESS;
-    return APR_SUCCESS;
-}
-
-apr_status_t
-rp_splice_relay(rp_exchange_t *ex, int *complete, apr_off_t *spliced)
-{
-    request_rec *r = ex->r;
-    const char *why;
-    zc_move_t mv;
-    apr_status_t rv;
-
-    *complete = 0;
-    *spliced = 0;
-    memset(&mv, 0, sizeof(mv));
-    why = why_copied(ex, &mv);
-    if (!why && mv.left < 0) {
-        /* whether httpd chunks the client's response (it does for a
-         * body of unknown length to an HTTP/1.1 client it keeps) is
-         * known once the head is out */
-        if (pass_to_client(ex, 1) != APR_SUCCESS) {
-            return APR_SUCCESS;
-        }
-        why = r->chunked ? "chunked to the client" : NULL;
-    }
-    if (why) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, RPLOGNO(00290)
-                      RP_MEMBER_FMT "response body copied: %s",
-                      RP_MEMBER_ARGS(ex->m), why);
-        return APR_ENOTIMPL;
-    }
-    apr_socket_timeout_set(ex->bc->sock, ex->to.idle);
-    rv = splice_rest(ex, &mv, complete);
-    *spliced = mv.moved_in;
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, RPLOGNO(00291)
-                  RP_MEMBER_FMT "response body: %" APR_OFF_T_FMT " bytes "
-                  "spliced, %" APR_OFF_T_FMT " out%s",
-                  RP_MEMBER_ARGS(ex->m), mv.moved_in, mv.moved_out,
-                  r->connection->aborted ? ", the client went away" : "");
-    return rv;
-}
-
-#else /* !RP_HAVE_SPLICE */
-
-apr_status_t
-rp_splice_relay(rp_exchange_t *ex, int *complete, apr_off_t *spliced)
-{
-    (void)ex;
-    *complete = 0;
-    *spliced = 0;
-    return APR_ENOTIMPL;
 }
 
 #endif /* RP_HAVE_SPLICE */

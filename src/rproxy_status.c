@@ -172,13 +172,17 @@ emit_pools(request_rec *r, const snap_t *snaps)
 
         ap_rprintf(r, "%s{\"name\":\"%s\",\"balancer\":\"%s\","
                    "\"queued\":%u,\"body_bytes\":{\"spliced\":%"
-                   APR_UINT64_T_FMT ",\"copied\":%" APR_UINT64_T_FMT "},"
+                   APR_UINT64_T_FMT ",\"copied\":%" APR_UINT64_T_FMT
+                   ",\"request_spliced\":%" APR_UINT64_T_FMT
+                   ",\"request_copied\":%" APR_UINT64_T_FMT "},"
                    "\"members\":[", i ? "," : "",
                    json_str(r->pool, pool->name),
                    json_str(r->pool, pool->lb_name),
                    apr_atomic_read32(&pool->sh->queued),
                    apr_atomic_read64(&pool->sh->body_spliced),
-                   apr_atomic_read64(&pool->sh->body_copied));
+                   apr_atomic_read64(&pool->sh->body_copied),
+                   apr_atomic_read64(&pool->sh->req_body_spliced),
+                   apr_atomic_read64(&pool->sh->req_body_copied));
         for (j = 0; j < pool->members->nelts; j++, k++) {
             json_member(r, &snaps[k], j == 0);
         }
@@ -340,21 +344,26 @@ emit_prometheus(request_rec *r, snap_t *snaps, int n)
                    prom_label(r->pool, pool->name),
                    apr_atomic_read32(&pool->sh->queued));
     }
-    ap_rputs("# HELP rproxy_pool_body_bytes_total Response body bytes "
-             "from the pool's members, moved in the kernel (spliced) or "
-             "through httpd's buffers (copied)\n"
+    ap_rputs("# HELP rproxy_pool_body_bytes_total Body bytes between the "
+             "pool's members and clients, moved in the kernel (spliced) "
+             "or through httpd's buffers (copied)\n"
              "# TYPE rproxy_pool_body_bytes_total counter\n", r);
     for (k = 0; k < rp_globals.pools->nelts; k++) {
         const rproxy_pool_t *pool = APR_ARRAY_IDX(rp_globals.pools, k,
                                                   rproxy_pool_t *);
         const char *name = prom_label(r->pool, pool->name);
+        const char *fmt = "rproxy_pool_body_bytes_total{pool=\"%s\","
+                          "direction=\"%s\",path=\"%s\"} %"
+                          APR_UINT64_T_FMT "\n";
 
-        ap_rprintf(r, "rproxy_pool_body_bytes_total{pool=\"%s\",path="
-                   "\"spliced\"} %" APR_UINT64_T_FMT "\n"
-                   "rproxy_pool_body_bytes_total{pool=\"%s\",path="
-                   "\"copied\"} %" APR_UINT64_T_FMT "\n", name,
-                   apr_atomic_read64(&pool->sh->body_spliced), name,
+        ap_rprintf(r, fmt, name, "response", "spliced",
+                   apr_atomic_read64(&pool->sh->body_spliced));
+        ap_rprintf(r, fmt, name, "response", "copied",
                    apr_atomic_read64(&pool->sh->body_copied));
+        ap_rprintf(r, fmt, name, "request", "spliced",
+                   apr_atomic_read64(&pool->sh->req_body_spliced));
+        ap_rprintf(r, fmt, name, "request", "copied",
+                   apr_atomic_read64(&pool->sh->req_body_copied));
     }
     for (f = 0; f < sizeof(prom_scalars) / sizeof(prom_scalars[0]); f++) {
         ap_rprintf(r, "# HELP %s %s\n# TYPE %s %s\n", prom_scalars[f].name,

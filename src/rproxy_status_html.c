@@ -315,21 +315,28 @@ spark_path(request_rec *r, const double *v, double max)
     return *d ? d : "M0,39";
 }
 
-/* The pool's response body bytes, spliced and copied (rproxy_splice.c),
- * the exact numbers in the tooltip. */
+/* The pool's body bytes, spliced and copied (rproxy_splice.c), the
+ * exact numbers in the tooltip. */
 static const char *
 body_bytes(request_rec *r, const rproxy_pool_t *pool)
 {
-    apr_uint64_t spliced = apr_atomic_read64(&pool->sh->body_spliced);
-    apr_uint64_t copied = apr_atomic_read64(&pool->sh->body_copied);
-    char s[6], c[6];
+    apr_uint64_t n[4];
+    char s[4][6];
+    int i;
 
-    apr_strfsize((apr_off_t)spliced, s);
-    apr_strfsize((apr_off_t)copied, c);
-    return apr_psprintf(r->pool, "<b class=\"bodies\" title=\"%"
+    n[0] = apr_atomic_read64(&pool->sh->body_spliced);
+    n[1] = apr_atomic_read64(&pool->sh->body_copied);
+    n[2] = apr_atomic_read64(&pool->sh->req_body_spliced);
+    n[3] = apr_atomic_read64(&pool->sh->req_body_copied);
+    for (i = 0; i < 4; i++) {
+        apr_strfsize((apr_off_t)n[i], s[i]);
+    }
+    return apr_psprintf(r->pool, "<p class=\"bodies\" title=\"responses: %"
                         APR_UINT64_T_FMT " bytes spliced, %" APR_UINT64_T_FMT
-                        " bytes copied\">bodies %s spliced, %s copied</b>",
-                        spliced, copied, s, c);
+                        " copied; requests: %" APR_UINT64_T_FMT " spliced, %"
+                        APR_UINT64_T_FMT " copied\">bodies %s spliced, %s "
+                        "copied (requests %s, %s)</p>\n", n[0], n[1], n[2],
+                        n[3], s[0], s[1], s[2], s[3]);
 }
 
 /* The pool's last five minutes as SVG; the requests and failures per
@@ -402,7 +409,7 @@ pool_section(request_rec *r, const rproxy_pool_t *pool, apr_time_t now,
     spark = pool_sparkline(r, pool, now, &rps, &err_rate);
     ap_rprintf(r, "<p class=\"summary\"><b>members up %d/%d</b><b>in flight %"
                APR_UINT64_T_FMT "</b><b>%.1f req/s</b><b>errors %"
-               APR_UINT64_T_FMT " (%.1f/s)</b>%s</p>\n%s", up,
+               APR_UINT64_T_FMT " (%.1f/s)</b></p>\n%s%s", up,
                pool->members->nelts, inflight, rps, failures, err_rate,
                body_bytes(r, pool), spark);
     ap_rprintf(r, "<table class=\"members\"><thead><tr><th class=\"name\">"

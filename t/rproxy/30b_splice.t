@@ -2,7 +2,8 @@
 # close-delimited bodies are spliced byte-exact, and the pool's counters
 # say so; chunked bodies, a chunking client response, RProxyZeroCopy off,
 # mod_deflate, Range, a TLS client and a TLS member fall back to copying,
-# byte-exact too. %b and %O stay exact; a client that leaves mid-body ends
+# byte-exact too; sized request bodies are spliced where mod_reqtimeout is
+# not on the connection, chunked ones copied. %b and %O stay exact; a client that leaves mid-body ends
 # it quietly (the member connection is not reused), a member that closes
 # mid-body cuts the client's connection before the declared length.
 use strict;
@@ -18,7 +19,7 @@ use RPTest qw(read_response proxy_port pattern_chunk proxy_socket write_all
               status_pool status_json error_log_size error_log_since
               evil_start evil_stop read_request_head);
 
-plan tests => 46;
+plan tests => 56;
 
 my $port = proxy_port();
 my $host = "localhost:$port";
@@ -275,35 +276,88 @@ else {
     ok(1) for 1 .. 6;
 }
 
-# ---- request bodies both ways, and the status page -----------------------
+# ---- request bodies --------------------------------------------------------
 
-for my $chunked (0, 1) {
-    my $data = pattern_chunk(3 * $MiB + 1);
-    $s = proxy_socket();
+sub framed_body {
+    my ($data, $chunked) = @_;
+    return $data unless $chunked;
+    my $framed = '';
+    for (my $o = 0; $o < length $data; $o += 100000) {
+        my $c = substr($data, $o, 100000);
+        $framed .= sprintf("%x\r\n", length $c) . $c . "\r\n";
+    }
+    return $framed . "0\r\n\r\n";
+}
+
+sub post {
+    my ($s, $data, $chunked, $extra) = @_;
     my $head = "POST /zc/ HTTP/1.1\r\nHost: $host\r\n"
              . ($chunked ? "Transfer-Encoding: chunked\r\n"
                          : "Content-Length: " . length($data) . "\r\n") . "\r\n";
-    my $framed = $data;
-    if ($chunked) {
-        $framed = '';
-        for (my $o = 0; $o < length $data; $o += 100000) {
-            my $c = substr($data, $o, 100000);
-            $framed .= sprintf("%x\r\n", length $c) . $c . "\r\n";
-        }
-        $framed .= "0\r\n\r\n";
-    }
     alarm 60;
-    write_all($s, $head . $framed);
-    ($st, $h, $body) = read_response($s);
+    write_all($s, $head . framed_body($data, $chunked) . ($extra // ''));
+    my ($st, $h, $body) = read_response($s);
     alarm 0;
     my ($md5) = ($body // '') =~ /^body-md5=(\w+)$/m;
-    ok t_cmp($md5 // '', md5_hex($data), "request body " . ($chunked ? 'chunked' : 'sized') . ": exact at the member");
-    close $s;
+    return $md5 // '';
 }
 
+sub req_counters {
+    my $p = status_pool('zc') or return (-1, -1);
+    return ($p->{body_bytes}{request_spliced}, $p->{body_bytes}{request_copied});
+}
+
+my $plain_port = $vars->{zcplain_port};
+my $data = pattern_chunk(3 * $MiB + 1);
+
+# with mod_reqtimeout on the connection (the main server): copied
+($sp0, $cp0) = req_counters();
+for my $chunked (0, 1) {
+    $s = proxy_socket();
+    ok t_cmp(post($s, $data, $chunked), md5_hex($data),
+             "reqtimeout, request body " . ($chunked ? 'chunked' : 'sized') . ": exact at the member");
+    close $s;
+}
+($sp1, $cp1) = req_counters();
+ok t_cmp($sp1 - $sp0, 0, 'with mod_reqtimeout: nothing spliced');
+ok t_cmp($cp1 - $cp0, 2 * length $data, 'with mod_reqtimeout: all copied');
+
+# without it: sized bodies spliced, then the connection goes on (a body
+# and a pipelined GET behind it in one write), chunked ones copied
+($sp0, $cp0) = req_counters();
+$s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$plain_port", Timeout => 10) or die "connect: $!";
+ok t_cmp(post($s, $data, 0, "GET /zc/?size=10&chunked=0 HTTP/1.1\r\nHost: $host\r\n\r\n"),
+         md5_hex($data), 'sized request body spliced: exact at the member');
+alarm 60;
+($st, $h, $body) = read_response($s);
+alarm 0;
+ok t_cmp($body, pattern_chunk(10), 'the pipelined request behind it is answered');
+ok t_cmp(post($s, $data, 1), md5_hex($data), 'chunked request body on the same connection: exact');
+my $small = pattern_chunk(1000);
+ok t_cmp(post($s, $small, 0), md5_hex($small), 'a small sized body (prefetched whole)');
+close $s;
+($sp1, $cp1) = req_counters();
+ok(($sp1 - $sp0) > length($data) * 0.9);
+ok t_cmp(($sp1 - $sp0) + ($cp1 - $cp0), 2 * length($data) + 1000,
+         'request bytes spliced + copied = the bodies');
+
+# a client that stops mid-body: the member connection goes, the next is fine
+$errlog = error_log_size();
+$s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$plain_port", Timeout => 10) or die "connect: $!";
+write_all($s, "POST /zc/ HTTP/1.1\r\nHost: $host\r\nContent-Length: " . (8 * $MiB) . "\r\n\r\n"
+              . pattern_chunk($MiB));
+sleep 0.3;
+close $s;
+for (1 .. 30) { last if error_log_since($errlog) =~ /RP00293/; sleep 0.1 }
+ok(error_log_since($errlog) =~ /RP00293: .* broke off after \d+ bytes \(400\)/);
+$s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$plain_port", Timeout => 10) or die "connect: $!";
+ok t_cmp(post($s, $data, 0), md5_hex($data), 'the next request body is whole');
+close $s;
+
+# ---- the status page -------------------------------------------------------
+
 my $page = Apache::TestRequest::GET('/rproxy-status')->content;
-ok($page =~ /bodies [^<]* spliced, [^<]* copied/);
+ok($page =~ /bodies [^<]* spliced, [^<]* copied \(requests [^<]*\)/);
 my $prom = Apache::TestRequest::GET('/rproxy-status?prometheus')->content;
-ok($prom =~ /^rproxy_pool_body_bytes_total\{pool="zc",path="spliced"\} [1-9]\d*$/m);
-my $j = status_json();
-ok(defined $j && exists((grep { $_->{name} eq 'zc' } @{ $j->{pools} })[0]->{body_bytes}{copied}));
+ok($prom =~ /^rproxy_pool_body_bytes_total\{pool="zc",direction="response",path="spliced"\} [1-9]\d*$/m);
+ok($prom =~ /^rproxy_pool_body_bytes_total\{pool="zc",direction="request",path="spliced"\} [1-9]\d*$/m);

@@ -292,7 +292,8 @@ ok t_cmp(join(',', sort keys %type),
                            rproxy_member_latency_ewma_seconds rproxy_member_bytes_in_total
                            rproxy_member_bytes_out_total rproxy_member_latency_seconds
                            rproxy_member_health_checks_total rproxy_member_health_check_failures_total
-                           rproxy_member_weight rproxy_member_config_weight rproxy_member_admin_state)),
+                           rproxy_member_weight rproxy_member_config_weight rproxy_member_admin_state
+                           rproxy_pool_body_bytes_total)),
          'the families');
 my @hist_bad;
 for my $series (sort keys %bucket) {

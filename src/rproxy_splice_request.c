@@ -127,17 +127,18 @@ drain_core(rp_exchange_t *ex, ap_filter_t *http_in, rp_zc_move_t *mv,
         len = 0;
         if (rv == APR_SUCCESS) {
             apr_brigade_length(bb, 1, &len);
-            rp_brigade_transfer(ex->bin, bb);
         }
-        apr_brigade_cleanup(bb);
         if (rv != APR_SUCCESS || len == 0 || len > want) {
-            apr_brigade_cleanup(ex->bin);
+            apr_brigade_cleanup(bb);
             return rv != APR_SUCCESS ? rv : APR_EGENERAL;
         }
+        /* transient buckets into bb's data: written before it goes */
+        rp_brigade_transfer(ex->bin, bb);
         APR_BRIGADE_INSERT_TAIL(ex->bin, apr_bucket_flush_create(
                                     ex->bin->bucket_alloc));
         rv = ap_pass_brigade(ex->bc->c->output_filters, ex->bin);
         apr_brigade_cleanup(ex->bin);
+        apr_brigade_cleanup(bb);
         if (rv != APR_SUCCESS) {
             mv->out_failed = 1;
             return rv;

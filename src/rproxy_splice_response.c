@@ -122,7 +122,8 @@ why_copied(rp_exchange_t *ex, rp_zc_move_t *mv)
         return apr_pstrcat(r->pool, "output filter ", which, NULL);
     }
     if (!ex->bc->core_in || !rp_zc_sock_fd(ex->bc->sock, &mv->in)
-        || !rp_zc_sock_fd(ap_get_conn_socket(c), &mv->out) || !rp_zc_pipe_ready()) {
+        || !rp_zc_sock_fd(ap_get_conn_socket(c), &mv->out)
+        || !rp_zc_pipe_ready()) {
         return "socket or pipe";
     }
     mv->in_ms = rp_zc_timeout_ms(ex->to.idle);
@@ -147,35 +148,44 @@ pass_to_client(rp_exchange_t *ex, int flush)
 
 /* Sends what the member's connection already read of the body the
  * copying way (through its filters, which count it), then a FLUSH: the
- * rest is on the socket, in order. Returns APR_ECONNABORTED when the
- * client went away, another error for the member. */
+ * rest is on the socket, in order. Each read asks for no more than the
+ * core holds, so that the core does not read the socket. The transient
+ * buckets point into ex->bin's data: passed before it is cleaned up.
+ * Returns APR_ECONNABORTED when the client went away, another error for
+ * the member. */
 static apr_status_t
 drain_read_ahead(rp_exchange_t *ex, rp_zc_move_t *mv)
 {
-    apr_off_t have = rp_zc_buffered(ex->bc->core_in), got;
-    apr_status_t rv;
+    apr_off_t have = rp_zc_buffered(ex->bc->core_in), want, got;
+    apr_status_t rv = APR_SUCCESS;
+    int last;
 
     while (have > 0 && mv->left != 0) {
-        apr_off_t want = mv->left < 0 || mv->left > have ? have : mv->left;
-
+        want = mv->left < 0 || mv->left > have ? have : mv->left;
         rv = ap_get_brigade(ex->bc->c->input_filters, ex->bin,
                             AP_MODE_READBYTES, APR_NONBLOCK_READ,
                             want > RP_IOBUFSIZE ? RP_IOBUFSIZE : want);
         got = 0;
         if (rv == APR_SUCCESS) {
             apr_brigade_length(ex->bin, 1, &got);
-            rp_brigade_transfer(ex->bout, ex->bin);
         }
-        apr_brigade_cleanup(ex->bin);
         if (rv != APR_SUCCESS || got == 0) {
+            apr_brigade_cleanup(ex->bin);
             return rv != APR_SUCCESS ? rv : APR_EGENERAL;
         }
         have -= got;
         if (mv->left > 0) {
             mv->left -= got;
         }
-        if (have > 0 && pass_to_client(ex, 0) != APR_SUCCESS) {
-            return APR_ECONNABORTED;
+        last = have == 0 || mv->left == 0;
+        rp_brigade_transfer(ex->bout, ex->bin);
+        rv = pass_to_client(ex, last);
+        apr_brigade_cleanup(ex->bin);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        if (last) {
+            return APR_SUCCESS;
         }
     }
     return pass_to_client(ex, 1);

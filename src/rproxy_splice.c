@@ -73,7 +73,9 @@ rp_splice_register_hooks(void)
 
 #else /* RP_HAVE_SPLICE */
 
+#ifndef RP_ZC_PIPE_SIZE
 #define RP_ZC_PIPE_SIZE     (256 * 1024)
+#endif
 
 static __thread int zc_pipe[2] = { -1, -1 };
 static __thread size_t zc_pipe_size;

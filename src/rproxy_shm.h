@@ -95,6 +95,9 @@ typedef struct {
     volatile apr_uint64_t body_copied;
     volatile apr_uint64_t req_body_spliced;
     volatile apr_uint64_t req_body_copied;
+    /* Upgrade tunnels' bytes moved by splice(2), both ways, at the end of
+     * each pump (copied ones are not counted) */
+    volatile apr_uint64_t tunnel_spliced;
 } rp_shm_pool_t;
 
 /* A member's state as the status page shows it, worst first: the reason

@@ -46,10 +46,23 @@ apr_status_t rp_splice_relay(rp_exchange_t *ex, int *complete,
  */
 apr_status_t rp_splice_request_body(rp_exchange_t *ex, apr_off_t *spliced);
 
+/**
+ * One pump of an Upgrade tunnel (rproxy_tunnel.c): moves what `from` has
+ * sent to `to` with splice(2) when neither needs its bytes seen
+ * (rproxy_splice_tunnel.c), adding them to *moved.
+ * @return APR_ENOTIMPL: not applicable now, nothing moved, the caller
+ *         copies; APR_EAGAIN: nothing more for now; APR_EOF: `from`
+ *         finished sending; another error when a side failed
+ *         (*to_failed: it was `to`).
+ */
+apr_status_t rp_splice_tunnel(conn_rec *from, conn_rec *to,
+                              apr_off_t *moved, int *to_failed);
+
 /* Which way a body went, for the pools' counters. */
 typedef enum {
     RP_ZC_RESPONSE,
-    RP_ZC_REQUEST
+    RP_ZC_REQUEST,
+    RP_ZC_TUNNEL            /* spliced bytes only */
 } rp_zc_dir_e;
 
 /* Adds a body's bytes to its pool's shared counters. Any thread. */
@@ -63,7 +76,8 @@ void rp_splice_count(rproxy_pool_t *pool, rp_zc_dir_e dir,
  * pipe. */
 typedef struct {
     int in, out;
-    int in_ms, out_ms;          /* each wait's limit; -1: none */
+    int in_ms, out_ms;          /* each wait's limit; -1: none; in_ms 0:
+                                 * no wait, APR_EAGAIN */
     apr_off_t left;             /* bytes still to come, -1: to in's close */
     apr_size_t piped;           /* in the pipe, not yet out */
     apr_off_t moved_in;         /* taken off `in` */
@@ -81,7 +95,8 @@ int rp_zc_timeout_ms(apr_interval_time_t t);
  * Moves mv->left bytes (or up to in's close), everything read going out
  * before the next wait on `in`. The pipe is left empty, or dropped.
  * @return APR_SUCCESS; APR_INCOMPLETE when `in` closed before the end;
- *         APR_TIMEUP when a wait passed its limit; another error; with
+ *         APR_TIMEUP when a wait passed its limit; APR_EAGAIN when `in`
+ *         has nothing and in_ms is 0 (no wait); another error; with
  *         mv->out_failed saying whose it was.
  */
 apr_status_t rp_zc_move(rp_zc_move_t *mv);

@@ -174,7 +174,8 @@ emit_pools(request_rec *r, const snap_t *snaps)
                    "\"queued\":%u,\"body_bytes\":{\"spliced\":%"
                    APR_UINT64_T_FMT ",\"copied\":%" APR_UINT64_T_FMT
                    ",\"request_spliced\":%" APR_UINT64_T_FMT
-                   ",\"request_copied\":%" APR_UINT64_T_FMT "},"
+                   ",\"request_copied\":%" APR_UINT64_T_FMT
+                   ",\"tunnel_spliced\":%" APR_UINT64_T_FMT "},"
                    "\"members\":[", i ? "," : "",
                    json_str(r->pool, pool->name),
                    json_str(r->pool, pool->lb_name),
@@ -182,7 +183,8 @@ emit_pools(request_rec *r, const snap_t *snaps)
                    apr_atomic_read64(&pool->sh->body_spliced),
                    apr_atomic_read64(&pool->sh->body_copied),
                    apr_atomic_read64(&pool->sh->req_body_spliced),
-                   apr_atomic_read64(&pool->sh->req_body_copied));
+                   apr_atomic_read64(&pool->sh->req_body_copied),
+                   apr_atomic_read64(&pool->sh->tunnel_spliced));
         for (j = 0; j < pool->members->nelts; j++, k++) {
             json_member(r, &snaps[k], j == 0);
         }
@@ -346,7 +348,7 @@ emit_prometheus(request_rec *r, snap_t *snaps, int n)
     }
     ap_rputs("# HELP rproxy_pool_body_bytes_total Body bytes between the "
              "pool's members and clients, moved in the kernel (spliced) "
-             "or through httpd's buffers (copied)\n"
+             "or through httpd's buffers (copied); tunnels: spliced only\n"
              "# TYPE rproxy_pool_body_bytes_total counter\n", r);
     for (k = 0; k < rp_globals.pools->nelts; k++) {
         const rproxy_pool_t *pool = APR_ARRAY_IDX(rp_globals.pools, k,
@@ -363,7 +365,8 @@ emit_prometheus(request_rec *r, snap_t *snaps, int n)
         ap_rprintf(r, fmt, name, "request", "spliced",
                    apr_atomic_read64(&pool->sh->req_body_spliced));
         ap_rprintf(r, fmt, name, "request", "copied",
-                   apr_atomic_read64(&pool->sh->req_body_copied));
+                   apr_atomic_read64(&pool->sh->req_body_copied),
+                   apr_atomic_read64(&pool->sh->tunnel_spliced));
     }
     for (f = 0; f < sizeof(prom_scalars) / sizeof(prom_scalars[0]); f++) {
         ap_rprintf(r, "# HELP %s %s\n# TYPE %s %s\n", prom_scalars[f].name,

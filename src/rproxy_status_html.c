@@ -320,23 +320,25 @@ spark_path(request_rec *r, const double *v, double max)
 static const char *
 body_bytes(request_rec *r, const rproxy_pool_t *pool)
 {
-    apr_uint64_t n[4];
-    char s[4][6];
+    apr_uint64_t n[5];
+    char s[5][6];
     int i;
 
     n[0] = apr_atomic_read64(&pool->sh->body_spliced);
     n[1] = apr_atomic_read64(&pool->sh->body_copied);
     n[2] = apr_atomic_read64(&pool->sh->req_body_spliced);
     n[3] = apr_atomic_read64(&pool->sh->req_body_copied);
-    for (i = 0; i < 4; i++) {
+    n[4] = apr_atomic_read64(&pool->sh->tunnel_spliced);
+    for (i = 0; i < 5; i++) {
         apr_strfsize((apr_off_t)n[i], s[i]);
     }
     return apr_psprintf(r->pool, "<p class=\"bodies\" title=\"responses: %"
                         APR_UINT64_T_FMT " bytes spliced, %" APR_UINT64_T_FMT
                         " copied; requests: %" APR_UINT64_T_FMT " spliced, %"
-                        APR_UINT64_T_FMT " copied\">bodies %s spliced, %s "
-                        "copied (requests %s, %s)</p>\n", n[0], n[1], n[2],
-                        n[3], s[0], s[1], s[2], s[3]);
+                        APR_UINT64_T_FMT " copied; tunnels: %" APR_UINT64_T_FMT
+                        " spliced\">bodies %s spliced, %s copied (requests "
+                        "%s, %s; tunnels %s spliced)</p>\n", n[0], n[1],
+                        n[2], n[3], n[4], s[0], s[1], s[2], s[3], s[4]);
 }
 
 /* The pool's last five minutes as SVG; the requests and failures per

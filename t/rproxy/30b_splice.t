@@ -17,9 +17,9 @@ use IO::Uncompress::Gunzip qw(gunzip);
 use Time::HiRes qw(sleep);
 use RPTest qw(read_response proxy_port pattern_chunk proxy_socket write_all
               status_pool status_json error_log_size error_log_since
-              evil_start evil_stop read_request_head);
+              evil_start evil_stop read_request_head read_until);
 
-plan tests => 56;
+plan tests => 60;
 
 my $port = proxy_port();
 my $host = "localhost:$port";
@@ -354,10 +354,44 @@ $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$plain_port", Timeout => 10) o
 ok t_cmp(post($s, $data, 0), md5_hex($data), 'the next request body is whole');
 close $s;
 
+# ---- Upgrade tunnels ------------------------------------------------------
+
+# bytes both ways through a WebSocket tunnel; the member echoes each read
+# as "echo:<bytes>" (the data never contains "echo:": its bytes only rise)
+sub tunnel_round {
+    my ($path) = @_;
+    my $t = proxy_socket();
+    alarm 30;
+    write_all($t, "GET $path HTTP/1.1\r\nHost: $host\r\nConnection: Upgrade\r\n"
+                  . "Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                  . "Sec-WebSocket-Version: 13\r\n\r\n");
+    my ($tst) = read_response($t, 1);
+    my ($got) = read_until($t, 10, sub { length $_[0] >= 14 });
+    my $blob = join '', map { chr($_ % 256) } 0 .. 1024 * 256 - 1;
+    write_all($t, $blob);
+    ($got) = read_until($t, 20, sub { (my $x = $_[0]) =~ s/echo://g; length($x) >= length $blob });
+    alarm 0;
+    (my $payload = $got // '') =~ s/echo://g;
+    close $t;
+    return ($tst, $payload eq $blob ? 1 : 0);
+}
+
+my ($t0) = (status_pool('zc') // {})->{body_bytes}{tunnel_spliced} // -1;
+my ($tst, $same) = tunnel_round('/zc/ws?upgrade=1');
+ok t_cmp("$tst $same", '101 1', 'tunnel: 256 KiB each way, exact');
+my ($t1) = (status_pool('zc') // {})->{body_bytes}{tunnel_spliced} // -1;
+ok(($t1 - $t0) >= 2 * 1024 * 256);
+t_debug("tunnel spliced " . ($t1 - $t0));
+($t0) = (status_pool('zcoff') // {})->{body_bytes}{tunnel_spliced} // -1;
+($tst, $same) = tunnel_round('/zcoff/ws?upgrade=1');
+ok t_cmp("$tst $same", '101 1', 'tunnel with RProxyZeroCopy off: exact');
+($t1) = (status_pool('zcoff') // {})->{body_bytes}{tunnel_spliced} // -1;
+ok t_cmp($t1 - $t0, 0, 'and nothing spliced');
+
 # ---- the status page -------------------------------------------------------
 
 my $page = Apache::TestRequest::GET('/rproxy-status')->content;
-ok($page =~ /bodies [^<]* spliced, [^<]* copied \(requests [^<]*\)/);
+ok($page =~ /bodies [^<]* spliced, [^<]* copied \(requests [^<]*; tunnels [^<]* spliced\)/);
 my $prom = Apache::TestRequest::GET('/rproxy-status?prometheus')->content;
 ok($prom =~ /^rproxy_pool_body_bytes_total\{pool="zc",direction="response",path="spliced"\} [1-9]\d*$/m);
 ok($prom =~ /^rproxy_pool_body_bytes_total\{pool="zc",direction="request",path="spliced"\} [1-9]\d*$/m);

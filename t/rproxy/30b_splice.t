@@ -19,7 +19,7 @@ use RPTest qw(read_response proxy_port pattern_chunk proxy_socket write_all
               status_pool status_json error_log_size error_log_since
               evil_start evil_stop read_request_head read_until);
 
-plan tests => 60;
+plan tests => 61;
 
 my $port = proxy_port();
 my $host = "localhost:$port";
@@ -86,7 +86,7 @@ my @lines = grep { m{^/zc/\?size=\d+&chunked=0 } } zc_log_since($log0);
 ok t_cmp(scalar @lines, scalar @sizes, 'one access log line per request');
 my $exact = 1;
 for my $i (0 .. $#sizes) {
-    my ($b, $o) = ($lines[$i] // '') =~ /^\S+ 200 (\d+) (\d+)$/;
+    my ($b, $o) = ($lines[$i] // '') =~ /^\S+ 200 (\d+) (\d+) \d+$/;
     $exact &&= defined $o && $b == $sizes[$i] && $o == $sizes[$i] + $heads[$i];
     t_debug("log: " . ($lines[$i] // '-') . " head $heads[$i]");
 }
@@ -350,9 +350,15 @@ sleep 0.3;
 close $s;
 for (1 .. 30) { last if error_log_since($errlog) =~ /RP00293/; sleep 0.1 }
 ok(error_log_since($errlog) =~ /RP00293: .* broke off after \d+ bytes \(400\)/);
+my $log1 = zc_log_size();
 $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$plain_port", Timeout => 10) or die "connect: $!";
 ok t_cmp(post($s, $data, 0), md5_hex($data), 'the next request body is whole');
 close $s;
+# %I: the request's head and its (spliced) body, exactly
+my ($in) = map { /^\/zc\/ 200 \d+ \d+ (\d+)$/ ? $1 : () } zc_log_since($log1);
+ok t_cmp($in, length("POST /zc/ HTTP/1.1\r\nHost: $host\r\nContent-Length: "
+                     . length($data) . "\r\n\r\n") + length($data),
+         '%I is the request head and body');
 
 # ---- Upgrade tunnels ------------------------------------------------------
 

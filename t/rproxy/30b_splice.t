@@ -14,12 +14,12 @@ use Apache::TestUtil qw(t_cmp t_debug);
 use Digest::MD5 qw(md5_hex);
 use IO::Socket::INET;
 use IO::Uncompress::Gunzip qw(gunzip);
-use Time::HiRes qw(sleep);
+use Time::HiRes qw(sleep time);
 use RPTest qw(read_response proxy_port pattern_chunk proxy_socket write_all
               status_pool status_json error_log_size error_log_since
               evil_start evil_stop read_request_head read_until);
 
-plan tests => 61;
+plan tests => 64;
 
 my $port = proxy_port();
 my $host = "localhost:$port";
@@ -161,6 +161,14 @@ my $member = evil_start(sub {
         write_all($c, pattern_chunk($CLOSE_LEN));
         return;
     }
+    if ($target =~ m{^/stall}) {
+        # declares 1 MiB, sends 100 KiB, then nothing for longer than idle=
+        syswrite $c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                   . "Content-Length: $MiB\r\n\r\n";
+        write_all($c, pattern_chunk(100 * 1024));
+        sleep 5;
+        return;
+    }
     if ($target =~ m{^/break}) {
         # declares 4 MiB, sends 1 MiB, closes
         syswrite $c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
@@ -209,6 +217,21 @@ ok t_cmp($h->{'content-length'}[0], 4 * $MiB, 'with the declared length');
 ok t_cmp(length $body, $MiB, 'the client got what the member sent');
 ok t_cmp($eof, 1, 'and the connection closed before the declared length');
 ok(error_log_since($errlog) =~ /RP00040/);
+close $s;
+
+# a member that stalls mid-body past idle= (2s): the same, after ~2 s
+$errlog = error_log_size();
+$s = proxy_socket();
+alarm 60;
+my $t_start = time;
+write_all($s, get_head('/zcevil/stall'));
+($st, $h, $body) = read_response($s);
+$eof = !sysread($s, $more, 1);
+my $t_took = time - $t_start;
+alarm 0;
+ok t_cmp(length($body) . " $eof", 100 * 1024 . " 1", 'member stalls: cut after what it sent');
+ok t_cmp($t_took >= 1.5 && $t_took < 4.5 ? 1 : 0, 1, "after idle= ($t_took s)");
+ok(error_log_since($errlog) =~ /\(70007\)[^\n]*RP00040/);
 close $s;
 evil_stop($member);
 

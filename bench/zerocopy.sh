@@ -20,6 +20,8 @@
 #   N=256 ROUNDS=3 bench/zerocopy.sh   # a quick look
 #   MPM=worker BUILD=0 bench/zerocopy.sh
 #   STRACE=50 ...                      # and the system calls per request
+#   UPLOAD_MB=64 ...                   # and 1 GiB uploads per round, in
+#                                      # POSTs of 64 MiB
 # Output: a table on stdout and in bench/results/zerocopy/summary.txt.
 set -euo pipefail
 
@@ -87,10 +89,20 @@ EOC
     mkdir -p "$R/run/$1"
 }
 
+mkdir -p "$R/cgi-bin" "$R/run/origin"
+cp "$BENCH/sink.cgi" "$R/cgi-bin/sink.cgi"
 {
     conf_common origin event
     echo "DocumentRoot \"$R/docroot\""
     echo "<Directory \"$R/docroot\">"
+    echo "    Require all granted"
+    echo "</Directory>"
+    # UPLOAD_MB: request bodies go to a CGI that reads and counts them
+    echo "LoadModule alias_module \"$MODDIR/mod_alias.so\""
+    echo "LoadModule cgid_module \"$MODDIR/mod_cgid.so\""
+    echo "ScriptSock \"$R/run/origin/cgid.sock\""
+    echo "ScriptAlias /upload \"$R/cgi-bin/sink.cgi\""
+    echo "<Directory \"$R/cgi-bin\">"
     echo "    Require all granted"
     echo "</Directory>"
     for p in $P1 $P2 $P3; do echo "Listen 127.0.0.1:$p"; done
@@ -168,6 +180,42 @@ client() {
         print "$ok\n";' "$PA" "$@"
 }
 
+# upload PATH N MB: N POSTs of MB MiB each on one connection (the body
+# sent from one buffer), each answer checked; prints the good ones.
+upload() {
+    "${PIN_LOAD[@]}" perl -MIO::Socket::INET -e '
+        my ($port, $path, $n, $mb) = @ARGV;
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port")
+            or die "connect: $!\n";
+        my $len = $mb * 1048576;
+        my $blk = "x" x 1048576;
+        my $ok = 0;
+        for (1 .. $n) {
+            print $s "POST $path HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   . "Content-Length: $len\r\n\r\n";
+            for (1 .. $mb) {
+                my $off = 0;
+                while ($off < length $blk) {
+                    my $w = syswrite($s, $blk, length($blk) - $off, $off)
+                        or die "write: $!\n";
+                    $off += $w;
+                }
+            }
+            my ($head, $buf) = ("", "");
+            while ($head !~ /\r\n\r\n/) {
+                sysread($s, $buf, 65536) or die "closed\n"; $head .= $buf;
+            }
+            my ($h, $body) = split /\r\n\r\n/, $head, 2;
+            my ($cl) = $h =~ /Content-Length: (\d+)/i;
+            # the CGI answer is chunked when it has no length
+            while (defined $cl ? length($body) < $cl : $body !~ /\r\n0\r\n\r\n$/) {
+                sysread($s, $buf, 65536) or die "closed\n"; $body .= $buf;
+            }
+            if ($body =~ /received $len /) { $ok++ } else { print STDERR "upload: $h\n$body\n" }
+        }
+        print "$ok\n";' "$PA" "$@"
+}
+
 # the child's user + system CPU, in clock ticks
 cpu_ticks() {
     sed 's/.*) //' "/proc/$CHILD/stat" | awk '{ print $12 + $13 }'
@@ -198,6 +246,24 @@ for r in $(seq "$ROUNDS"); do
     echo "on $(round on)" | tee -a "$R/rounds.txt"
     echo "off $(round off)" | tee -a "$R/rounds.txt"
 done
+# UPLOAD_MB=M: the same for request bodies, 1 GiB per round in POSTs of
+# M MiB to a CGI that reads them (sized bodies: spliced past the first
+# 64 KiB, there being no mod_reqtimeout here)
+if [ "${UPLOAD_MB:-0}" -gt 0 ]; then
+    : >"$R/uploads.txt"
+    for r in $(seq "$ROUNDS"); do
+        for route in on off; do
+            before=$(cpu_ticks)
+            n=$(( (1024 + UPLOAD_MB - 1) / UPLOAD_MB ))
+            ok=$(upload "/$route/upload" "$n" "$UPLOAD_MB")
+            after=$(cpu_ticks)
+            [ "$ok" = "$n" ] || die "upload $route: $ok of $n"
+            perl -e 'printf "%s %.3f\n", $ARGV[0], ($ARGV[2] - $ARGV[1]) / $ARGV[4] / ($ARGV[3] * $ARGV[5] / 1024)' \
+                "$route" "$before" "$after" "$n" "$(getconf CLK_TCK)" "$UPLOAD_MB" \
+                | tee -a "$R/uploads.txt"
+        done
+    done
+fi
 curl -s "http://127.0.0.1:$PA/rproxy-status?json" >"$R/status.json"
 
 # STRACE=N: the system calls per request of N more requests on each route
@@ -227,7 +293,15 @@ perl -MJSON::PP -e '
     open $fh, "<", $status or die; local $/; my $j = decode_json(<$fh>);
     my ($p) = grep { $_->{name} eq "origins" } @{ $j->{pools} };
     printf "pool body bytes: spliced %d, copied %d\n", $p->{body_bytes}{spliced}, $p->{body_bytes}{copied};
-' "$R/rounds.txt" "$R/status.json" | tee "$R/summary.txt"
+    if (open $fh, "<", $ARGV[2] and -s $ARGV[2]) {
+        my %u; local $/ = "\n";
+        while (<$fh>) { my ($k, $x) = split; push @{ $u{$k} }, $x }
+        my ($uon, $uoff) = (med(@{ $u{on} }), med(@{ $u{off} }));
+        printf "uploads: CPU s per GiB (median)  splice %.3f   copy %.3f   ratio %.2f\n", $uon, $uoff, $uoff ? $uon / $uoff : 0;
+        printf "rounds: on %s | off %s\n", join(" ", @{ $u{on} }), join(" ", @{ $u{off} });
+        printf "pool request bytes: spliced %d, copied %d\n", $p->{body_bytes}{request_spliced}, $p->{body_bytes}{request_copied};
+    }
+' "$R/rounds.txt" "$R/status.json" "$R/uploads.txt" | tee "$R/summary.txt"
 echo "($N x 1 MiB per round, $ROUNDS rounds each, CONNS=$CONNS, MPM $MPM, $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo '?'))" \
     | tee -a "$R/summary.txt"
 log_trouble "$R/logs/rproxy_error.log"

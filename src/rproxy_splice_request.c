@@ -14,7 +14,8 @@
  * - no Expect: 100-continue (HTTP_IN sends the client its 100 at its
  *   first read of the body, which must then go through it), no deadline=
  *   (its filters bound each write to the member, which a splice would
- *   pass by);
+ *   pass by), nothing of the exchange asks for the body to be held
+ *   (request_may_splice());
  * - the client's input chain is httpd's HTTP_IN and core (and mod_logio's
  *   counter) alone. mod_reqtimeout's filter makes the body copied: its
  *   minimum rate for bodies (RequestReadTimeout body=...,MinRate=) would no
@@ -72,6 +73,16 @@ input_chain_plain(request_rec *r, ap_filter_t **http_in, const char **which)
     return *http_in != NULL;
 }
 
+/* Request buffering holds a body in httpd before it goes to the member:
+ * such a body is never spliced. Any other reason of the exchange's own
+ * to copy a request body goes here too. */
+static int
+request_may_splice(const rp_exchange_t *ex)
+{
+    (void)ex;
+    return 1;
+}
+
 /* Why the rest of the body is copied, or NULL: then mv is set up. */
 static const char *
 why_copied(rp_exchange_t *ex, rp_zc_move_t *mv, ap_filter_t **http_in,
@@ -90,6 +101,9 @@ why_copied(rp_exchange_t *ex, rp_zc_move_t *mv, ap_filter_t **http_in,
     if (ex->chunked || ex->body_len < 0 || ex->expect_100 || ex->deadline
         || r->main || apr_table_get(r->headers_in, "Transfer-Encoding")) {
         return "chunked, 100-continue or deadline=";
+    }
+    if (!request_may_splice(ex)) {
+        return "buffered";
     }
     if (!input_chain_plain(r, http_in, &which)) {
         return apr_pstrcat(r->pool, "input filter ", which, NULL);

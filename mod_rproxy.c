@@ -7,6 +7,7 @@
 
 #define RP_MODULE_FILE
 #include "src/rproxy_private.h"
+#include "src/rproxy_splice.h"
 
 #include "ap_provider.h"
 
@@ -79,6 +80,10 @@ static const command_rec rproxy_cmds[] = {
     AP_INIT_FLAG("RProxyStatusManage", rp_cmd_status_manage, NULL,
         ACCESS_CONF, "On: the rproxy-status page takes POSTed changes "
         "(drain, disable, weight...) (default Off)"),
+    AP_INIT_FLAG("RProxyZeroCopy", ap_set_flag_slot,
+        (void *)APR_OFFSETOF(rp_dir_conf, zero_copy),
+        RSRC_CONF | ACCESS_CONF, "Off: response bodies always go through "
+        "httpd's buffers, never splice(2) (default On)"),
     AP_INIT_TAKE1("RProxyRequestId", rp_cmd_request_id, NULL,
         RSRC_CONF | ACCESS_CONF, "Header-Name | off: the header that "
         "sends mod_unique_id's id to the member (default X-Request-Id)"),
@@ -112,6 +117,7 @@ rproxy_register_hooks(apr_pool_t *p)
                              RPROXY_BALANCER_VERSION, rproxy_balancers[i]);
     }
     rp_conn_register_hooks();
+    rp_splice_register_hooks();
     rp_deadline_register_filters();
     ap_hook_pre_config(rp_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(rp_check_config, NULL, NULL, APR_HOOK_MIDDLE);

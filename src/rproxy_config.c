@@ -134,6 +134,7 @@ rp_create_dir_conf(apr_pool_t *p, char *dir)
     (void)dir;
     conf->preserve_host = RP_UNSET;
     conf->manage = RP_UNSET;
+    conf->zero_copy = RP_UNSET;
     conf->forwarded = RP_FWD_UNSET;
     conf->hide = apr_array_make(p, 2, sizeof(const char *));
     rp_timeouts_unset(&conf->to);
@@ -151,6 +152,7 @@ rp_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     RP_MERGE_PTR(conf, base, add, route);
     RP_MERGE(conf, base, add, preserve_host);
     RP_MERGE(conf, base, add, manage);
+    RP_MERGE(conf, base, add, zero_copy);
     RP_MERGE(conf, base, add, forwarded);
     conf->hide = apr_array_append(p, base->hide, add->hide);
     RP_MERGE_PTR(conf, base, add, trusted);

@@ -101,13 +101,20 @@ count_out(ap_filter_t *f, apr_bucket_brigade *bb)
 /* The core seeds its input brigade with the socket bucket through this
  * hook, the first time a connection is read: for ours, the brigade is
  * remembered, so that what the core holds unread can be seen without a
- * read (core_in_clean). Other connections are left to the core. */
+ * read (core_in_clean). A client's connection (not outgoing, as ours
+ * are) gets its brigade remembered in the same slot, for a zero-copy
+ * request body (rp_conn_client_core_in()), and is left to the core. */
 static apr_status_t
 insert_network_bucket(conn_rec *c, apr_bucket_brigade *bb,
                       apr_socket_t *sock)
 {
-    rp_bconn_t *bc = ap_get_module_config(c->conn_config, &rproxy_module);
+    rp_bconn_t *bc;
 
+    if (!c->outgoing) {
+        ap_set_module_config(c->conn_config, &rproxy_module, bb);
+        return AP_DECLINED;
+    }
+    bc = ap_get_module_config(c->conn_config, &rproxy_module);
     if (!bc || bc->sock != sock) {
         return AP_DECLINED;
     }
@@ -115,6 +122,13 @@ insert_network_bucket(conn_rec *c, apr_bucket_brigade *bb,
     APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_socket_create(sock,
                                                          c->bucket_alloc));
     return APR_SUCCESS;
+}
+
+apr_bucket_brigade *
+rp_conn_client_core_in(conn_rec *c)
+{
+    return c->outgoing ? NULL
+                       : ap_get_module_config(c->conn_config, &rproxy_module);
 }
 
 void

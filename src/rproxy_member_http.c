@@ -21,6 +21,7 @@
 
 #include "rproxy_private.h"
 #include "rproxy_http.h"
+#include "rproxy_splice.h"
 
 #include "http_protocol.h"
 #include "http_core.h"
@@ -219,25 +220,25 @@ rp_member_http_send_head(rp_exchange_t *ex)
             APR_BRIGADE_INSERT_TAIL(ex->bin, apr_bucket_flush_create(
                                         ex->bin->bucket_alloc));
         }
-        return pass_to_member(ex);
+        if ((rv = pass_to_member(ex)) == APR_SUCCESS && ex->prefetch_all) {
+            /* the whole body went with the head (no send_body) */
+            rp_splice_count(ex->m->pool, RP_ZC_REQUEST, 0,
+                            (apr_uint64_t)ex->body_out);
+        }
+        return rv;
     }
     return APR_SUCCESS;
 }
 
-/* Streams the part of the request body not yet sent. When reading from
- * the client fails, the HTTP status it deserves is left in
- * ex->client_error. */
-apr_status_t
-rp_member_http_send_body(rp_exchange_t *ex)
+/* The copying way of rp_member_http_send_body(). */
+static apr_status_t
+send_body_copy(rp_exchange_t *ex)
 {
     request_rec *r = ex->r;
     apr_bucket_brigade *bb;
     apr_status_t rv;
     int eos = 0;
 
-    if (!ex->has_body || ex->prefetch_all) {
-        return APR_SUCCESS;
-    }
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     while (!eos) {
         rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
@@ -271,6 +272,28 @@ rp_member_http_send_body(rp_exchange_t *ex)
         }
     }
     return APR_SUCCESS;
+}
+
+/* Streams the part of the request body not yet sent: in the kernel when
+ * nothing needs to see it (rproxy_splice_request.c), else by copying.
+ * When reading from the client fails, the HTTP status it deserves is left
+ * in ex->client_error. */
+apr_status_t
+rp_member_http_send_body(rp_exchange_t *ex)
+{
+    apr_off_t spliced = 0;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (!ex->has_body) {
+        return APR_SUCCESS;
+    }
+    if (!ex->prefetch_all
+        && (rv = rp_splice_request_body(ex, &spliced)) == APR_ENOTIMPL) {
+        rv = send_body_copy(ex);
+    }
+    rp_splice_count(ex->m->pool, RP_ZC_REQUEST, (apr_uint64_t)spliced,
+                    (apr_uint64_t)(ex->body_out - spliced));
+    return rv;
 }
 
 apr_status_t

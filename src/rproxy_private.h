@@ -219,6 +219,8 @@ typedef struct {
     rp_timeouts_t to;               /* RProxyTimeouts in <Location> */
     rp_buffering_t buf;             /* RProxyBuffering in <Location> */
     rp_buffering_t reqbuf;          /* RProxyRequestBuffering, likewise */
+    int zero_copy;                  /* RProxyZeroCopy: 1 On (default), 0 Off
+                                     * (rproxy_splice.c) */
 } rp_dir_conf;
 
 /* What routing decided for a request; kept in r->request_config. */
@@ -371,6 +373,8 @@ apr_status_t rp_conn_acquire(request_rec *r, rproxy_member_t *m,
 apr_status_t rp_conn_open(rproxy_member_t *m, const char *sni,
                           apr_interval_time_t timeout, rp_bconn_t **out);
 void rp_conn_release(rp_bconn_t *bc, int reusable);
+/* The core input filter's brigade of a client's connection c, or NULL. */
+apr_bucket_brigade *rp_conn_client_core_in(conn_rec *c);
 
 /* One request's trip through mod_rproxy: what to send, where, and what
  * came back. Lives in r->pool.

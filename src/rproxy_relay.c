@@ -10,6 +10,7 @@
  */
 
 #include "rproxy_private.h"
+#include "rproxy_splice.h"
 
 #include "http_protocol.h"
 
@@ -67,11 +68,9 @@ pass_to_client(rp_exchange_t *ex, int flush)
     return rv;
 }
 
-/* Relays the response body to the client. Returns an error only for a
- * backend failure; a client that went away ends the relay quietly with
- * *complete == 0. */
-apr_status_t
-rp_member_http_relay_body(rp_exchange_t *ex, int *complete)
+/* The copying relay. */
+static apr_status_t
+relay_copy(rp_exchange_t *ex, int *complete)
 {
     request_rec *rp = ex->rp;
     apr_status_t rv;
@@ -124,4 +123,23 @@ rp_member_http_relay_body(rp_exchange_t *ex, int *complete)
     }
     *complete = 1;
     return APR_SUCCESS;
+}
+
+/* Relays the response body to the client: in the kernel when nothing
+ * needs to see it (rproxy_splice.c), else by copying. Returns an error
+ * only for a backend failure; a client that went away ends the relay
+ * quietly with *complete == 0. */
+apr_status_t
+rp_member_http_relay_body(rp_exchange_t *ex, int *complete)
+{
+    apr_uint64_t in = ex->bc->io.in;
+    apr_off_t spliced;
+    apr_status_t rv = rp_splice_relay(ex, complete, &spliced);
+
+    if (rv == APR_ENOTIMPL) {
+        rv = relay_copy(ex, complete);
+    }
+    rp_splice_count(ex->m->pool, RP_ZC_RESPONSE, (apr_uint64_t)spliced,
+                    ex->bc->io.in - in - (apr_uint64_t)spliced);
+    return rv;
 }

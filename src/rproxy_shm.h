@@ -104,6 +104,17 @@ typedef struct {
                                              * when a body is held whole,
                                              * taken off when its request
                                              * ends */
+    /* body bytes moved in the kernel by splice(2), or copied through
+     * httpd's buffers: responses as the members framed them, requests as
+     * the data sent; one atomic add each when a body ends
+     * (rp_splice_count()) */
+    volatile apr_uint64_t body_spliced;
+    volatile apr_uint64_t body_copied;
+    volatile apr_uint64_t req_body_spliced;
+    volatile apr_uint64_t req_body_copied;
+    /* Upgrade tunnels' bytes moved by splice(2), both ways, at the end of
+     * each pump (copied ones are not counted) */
+    volatile apr_uint64_t tunnel_spliced;
 } rp_shm_pool_t;
 
 /* A member's state as the status page shows it, worst first: the reason

@@ -171,10 +171,20 @@ emit_pools(request_rec *r, const snap_t *snaps)
                                                   rproxy_pool_t *);
 
         ap_rprintf(r, "%s{\"name\":\"%s\",\"balancer\":\"%s\","
-                   "\"queued\":%u,", i ? "," : "",
+                   "\"queued\":%u,\"body_bytes\":{\"spliced\":%"
+                   APR_UINT64_T_FMT ",\"copied\":%" APR_UINT64_T_FMT
+                   ",\"request_spliced\":%" APR_UINT64_T_FMT
+                   ",\"request_copied\":%" APR_UINT64_T_FMT
+                   ",\"tunnel_spliced\":%" APR_UINT64_T_FMT "},",
+                   i ? "," : "",
                    json_str(r->pool, pool->name),
                    json_str(r->pool, pool->lb_name),
-                   apr_atomic_read32(&pool->sh->queued));
+                   apr_atomic_read32(&pool->sh->queued),
+                   apr_atomic_read64(&pool->sh->body_spliced),
+                   apr_atomic_read64(&pool->sh->body_copied),
+                   apr_atomic_read64(&pool->sh->req_body_spliced),
+                   apr_atomic_read64(&pool->sh->req_body_copied),
+                   apr_atomic_read64(&pool->sh->tunnel_spliced));
         rp_buffer_status_json(r, pool);
         ap_rputs("\"members\":[", r);
         for (j = 0; j < pool->members->nelts; j++, k++) {
@@ -339,6 +349,29 @@ emit_prometheus(request_rec *r, snap_t *snaps, int n)
                    apr_atomic_read32(&pool->sh->queued));
     }
     rp_buffer_status_prom(r, prom_label);
+    ap_rputs("# HELP rproxy_pool_body_bytes_total Body bytes between the "
+             "pool's members and clients, moved in the kernel (spliced) "
+             "or through httpd's buffers (copied); tunnels: spliced only\n"
+             "# TYPE rproxy_pool_body_bytes_total counter\n", r);
+    for (k = 0; k < rp_globals.pools->nelts; k++) {
+        const rproxy_pool_t *pool = APR_ARRAY_IDX(rp_globals.pools, k,
+                                                  rproxy_pool_t *);
+        const char *name = prom_label(r->pool, pool->name);
+        const char *fmt = "rproxy_pool_body_bytes_total{pool=\"%s\","
+                          "direction=\"%s\",path=\"%s\"} %"
+                          APR_UINT64_T_FMT "\n";
+
+        ap_rprintf(r, fmt, name, "response", "spliced",
+                   apr_atomic_read64(&pool->sh->body_spliced));
+        ap_rprintf(r, fmt, name, "response", "copied",
+                   apr_atomic_read64(&pool->sh->body_copied));
+        ap_rprintf(r, fmt, name, "request", "spliced",
+                   apr_atomic_read64(&pool->sh->req_body_spliced));
+        ap_rprintf(r, fmt, name, "request", "copied",
+                   apr_atomic_read64(&pool->sh->req_body_copied));
+        ap_rprintf(r, fmt, name, "tunnel", "spliced",
+                   apr_atomic_read64(&pool->sh->tunnel_spliced));
+    }
     for (f = 0; f < sizeof(prom_scalars) / sizeof(prom_scalars[0]); f++) {
         ap_rprintf(r, "# HELP %s %s\n# TYPE %s %s\n", prom_scalars[f].name,
                    prom_scalars[f].help, prom_scalars[f].name,

@@ -315,6 +315,32 @@ spark_path(request_rec *r, const double *v, double max)
     return *d ? d : "M0,39";
 }
 
+/* The pool's body bytes, spliced and copied (rproxy_splice.c), the
+ * exact numbers in the tooltip. */
+static const char *
+body_bytes(request_rec *r, const rproxy_pool_t *pool)
+{
+    apr_uint64_t n[5];
+    char s[5][6];
+    int i;
+
+    n[0] = apr_atomic_read64(&pool->sh->body_spliced);
+    n[1] = apr_atomic_read64(&pool->sh->body_copied);
+    n[2] = apr_atomic_read64(&pool->sh->req_body_spliced);
+    n[3] = apr_atomic_read64(&pool->sh->req_body_copied);
+    n[4] = apr_atomic_read64(&pool->sh->tunnel_spliced);
+    for (i = 0; i < 5; i++) {
+        apr_strfsize((apr_off_t)n[i], s[i]);
+    }
+    return apr_psprintf(r->pool, "<p class=\"bodies\" title=\"responses: %"
+                        APR_UINT64_T_FMT " bytes spliced, %" APR_UINT64_T_FMT
+                        " copied; requests: %" APR_UINT64_T_FMT " spliced, %"
+                        APR_UINT64_T_FMT " copied; tunnels: %" APR_UINT64_T_FMT
+                        " spliced\">bodies %s spliced, %s copied (requests "
+                        "%s, %s; tunnels %s spliced)</p>\n", n[0], n[1],
+                        n[2], n[3], n[4], s[0], s[1], s[2], s[3], s[4]);
+}
+
 /* The pool's last five minutes as SVG; the requests and failures per
  * second of the last RP_HIST_RATE_SECS seconds in *rate and *err_rate. */
 static const char *
@@ -386,9 +412,9 @@ pool_section(request_rec *r, const rproxy_pool_t *pool, apr_time_t now,
     ap_rprintf(r, "<p class=\"summary\"><b>members up %d/%d</b><b>in flight %"
                APR_UINT64_T_FMT "</b><b>%.1f req/s</b><b>errors %"
                APR_UINT64_T_FMT " (%.1f/s)</b></p>\n<p class=\"summary\">"
-               "%s</p>\n%s", up, pool->members->nelts, inflight, rps,
+               "%s</p>\n%s%s", up, pool->members->nelts, inflight, rps,
                failures, err_rate, rp_buffer_status_html(r->pool, pool),
-               spark);
+               body_bytes(r, pool), spark);
     ap_rprintf(r, "<table class=\"members\"><thead><tr><th class=\"name\">"
                "member</th><th class=\"name\">state</th><th>weight</th>"
                "<th>req/s</th><th>requests</th><th>in flight</th>"

@@ -24,6 +24,7 @@
  */
 
 #include "rproxy_private.h"
+#include "rproxy_splice.h"
 
 #include "http_core.h"
 #include "http_protocol.h"
@@ -41,6 +42,7 @@ typedef struct {
     apr_off_t moved;            /* bytes read from this side */
     int read_closed;
     int hup;                    /* poll said hung up or failed */
+    int zero_copy;              /* RProxyZeroCopy allows splice(2) */
 } side_t;
 
 /* Moves what `from` has ready into `to`. Returns APR_EAGAIN when `from`
@@ -55,6 +57,14 @@ tunnel_pump(side_t *from, side_t *to, side_t **broken)
     apr_off_t len;
     int eos;
 
+    /* zero-copy when neither side needs the bytes seen */
+    rv = from->zero_copy ? rp_splice_tunnel(from->c, to->c, &from->moved,
+                                            &eos)
+                         : APR_ENOTIMPL;
+    if (rv != APR_ENOTIMPL) {
+        *broken = eos ? to : from;
+        return rv;
+    }
     for (;;) {
         rv = ap_get_brigade(from->c->input_filters, from->bb,
                             AP_MODE_READBYTES, APR_NONBLOCK_READ,
@@ -264,6 +274,7 @@ rp_tunnel_run(rp_exchange_t *ex)
         if (sides[i].sock) {
             apr_socket_timeout_set(sides[i].sock, idle);
         }
+        sides[i].zero_copy = !ex->dconf || ex->dconf->zero_copy != 0;
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, RPLOGNO(00050)
                   RP_MEMBER_FMT "tunnel open (%s)", RP_MEMBER_ARGS(ex->m),

@@ -27,10 +27,19 @@ my $MiB = 1024 * 1024;
 my $vars = Apache::Test::vars();
 $SIG{ALRM} = sub { die "timed out\n" };
 
+# The pool's body counters. Given the counts before a request, waits (up to
+# 5 s) until they moved: a body is counted when the handler ends, which
+# can be just after the client has read its last byte.
 sub counters {
-    my ($pool) = @_;
-    my $p = status_pool($pool) or return (-1, -1);
-    return ($p->{body_bytes}{spliced}, $p->{body_bytes}{copied});
+    my ($pool, @before) = @_;
+    my $until = time + 5;
+    while (1) {
+        my $p = status_pool($pool) or return (-1, -1);
+        my @now = ($p->{body_bytes}{spliced}, $p->{body_bytes}{copied});
+        return @now if !@before || $now[0] + $now[1] != $before[0] + $before[1]
+                        || time > $until;
+        select undef, undef, undef, 0.05;
+    }
 }
 
 sub exchange {
@@ -75,7 +84,7 @@ for my $len (@sizes) {
     $total += $len;
 }
 ok t_cmp($all_ok, 1, 'sized bodies of 1 B to 8 MiB arrive whole and exact');
-my ($sp1, $cp1) = counters('zc');
+my ($sp1, $cp1) = counters('zc', $sp0, $cp0);
 ok t_cmp(($sp1 - $sp0) + ($cp1 - $cp0), $total,
          'spliced + copied = the body bytes the member sent');
 ok(($sp1 - $sp0) > $total * 0.9);
@@ -103,7 +112,7 @@ close $s;
 $s = proxy_socket();
 ($st, $h, $body) = exchange($s, get_head("/zc/?size=" . (3 * $MiB) . "&chunked=1"));
 ok t_cmp(md5_hex($body), md5_hex(pattern_chunk(3 * $MiB)), 'chunked 3 MiB exact');
-($sp1, $cp1) = counters('zc');
+($sp1, $cp1) = counters('zc', $sp0, $cp0);
 ok t_cmp($sp1 - $sp0, 0, 'a chunked body is not spliced');
 ok(($cp1 - $cp0) > 3 * $MiB);     # the chunk framing is counted too
 close $s;
@@ -114,7 +123,7 @@ close $s;
 $s = proxy_socket();
 ($st, $h, $body) = exchange($s, get_head("/zcoff/?size=$MiB&chunked=0"));
 ok t_cmp(md5_hex($body), md5_hex(pattern_chunk($MiB)), 'off: 1 MiB exact');
-($sp1, $cp1) = counters('zcoff');
+($sp1, $cp1) = counters('zcoff', $sp0, $cp0);
 ok t_cmp($sp1 - $sp0, 0, 'off: nothing spliced');
 ok t_cmp($cp1 - $cp0, $MiB, 'off: all of it copied');
 close $s;
@@ -129,7 +138,7 @@ ok t_cmp($h->{'content-encoding'}[0] // '', 'gzip', 'deflate: compressed');
 my $plain;
 gunzip(\$body => \$plain);
 ok t_cmp(md5_hex($plain // ''), md5_hex(pattern_chunk($MiB)), 'deflate: exact once inflated');
-($sp1, $cp1) = counters('zcdeflate');
+($sp1, $cp1) = counters('zcdeflate', $sp0, $cp0);
 ok t_cmp($sp1 - $sp0, 0, 'deflate: nothing spliced');
 ok t_cmp($cp1 - $cp0, $MiB, 'deflate: all of it copied');
 close $s;
@@ -144,7 +153,7 @@ $s = proxy_socket();
 ok t_cmp($st == 206 ? $body eq substr(pattern_chunk(100000), 100, 100)
                     : $st == 200 && $body eq pattern_chunk(100000), 1,
          "Range: the range or the whole body ($st)");
-($sp1, $cp1) = counters('zc');
+($sp1, $cp1) = counters('zc', $sp0, $cp0);
 ok t_cmp($sp1 - $sp0, 0, 'Range: nothing spliced');
 ok t_cmp($cp1 - $cp0, 100000, 'Range: copied');
 close $s;
@@ -188,7 +197,7 @@ write_all($s, "GET /zcevil/close HTTP/1.0\r\nHost: $host\r\n\r\n");
 alarm 0;
 ok t_cmp(length($body // ''), $CLOSE_LEN, 'close-delimited to HTTP/1.0: whole');
 ok t_cmp(md5_hex($body // ''), md5_hex(pattern_chunk($CLOSE_LEN)), 'and exact');
-($sp1, $cp1) = counters('zcevil');
+($sp1, $cp1) = counters('zcevil', $sp0, $cp0);
 ok t_cmp(($sp1 - $sp0) + ($cp1 - $cp0), $CLOSE_LEN, 'close-delimited: counted');
 ok(($sp1 - $sp0) > $CLOSE_LEN / 2);
 close $s;
@@ -199,7 +208,7 @@ $s = proxy_socket();
 ($st, $h, $body) = exchange($s, get_head('/zcevil/close'));
 ok t_cmp($h->{'transfer-encoding'}[0] // '', 'chunked', 'to HTTP/1.1: chunked by httpd');
 ok t_cmp(md5_hex($body // ''), md5_hex(pattern_chunk($CLOSE_LEN)), 'and exact');
-($sp1, $cp1) = counters('zcevil');
+($sp1, $cp1) = counters('zcevil', $sp0, $cp0);
 ok t_cmp($sp1 - $sp0, 0, 'to HTTP/1.1: copied');
 close $s;
 
@@ -248,7 +257,7 @@ my $gone_conn = $h->{'x-backend-conn'}[0] // '';
 alarm 0;
 close $s;
 sleep 0.5;
-($sp1, $cp1) = counters('zc');
+($sp1, $cp1) = counters('zc', $sp0, $cp0);
 ok t_cmp($st, 200, 'client leaves: it had the head');
 ok(($sp1 - $sp0) + ($cp1 - $cp0) < 64 * $MiB);
 ok(error_log_since($errlog) !~ /RP00040|\[(error|crit|alert|emerg)\]/);
@@ -281,7 +290,7 @@ if (have_module('ssl') && eval { require IO::Socket::SSL; 1 }) {
     alarm 0;
     my $tb = substr($raw, index($raw, "\r\n\r\n") + 4);
     ok t_cmp(md5_hex($tb), md5_hex(pattern_chunk($MiB)), 'TLS client: exact');
-    ($sp1, $cp1) = counters('zc');
+    ($sp1, $cp1) = counters('zc', $sp0, $cp0);
     ok t_cmp($sp1 - $sp0, 0, 'TLS client: nothing spliced');
     ok t_cmp($cp1 - $cp0, $MiB, 'TLS client: copied');
     close $t;
@@ -290,7 +299,7 @@ if (have_module('ssl') && eval { require IO::Socket::SSL; 1 }) {
     $s = proxy_socket();
     ($st, $h, $body) = exchange($s, get_head("/zctls/?size=$MiB&chunked=0"));
     ok t_cmp(md5_hex($body), md5_hex(pattern_chunk($MiB)), 'TLS member: exact');
-    ($sp1, $cp1) = counters('zctls');
+    ($sp1, $cp1) = counters('zctls', $sp0, $cp0);
     ok t_cmp($sp1 - $sp0, 0, 'TLS member: nothing spliced');
     ok t_cmp($cp1 - $cp0, $MiB, 'TLS member: copied');
     close $s;
@@ -325,9 +334,17 @@ sub post {
     return $md5 // '';
 }
 
+# The request body counters; given the counts before, waits as counters().
 sub req_counters {
-    my $p = status_pool('zc') or return (-1, -1);
-    return ($p->{body_bytes}{request_spliced}, $p->{body_bytes}{request_copied});
+    my @before = @_;
+    my $until = time + 5;
+    while (1) {
+        my $p = status_pool('zc') or return (-1, -1);
+        my @now = ($p->{body_bytes}{request_spliced}, $p->{body_bytes}{request_copied});
+        return @now if !@before || $now[0] + $now[1] != $before[0] + $before[1]
+                        || time > $until;
+        select undef, undef, undef, 0.05;
+    }
 }
 
 my $plain_port = $vars->{zcplain_port};
@@ -341,7 +358,7 @@ for my $chunked (0, 1) {
              "reqtimeout, request body " . ($chunked ? 'chunked' : 'sized') . ": exact at the member");
     close $s;
 }
-($sp1, $cp1) = req_counters();
+($sp1, $cp1) = req_counters($sp0, $cp0);
 ok t_cmp($sp1 - $sp0, 0, 'with mod_reqtimeout: nothing spliced');
 ok t_cmp($cp1 - $cp0, 2 * length $data, 'with mod_reqtimeout: all copied');
 
@@ -359,7 +376,7 @@ ok t_cmp(post($s, $data, 1), md5_hex($data), 'chunked request body on the same c
 my $small = pattern_chunk(1000);
 ok t_cmp(post($s, $small, 0), md5_hex($small), 'a small sized body (prefetched whole)');
 close $s;
-($sp1, $cp1) = req_counters();
+($sp1, $cp1) = req_counters($sp0, $cp0);
 ok(($sp1 - $sp0) > length($data) * 0.9);
 ok t_cmp(($sp1 - $sp0) + ($cp1 - $cp0), 2 * length($data) + 1000,
          'request bytes spliced + copied = the bodies');

@@ -19,7 +19,7 @@ use RPTest qw(read_response proxy_port evil_start evil_stop proxy_socket
               read_until write_all error_log_size error_log_since evil_lines
               status_json next_generation);
 
-plan tests => 42;
+plan tests => 43;
 
 my $port = proxy_port();
 my $vars = Apache::Test::vars();
@@ -114,6 +114,19 @@ sub plain_request_works {
     my ($st, $h, $body) = eval { read_response($s) };
     alarm 0;
     return ($st // 'none') . " " . ($body // '');
+}
+
+# The server's child processes (by their parent's PID).
+sub children_of {
+    my ($ppid) = @_;
+    my @kids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $sf, '<', $stat or next;
+        my $line = <$sf> // next;
+        my @f = split ' ', substr($line, rindex($line, ')') + 2);
+        push @kids, $stat =~ m{/proc/(\d+)/} if $f[1] == $ppid;
+    }
+    return @kids;
 }
 
 sub tunnel_member {
@@ -296,6 +309,7 @@ my $gen = (status_json() // {})->{generation} // 0;
 open my $pf, '<', "$logs/httpd.pid" or die "httpd.pid: $!";
 chomp(my $parent = <$pf>);
 close $pf;
+my @old = children_of($parent);
 ok t_cmp(kill('USR1', $parent), 1, 'graceful: SIGUSR1 to the parent');
 my $gen2 = next_generation($gen);
 ok t_cmp($gen2 > $gen ? 1 : 0, 1, "graceful: a new generation ($gen -> $gen2)");
@@ -311,7 +325,14 @@ shutdown($open[0], SHUT_WR);
 ok t_cmp("$got $eof", 'bye-after-eof 1', 'graceful: and ends as usual');
 close $_ for @open;
 ok t_cmp(plain_request_works(), "200 backend=b1\n", 'graceful: the new generation serves');
-sleep 1.5;
+my $left = scalar @old;
+for (1 .. 100) {
+    $left = grep { kill 0, $_ } @old;
+    last unless $left;
+    sleep 0.1;
+}
+ok t_cmp($left, 0, 'graceful: the old generation\'s ' . scalar(@old)
+         . ' children exit once their tunnels are over');
 ok t_cmp(count_since($off, qr/Segmentation fault|exit signal|AH00052|child pid \d+ exit/), 0,
          'graceful: no child crashed when the old generation went');
 my $closed = count_since($off, qr/RP00142: member tasync\/.*tunnel closed/);

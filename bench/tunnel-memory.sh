@@ -100,6 +100,10 @@ EOF
 
 python3 "$R/member.py" "$PM" &
 MEMBER=$!
+for i in $(seq 100); do
+    (exec 9<>"/dev/tcp/127.0.0.1/$PM") 2>/dev/null && break
+    sleep 0.1
+done
 
 proxy_conf() {   # MODE: the httpd configuration on stdout
     local threads=25 factor=$((N / 25 + 20))

@@ -325,6 +325,16 @@ rp_tunnel_run(rp_exchange_t *ex, int *suspended)
             apr_socket_timeout_set(sides[i].sock, t->idle);
         }
     }
+    if (t->async_after >= 0) {
+        /* what a pass reads goes back to the system after it, not onto
+         * the connections' free lists where an idle tunnel would keep
+         * it: neither allocator serves anything after the tunnel (the
+         * client's connection closes with it, the member's is not
+         * reused) */
+        apr_allocator_max_free_set(
+            apr_pool_allocator_get(r->connection->pool), 1);
+        apr_allocator_max_free_set(apr_pool_allocator_get(ex->bc->pool), 1);
+    }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, RPLOGNO(00050)
                   RP_MEMBER_FMT "tunnel open (%s)", RP_MEMBER_ARGS(ex->m),
                   ex->upgrade ? ex->upgrade : "?");

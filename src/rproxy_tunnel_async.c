@@ -228,6 +228,10 @@ close_client(void *baton)
     rp_tunnel_async_t *a = baton;
 
     ap_lingering_close(a->c);       /* aborted: closes at once */
+    /* ap_process_request_after_handler() moved the state on, but the MPM
+     * counted the connection as suspended: its cleanup counts it down by
+     * the state it finds */
+    a->c->cs->state = CONN_STATE_SUSPENDED;
     apr_pool_destroy(a->c->pool);
     apr_thread_mutex_lock(rx.mutex);
     a->t = NULL;

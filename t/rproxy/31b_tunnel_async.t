@@ -19,7 +19,7 @@ use RPTest qw(read_response proxy_port evil_start evil_stop proxy_socket
               read_until write_all error_log_size error_log_since evil_lines
               status_json next_generation);
 
-plan tests => 43;
+plan tests => 44;
 
 my $port = proxy_port();
 my $vars = Apache::Test::vars();
@@ -129,6 +129,12 @@ sub children_of {
     return @kids;
 }
 
+# mod_status's machine-readable page, as a hash.
+sub server_status {
+    my $res = Apache::TestRequest::GET('/server-status?auto');
+    return map { /^([^:]+):\s*(.*)$/ ? ($1, $2) : () } split /\n/, $res->content;
+}
+
 sub tunnel_member {
     my $j = status_json() or return {};
     my ($p) = grep { $_->{name} eq 'tasync' } @{ $j->{pools} };
@@ -218,6 +224,11 @@ if ($event) {
     }
     ok t_cmp(scalar @t, $n, "event: $n tunnels open at once with 40 threads");
     sleep 0.6;
+    my %st = server_status();
+    print "# server-status: ConnsTotal $st{ConnsTotal} BusyWorkers $st{BusyWorkers}\n";
+    # (ConnsTotal is only refreshed by the MPM's queue maintenance)
+    ok t_cmp($st{BusyWorkers} < 10 ? 1 : 0, 1,
+             "mod_status: $st{BusyWorkers} busy threads for $n open tunnels");
     ok t_cmp(plain_request_works(), "200 backend=b1\n",
              'and a plain request is served meanwhile');
     my $echoed = 0;
@@ -232,7 +243,7 @@ if ($event) {
     close $_ for @t;
 }
 else {
-    skip "event only: more tunnels than threads ($mpm)" for 1 .. 3;
+    skip "event only: more tunnels than threads ($mpm)" for 1 .. 4;
 }
 
 # ---- idle timeout -----------------------------------------------------------

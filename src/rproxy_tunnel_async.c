@@ -319,9 +319,10 @@ rp_tunnel_async_suspend(rp_tunnel_t *t)
     /* only the request the connection's handler runs can be suspended,
      * not an internal redirect or a subrequest, and only where httpd
      * serves the connection asynchronously (not with a clogging input
-     * filter: it would read the next request) */
+     * filter: it would read the next request), and not on a connection
+     * the MPM would close on our return (aborted) */
     if (!rx.ready || r->main || r->prev || r->next || !r->connection->cs
-        || r->connection->clogging_input_filters) {
+        || r->connection->clogging_input_filters || r->connection->aborted) {
         return APR_ENOTIMPL;
     }
     apr_thread_mutex_lock(rx.mutex);

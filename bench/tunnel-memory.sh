@@ -6,7 +6,7 @@
 # children's RSS divided by N, and the threads in use. Three proxies in
 # turn, same member, same client:
 #   async  mod_rproxy, RProxyTunnel defaults (the worker goes back after
-#          250 ms quiet)
+#          10 ms quiet; ASYNC_AFTER=T sets async_after=T)
 #   sync   mod_rproxy, RProxyTunnel async=off (a thread per tunnel)
 #   wstun  mod_proxy_wstunnel (httpd 2.4 holds a thread per tunnel too)
 # The synchronous ones get ThreadsPerChild N+25. Needs python3.
@@ -61,8 +61,9 @@ async def main():
     await s.serve_forever()
 asyncio.run(main())
 EOF
-# the client: opens N tunnels, waits, checks each echoes, holds them
-# until stdin closes
+# the client: opens N tunnels, holds them until a line on stdin, then
+# has each echo one message, one tunnel after the other (the round trip of
+# a quiet tunnel: for async ones, the wake-up of a worker included)
 cat >"$R/client.py" <<'EOF'
 import socket, sys, time
 port, path, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
@@ -84,8 +85,9 @@ for i in range(n):
     socks.append(s)
 print('open', flush=True)
 sys.stdin.readline()            # the script measures meanwhile
-ok = 0
+ok, rtt = 0, []
 for i, s in enumerate(socks):
+    t0 = time.time()
     s.sendall(b'n%d' % i)
     want = b'echo:n%d' % i
     got = b''
@@ -94,8 +96,11 @@ for i, s in enumerate(socks):
         if not b:
             break
         got += b
+    rtt.append(time.time() - t0)
     ok += got == want
-print('echoed %d' % ok, flush=True)
+rtt.sort()
+print('echoed %d, round trip p50 %.2f ms p99 %.2f ms' % (ok,
+      rtt[len(rtt) // 2] * 1000, rtt[len(rtt) * 99 // 100] * 1000), flush=True)
 EOF
 
 python3 "$R/member.py" "$PM" &
@@ -132,7 +137,7 @@ EOF
         echo "LoadModule rproxy_module \"$MODSO\""
         echo "<RProxyPool echo>"
         echo "    RProxyMember http://127.0.0.1:$PM"
-        echo "    RProxyTunnel idle=10m$([ "$1" = sync ] && echo ' async=off')"
+        echo "    RProxyTunnel idle=10m$([ "$1" = sync ] && echo ' async=off')$([ "$1" = async ] && [ -n "${ASYNC_AFTER:-}" ] && echo " async_after=$ASYNC_AFTER")"
         echo "</RProxyPool>"
         echo "RProxyPass / echo"
         ;;
@@ -154,8 +159,8 @@ children_kb() {   # PARENT FIELD: FIELD (kB) summed over the children
 }
 
 printf '%-6s %7s %9s %9s %10s %8s %s\n' proxy tunnels "rss0 KiB" "rss KiB" \
-    "KiB/tunnel" threads echoed
-for mode in async sync wstun; do
+    "KiB/tunnel" threads "echoed (one after the other)"
+for mode in ${MODES:-async sync wstun}; do
     proxy_conf "$mode" >"$R/$mode.conf"
     httpd_start "$mode" "$R" "$R/$mode.conf" "$R/logs/$mode.pid" \
         "http://127.0.0.1:$PP/"

@@ -8,6 +8,7 @@
 #define RP_MODULE_FILE
 #include "src/rproxy_private.h"
 #include "src/rproxy_splice.h"
+#include "src/rproxy_tunnel.h"
 
 #include "ap_provider.h"
 
@@ -35,6 +36,10 @@ static const command_rec rproxy_cmds[] = {
     AP_INIT_RAW_ARGS("RProxyTimeouts", rp_cmd_timeouts, NULL,
         RSRC_CONF | ACCESS_CONF,
         "connect=T header=T idle=T deadline=T"),
+    AP_INIT_RAW_ARGS("RProxyTunnel", rp_cmd_tunnel, NULL,
+        RSRC_CONF | ACCESS_CONF,
+        "[async=on|off] [async_after=T] [idle=T]: Upgrade tunnels; an idle "
+        "one gives its worker back to the event MPM"),
     AP_INIT_RAW_ARGS("RProxyKeepalive", rp_cmd_keepalive, NULL, RSRC_CONF,
         "idle=N idle_timeout=T: pooled backend connections"),
     AP_INIT_RAW_ARGS("RProxyRetries", rp_cmd_retries, NULL, RSRC_CONF,
@@ -94,6 +99,7 @@ static void
 rproxy_child_init(apr_pool_t *pchild, server_rec *s)
 {
     rp_conn_child_init(pchild, s);
+    rp_tunnel_async_child_init(pchild, s);
 }
 
 static void
@@ -118,6 +124,7 @@ rproxy_register_hooks(apr_pool_t *p)
     }
     rp_conn_register_hooks();
     rp_splice_register_hooks();
+    rp_tunnel_async_register_hooks();
     rp_deadline_register_filters();
     ap_hook_pre_config(rp_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(rp_check_config, NULL, NULL, APR_HOOK_MIDDLE);

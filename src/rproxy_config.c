@@ -24,6 +24,7 @@ const rp_defaults_t rp_defaults = {
     .idle_timeout = apr_time_from_sec(60),
     .ka_idle = 32,
     .ka_idle_timeout = apr_time_from_sec(60),
+    .tunnel_async_after = apr_time_from_msec(10),
     .balancer = "round_robin",
     .weight = 1,
     .retries = 2,
@@ -76,6 +77,8 @@ rp_timeouts_unset(rp_timeouts_t *to)
     to->connect = to->header = to->idle = to->deadline = RP_UNSET;
     to->ka_idle = RP_UNSET;
     to->ka_idle_timeout = RP_UNSET;
+    to->tunnel_async = RP_UNSET;
+    to->tunnel_async_after = to->tunnel_idle = RP_UNSET;
 }
 
 void
@@ -88,6 +91,9 @@ rp_timeouts_merge(rp_timeouts_t *n, const rp_timeouts_t *b,
     RP_MERGE(n, b, a, deadline);
     RP_MERGE(n, b, a, ka_idle);
     RP_MERGE(n, b, a, ka_idle_timeout);
+    RP_MERGE(n, b, a, tunnel_async);
+    RP_MERGE(n, b, a, tunnel_async_after);
+    RP_MERGE(n, b, a, tunnel_idle);
 }
 
 void *

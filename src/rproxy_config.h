@@ -21,6 +21,8 @@ typedef struct {
     apr_interval_time_t idle_timeout;
     int ka_idle;
     apr_interval_time_t ka_idle_timeout;
+    /* RProxyTunnel async_after= (async= is on by default) */
+    apr_interval_time_t tunnel_async_after;
     /* a pool and its members */
     const char *balancer;
     int weight;

@@ -26,6 +26,7 @@
 
 #include "rproxy_private.h"
 #include "rproxy_policy.h"
+#include "rproxy_tunnel.h"
 
 #include "http_protocol.h"
 #include "http_core.h"
@@ -233,13 +234,15 @@ relay_response(rp_exchange_t *ex, rproxy_outcome_e *outcome, int *complete)
         r->status_line = NULL;
     }
     if (ex->status == HTTP_SWITCHING_PROTOCOLS) {
-        if (rp_tunnel_run(ex) != APR_SUCCESS) {
+        int suspended;
+
+        if (rp_tunnel_run(ex, &suspended) != APR_SUCCESS) {
             /* it could not start: nothing went to the client yet */
             *outcome = RPROXY_OUTCOME_FAILED;
             apr_table_clear(r->headers_out);
             return HTTP_BAD_GATEWAY;
         }
-        return DONE;
+        return suspended ? SUSPENDED : DONE;
     }
     if (r->header_only || ex->status == HTTP_NO_CONTENT
         || ex->status == HTTP_NOT_MODIFIED) {
@@ -340,6 +343,9 @@ try_member(rp_exchange_t *ex, rproxy_outcome_e *outcome)
     }
     rp_policy_arm(ex, 1);
     rc = relay_response(ex, outcome, &complete);
+    if (rc == SUSPENDED) {
+        return rc;      /* rp_forward_tunnel_done() ends the try */
+    }
     if (ex->status == HTTP_BAD_GATEWAY || ex->status == HTTP_SERVICE_UNAVAILABLE
         || ex->status == HTTP_GATEWAY_TIME_OUT) {
         /* relayed as it is, but a gateway failure for outlier detection */
@@ -351,6 +357,17 @@ try_member(rp_exchange_t *ex, rproxy_outcome_e *outcome)
      * body still owed) */
     release_conn(ex, ex->keepalive && !body_owed && complete && rc == OK);
     return rc;
+}
+
+void
+rp_forward_tunnel_done(rp_exchange_t *ex)
+{
+    ex->bc->requests++;
+    release_conn(ex, 0);
+    rp_balancer_release(ex->r, ex->m, RPROXY_OUTCOME_OK,
+                        ex->head_at - ex->try_started, &ex->io);
+    rp_lognotes_try(ex, RPROXY_OUTCOME_OK, ex->try_started);
+    rp_lognotes_done(ex, ex->tries, ex->first_started);
 }
 
 /* Can a filter between the client and this handler (mod_deflate's
@@ -505,6 +522,13 @@ rp_handler(request_rec *r)
         tries++;
         apr_table_setn(r->notes, "rproxy-member", ex->m->name);
         rc = try_member(ex, &outcome);
+        if (rc == SUSPENDED) {
+            /* the tunnel goes on without this thread */
+            ex->try_started = started;
+            ex->first_started = first_started;
+            ex->tries = tries;
+            return SUSPENDED;
+        }
         rp_balancer_release(r, ex->m, outcome,
                             (ex->head_at ? ex->head_at : apr_time_now())
                             - started, &ex->io);

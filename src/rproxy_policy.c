@@ -187,6 +187,9 @@ rp_policy_begin(rp_exchange_t *ex)
     RP_PICK(header);
     RP_PICK(idle);
     RP_PICK(deadline);
+    RP_PICK(tunnel_async);
+    RP_PICK(tunnel_async_after);
+    RP_PICK(tunnel_idle);
 #undef RP_PICK
     ex->deadline = ex->to.deadline > 0 ? apr_time_now() + ex->to.deadline
                                        : 0;

@@ -305,6 +305,28 @@ rp_cmd_timeouts(cmd_parms *cmd, void *d, const char *args)
     return rp_options_parse(cmd, cmd->cmd->name, rp_timeouts_opts, to, args);
 }
 
+/* RProxyTunnel async=on|off async_after=T idle=T: where a pool's tunnels
+ * wait (rproxy_tunnel_async.c) and for how long */
+static const rp_opt_t rp_tunnel_opts[] = {
+    { "async", RP_OPT_ONOFF, APR_OFFSETOF(rp_timeouts_t, tunnel_async) },
+    { "async_after", RP_OPT_INTERVAL,
+      APR_OFFSETOF(rp_timeouts_t, tunnel_async_after), 0,
+      apr_time_from_sec(3600) },
+    { "idle", RP_OPT_INTERVAL, APR_OFFSETOF(rp_timeouts_t, tunnel_idle),
+      apr_time_from_msec(1), RP_INTERVAL_MAX },
+    { NULL }
+};
+
+/* Like RProxyTimeouts: per server, per pool, and in <Location>. */
+const char *
+rp_cmd_tunnel(cmd_parms *cmd, void *d, const char *args)
+{
+    rp_timeouts_t *to = cmd->path ? &((rp_dir_conf *)d)->to
+                                  : rp_pool_timeouts_target(cmd);
+
+    return rp_options_parse(cmd, cmd->cmd->name, rp_tunnel_opts, to, args);
+}
+
 /* RProxyKeepalive idle=N idle_timeout=T */
 static const rp_opt_t rp_keepalive_opts[] = {
     { "idle", RP_OPT_INT, APR_OFFSETOF(rp_timeouts_t, ka_idle), 0, 100000 },
@@ -369,6 +391,8 @@ rp_pool_resolve(apr_pool_t *pconf, server_rec *s, rproxy_pool_t *pool)
     RP_DEFAULT(deadline, 0);
     RP_DEFAULT(ka_idle, rp_defaults.ka_idle);
     RP_DEFAULT(ka_idle_timeout, rp_defaults.ka_idle_timeout);
+    RP_DEFAULT(tunnel_async, 1);
+    RP_DEFAULT(tunnel_async_after, rp_defaults.tunnel_async_after);
 #undef RP_DEFAULT
 
     for (i = 0; i < pool->members->nelts; i++) {

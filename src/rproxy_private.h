@@ -65,6 +65,12 @@ typedef struct {
                                      * 0: none */
     int ka_idle;
     apr_interval_time_t ka_idle_timeout;
+    /* RProxyTunnel: give an idle tunnel's worker back to the event MPM
+     * (1/0), after how long without bytes, and the tunnel's own idle
+     * timeout (RP_UNSET: the idle= above) */
+    int tunnel_async;
+    apr_interval_time_t tunnel_async_after;
+    apr_interval_time_t tunnel_idle;
 } rp_timeouts_t;
 
 /* RProxyBuffering and RProxyRequestBuffering as one place sets them: the
@@ -274,6 +280,7 @@ const char *rp_cmd_member(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_balancer(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_timeouts(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_keepalive(cmd_parms *cmd, void *d, const char *args);
+const char *rp_cmd_tunnel(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_slow_start(cmd_parms *cmd, void *d, const char *arg);
 const char *rp_cmd_retries(cmd_parms *cmd, void *d, const char *args);
 const char *rp_cmd_outlier(cmd_parms *cmd, void *d, const char *args);
@@ -491,6 +498,11 @@ typedef struct {
     /* the body read whole, which rp_buffer_deliver() serves once the
      * member's connection and slot are released; NULL: none */
     struct rp_held_t *held;
+    /* --- a tunnel that went on without the handler's thread: what
+     * rp_forward_tunnel_done() needs of rp_handler()'s state (forward) */
+    apr_time_t try_started;
+    apr_time_t first_started;
+    int tries;
     /* --- health checks only (health_probe()) --- */
     /* when set, the socket timeout of every step instead of the pool's
      * header and idle timeouts */
@@ -598,12 +610,15 @@ const char *rp_cmd_request_id(cmd_parms *cmd, void *d, const char *arg);
 void rp_request_id_apply(rp_exchange_t *ex, int trusted);
 
 /* rproxy_tunnel.c */
-apr_status_t rp_tunnel_run(rp_exchange_t *ex);
 /* What tells that c has input, set in *pfd (desc_type, desc; the caller
  * sets p, reqevents, client_data): c's socket, or for an HTTP/2 stream
  * the descriptor mod_http2 gives (httpd 2.4.58+; APR_NO_DESC when the
  * stream has no input). APR_ENOTIMPL when httpd gives none. */
 apr_status_t rp_tunnel_pollfd(conn_rec *c, struct apr_pollfd_t *pfd);
+/* Runs the tunnel after a 101; *suspended says that it went on without
+ * this thread (the handler returns SUSPENDED) and rp_forward_tunnel_done()
+ * (rproxy_tunnel.h) finishes the request. */
+apr_status_t rp_tunnel_run(rp_exchange_t *ex, int *suspended);
 
 /* rproxy_sticky.c */
 const char *rp_cmd_sticky(cmd_parms *cmd, void *d, const char *args);

@@ -21,29 +21,23 @@
  *   always makes progress.
  * - The idle deadline runs from the last time bytes moved, not from the
  *   last wakeup: no spurious wakeup can postpone it.
+ *
+ * Under the event MPM a tunnel that has been idle for RProxyTunnel
+ * async_after leaves this loop and waits without a worker
+ * (rproxy_tunnel_async.c); a worker runs the same loop again when a side
+ * has data, so a tunnel ends, counts and logs the same either way.
  */
 
-#include "rproxy_private.h"
+#include "rproxy_tunnel.h"
 #include "rproxy_splice.h"
 
 #include "http_core.h"
 #include "http_protocol.h"
 #include "http_connection.h"
-#include "apr_poll.h"
 
 #define RP_TUNNEL_BUFSIZE   (64 * 1024)
 
-typedef struct {
-    const char *name;           /* "client" or "member", for the log */
-    conn_rec *c;
-    apr_socket_t *sock;         /* NULL on an HTTP/2 stream: not its own */
-    apr_pollfd_t pfd;           /* what tells that c has input */
-    apr_bucket_brigade *bb;     /* in c's allocator */
-    apr_off_t moved;            /* bytes read from this side */
-    int read_closed;
-    int hup;                    /* poll said hung up or failed */
-    int zero_copy;              /* RProxyZeroCopy allows splice(2) */
-} side_t;
+typedef rp_tunnel_side_t side_t;
 
 /* Moves what `from` has ready into `to`. Returns APR_EAGAIN when `from`
  * has nothing more for now, APR_EOF when it finished sending, any other
@@ -244,15 +238,95 @@ wait_for_input(side_t *sides, apr_interval_time_t left)
 }
 
 apr_status_t
-rp_tunnel_run(rp_exchange_t *ex)
+rp_tunnel_loop(rp_tunnel_t *t)
+{
+    rp_exchange_t *ex = t->ex;
+    request_rec *r = ex->r;
+    apr_interval_time_t left, quiet;
+    apr_time_t now;
+    apr_status_t rv;
+
+    /* drain first on every round: filters may already hold data (bytes
+     * behind the 101, or buffered TLS records) that poll cannot see */
+    while ((rv = tunnel_drain(ex, t->sides, &t->last_moved))
+           == APR_SUCCESS) {
+        now = apr_time_now();
+        left = t->last_moved + t->idle - now;
+        if (left <= 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RPLOGNO(00051)
+                          RP_MEMBER_FMT "tunnel idle for %" APR_TIME_T_FMT
+                          "s; closed", RP_MEMBER_ARGS(ex->m),
+                          apr_time_sec(t->idle));
+            break;
+        }
+        if (t->async_after >= 0) {
+            /* everything that was ready has moved: a worker is no
+             * longer needed once the quiet lasts */
+            quiet = now - t->last_moved;
+            if (quiet >= t->async_after) {
+                return APR_EAGAIN;
+            }
+            left = left < t->async_after - quiet ? left
+                                                 : t->async_after - quiet;
+        }
+        rv = wait_for_input(t->sides, left);
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv)) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, RPLOGNO(00141)
+                          RP_MEMBER_FMT "tunnel: poll failed; closed",
+                          RP_MEMBER_ARGS(ex->m));
+            break;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+void
+rp_tunnel_closed(rp_tunnel_t *t)
+{
+    request_rec *r = t->ex->r;
+
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, RPLOGNO(00142)
+                  RP_MEMBER_FMT "tunnel closed: %" APR_OFF_T_FMT
+                  " bytes from the client, %" APR_OFF_T_FMT
+                  " from the member", RP_MEMBER_ARGS(t->ex->m),
+                  t->sides[0].moved, t->sides[1].moved);
+    /* the connection carried another protocol: no HTTP/1.1 can follow on
+     * it. An HTTP/2 stream just ends with the response; its connection
+     * serves the other streams on. */
+    if (!r->connection->master) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+        r->connection->aborted = 1;
+    }
+}
+
+/* The tunnel's timeouts: RProxyTunnel idle= or else the route's idle=;
+ * async_after only where the MPM can wait for the client's connection
+ * (a primary one) and async= is on. */
+static void
+tunnel_times(rp_tunnel_t *t)
+{
+    rp_exchange_t *ex = t->ex;
+
+    t->idle = ex->to.tunnel_idle > 0 ? ex->to.tunnel_idle : ex->to.idle;
+    t->async_after = -1;
+    if (ex->to.tunnel_async > 0 && !ex->r->connection->master
+        && ex->r->connection->cs && rp_tunnel_async_ready()) {
+        t->async_after = ex->to.tunnel_async_after;
+    }
+}
+
+apr_status_t
+rp_tunnel_run(rp_exchange_t *ex, int *suspended)
 {
     request_rec *r = ex->r;
-    apr_interval_time_t idle = ex->to.idle, left;
-    apr_time_t last_moved;
-    side_t sides[2];
+    rp_tunnel_t *t = apr_pcalloc(r->pool, sizeof(*t));
+    side_t *sides = t->sides;
     apr_status_t rv;
     int i;
 
+    *suspended = 0;
+    t->ex = ex;
+    tunnel_times(t);
     if ((rv = side_init(&sides[0], "client", r->connection, r->pool))
         != APR_SUCCESS
         || (rv = side_init(&sides[1], "member", ex->bc->c, r->pool))
@@ -272,44 +346,31 @@ rp_tunnel_run(rp_exchange_t *ex)
                                     "reqtimeout");
     for (i = 0; i < 2; i++) {
         if (sides[i].sock) {
-            apr_socket_timeout_set(sides[i].sock, idle);
+            apr_socket_timeout_set(sides[i].sock, t->idle);
         }
         sides[i].zero_copy = !ex->dconf || ex->dconf->zero_copy != 0;
+    }
+    if (t->async_after >= 0) {
+        /* what a pass reads goes back to the system after it, not onto
+         * the connections' free lists where an idle tunnel would keep
+         * it: neither allocator serves anything after the tunnel (the
+         * client's connection closes with it, the member's is not
+         * reused) */
+        apr_allocator_max_free_set(
+            apr_pool_allocator_get(r->connection->pool), 1);
+        apr_allocator_max_free_set(apr_pool_allocator_get(ex->bc->pool), 1);
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, RPLOGNO(00050)
                   RP_MEMBER_FMT "tunnel open (%s)", RP_MEMBER_ARGS(ex->m),
                   ex->upgrade ? ex->upgrade : "?");
-    last_moved = apr_time_now();
-    /* drain first on every round: filters may already hold data (bytes
-     * behind the 101, or buffered TLS records) that poll cannot see */
-    while ((rv = tunnel_drain(ex, sides, &last_moved)) == APR_SUCCESS) {
-        left = last_moved + idle - apr_time_now();
-        if (left <= 0) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RPLOGNO(00051)
-                          RP_MEMBER_FMT "tunnel idle for %" APR_TIME_T_FMT
-                          "s; closed", RP_MEMBER_ARGS(ex->m),
-                          apr_time_sec(idle));
-            break;
+    t->last_moved = apr_time_now();
+    while (rp_tunnel_loop(t) == APR_EAGAIN) {
+        if (rp_tunnel_async_suspend(t) == APR_SUCCESS) {
+            *suspended = 1;
+            return APR_SUCCESS;
         }
-        rv = wait_for_input(sides, left);
-        if (rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv)) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, RPLOGNO(00141)
-                          RP_MEMBER_FMT "tunnel: poll failed; closed",
-                          RP_MEMBER_ARGS(ex->m));
-            break;
-        }
+        t->async_after = -1;    /* this thread it is, then */
     }
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, RPLOGNO(00142)
-                  RP_MEMBER_FMT "tunnel closed: %" APR_OFF_T_FMT
-                  " bytes from the client, %" APR_OFF_T_FMT
-                  " from the member", RP_MEMBER_ARGS(ex->m),
-                  sides[0].moved, sides[1].moved);
-    /* the connection carried another protocol: no HTTP/1.1 can follow on
-     * it. An HTTP/2 stream just ends with the response; its connection
-     * serves the other streams on. */
-    if (!r->connection->master) {
-        r->connection->keepalive = AP_CONN_CLOSE;
-        r->connection->aborted = 1;
-    }
+    rp_tunnel_closed(t);
     return APR_SUCCESS;
 }

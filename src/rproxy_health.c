@@ -344,6 +344,8 @@ rp_health_prober_tick(void)
             }
         }
     }
+    /* the resolver rides on the same thread and threads */
+    rp_resolve_tick(prober.threads, now);
 }
 
 static apr_status_t
@@ -380,7 +382,15 @@ rp_health_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)plog;
     (void)ptemp;
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG
-        || !rp_health_first()) {
+        || (!rp_health_first() && !rp_resolve_wanted())) {
+        return OK;
+    }
+    if (!APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance)) {
+        /* no mod_watchdog (not needed without health checks): names
+         * stay resolved as at startup */
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, RPLOGNO(00233)
+                     "members named by host name are not re-resolved: "
+                     "mod_watchdog is not loaded");
         return OK;
     }
     get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);

@@ -187,6 +187,8 @@ static const rp_opt_t rp_member_opts[] = {
       0, 1000000 },
     { "route", RP_OPT_NAME, APR_OFFSETOF(rproxy_member_t, route), 0, 0,
       "ID" },
+    { "resolve", RP_OPT_INTERVAL, APR_OFFSETOF(rproxy_member_t, resolve),
+      apr_time_from_sec(1), RP_INTERVAL_MAX },
     { NULL }
 };
 
@@ -198,6 +200,7 @@ rp_pool_member_add(apr_pool_t *p, rproxy_pool_t *pool)
     m->pool = pool;
     m->index = pool->members->nelts;
     m->weight = rp_defaults.weight;
+    m->resolve = RP_UNSET;
     APR_ARRAY_PUSH(pool->members, rproxy_member_t *) = m;
     return m;
 }
@@ -217,7 +220,7 @@ rp_cmd_member(cmd_parms *cmd, void *d, const char *args)
     word = ap_getword_conf(cmd->temp_pool, &args);
     if (!*word) {
         return "RProxyMember: expects URL [weight=N] [backup] [drain] "
-               "[disabled] [max_conns=N] [route=ID]";
+               "[disabled] [max_conns=N] [route=ID] [resolve=T]";
     }
     m = rp_pool_member_add(cmd->pool, pool);
     if ((err = rp_pool_member_url(cmd->pool, word, m))) {
@@ -387,6 +390,7 @@ rp_pool_resolve(apr_pool_t *pconf, server_rec *s, rproxy_pool_t *pool)
                          : m->host, pool->file, pool->line);
             return rv;
         }
+        rp_resolve_config(m);
         if (m->is_tls && !ap_ssl_has_outgoing_handlers()) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00002)
                          RP_MEMBER_FMT "https:// members need mod_ssl "

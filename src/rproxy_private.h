@@ -15,6 +15,7 @@
 #include "apr_hash.h"
 #include "apr_strings.h"
 #include "apr_thread_mutex.h"
+#include "apr_thread_pool.h"
 #include "apr_uri.h"
 #include "scoreboard.h"
 
@@ -106,6 +107,10 @@ struct rproxy_member_t {
     int drain;
     int disabled;
     int max_conns;              /* 0: no cap */
+    /* resolve=T: how often the resolver looks the host name up again;
+     * RP_UNSET until check_config makes it the default for names, 0 for
+     * literal addresses and Unix sockets (never) */
+    apr_interval_time_t resolve;
     const char *route;          /* route=ID, or NULL: the suffix of the
                                  * application's session id that names it
                                  * (RProxySticky route=, rproxy_sticky.c) */
@@ -117,6 +122,10 @@ struct rproxy_member_t {
     /* The health prober's own (in the child that runs it) */
     volatile apr_uint32_t hc_busy;  /* a check is running */
     apr_time_t hc_due;              /* when the next check starts */
+    /* The resolver's own (rproxy_resolve.c, same child) */
+    volatile apr_uint32_t rs_busy;  /* a lookup is running */
+    apr_time_t rs_due;              /* when the next lookup starts */
+    int rs_failing;                 /* the last lookup failed */
 };
 
 struct rproxy_pool_t {
@@ -319,6 +328,7 @@ typedef struct rp_bconn_t {
     apr_time_t expires;         /* idle deadline while pooled */
     apr_interval_time_t backend_ka; /* backend's Keep-Alive timeout, or 0 */
     int requests;               /* responses read on it so far */
+    apr_uint32_t addr_seq;      /* m->sh->addr_seq when it was opened */
     rp_bytes_t io;              /* since rp_conn_acquire handed it out */
     apr_interval_time_t connect_time;   /* the TCP connect that opened it
                                          * (conn_open(); a TLS handshake
@@ -326,6 +336,26 @@ typedef struct rp_bconn_t {
                                          * write) */
     struct rp_bconn_t *next;
 } rp_bconn_t;
+
+/* rproxy_resolve.c */
+/* Makes m->resolve final (check_config): the default for host names,
+ * 0 for literal addresses and Unix sockets. */
+void rp_resolve_config(rproxy_member_t *m);
+/* Whether any member is re-resolved (the prober then runs). */
+int rp_resolve_wanted(void);
+/* From the prober's tick: starts the lookups that are due, on threads
+ * (or inline when threads is NULL). */
+void rp_resolve_tick(apr_thread_pool_t *threads, apr_time_t now);
+/* The shared slot's sequence (0: the startup address is in use). */
+apr_uint32_t rp_resolve_seq(const rproxy_member_t *m);
+/* The address to connect to now, allocated from p when the slot holds
+ * one (else m->addr); *seq receives the slot's sequence. Any thread. */
+apr_sockaddr_t *rp_resolve_addr(rproxy_member_t *m, apr_pool_t *p,
+                                apr_uint32_t *seq);
+/* The address in use as "IP:PORT" (p) and when it was last looked up
+ * (0: not since startup), for the status page. */
+const char *rp_resolve_describe(const rproxy_member_t *m, apr_pool_t *p,
+                                apr_time_t *resolved_at);
 
 /* rproxy_conn.c */
 /* Registers the byte-counting connection filters and the hook that finds

@@ -1,0 +1,153 @@
+# Members that move: a member named by a host name is re-resolved every
+# resolve=T by the one resolver (the health prober's watchdog thread), and
+# every child connects to the new address. The test points the name
+# rproxy-test-move.invalid at 127.0.0.1, then at 127.0.0.2, in /etc/hosts
+# (as root; saved and restored in END and on signals) while a client sends
+# requests, with a small server on each address and the same port that
+# answers with its name: traffic moves within seconds and no request fails;
+# with the name gone from /etc/hosts the last address is kept (requests
+# still succeed) and the failure is logged once; the status JSON shows the
+# address in use and when it was resolved. The pool comes from a file the
+# test writes under t/logs/resolve/ (t/conf/38_resolve.conf.in includes
+# it), then a graceful restart, because httpd refuses to start when a
+# member's name does not resolve.
+use strict;
+use warnings FATAL => 'all';
+use lib 't/lib';
+use Apache::Test qw(plan ok need);
+use Apache::TestRequest qw(GET);
+use Apache::TestUtil qw(t_cmp);
+use Time::HiRes qw(time sleep);
+use RPTest qw(evil_start evil_stop read_request respond status_json
+              status_member error_log_size error_log_since);
+
+my $hosts = '/etc/hosts';
+my $name = 'rproxy-test-move.invalid';
+plan tests => 11, need { "root, to rewrite $hosts" => $> == 0,
+                         "a writable $hosts" => -w $hosts ? 1 : 0 };
+
+my $port = Apache::Test::vars('resolve_port');
+my $dir = Apache::Test::vars('t_logs') . '/resolve';
+my $httpd = Apache::Test::vars('httpd');
+my $root = Apache::Test::vars('serverroot');
+my $conf = "$root/conf/httpd.conf";
+
+open my $fh, '<', $hosts or die "$hosts: $!";
+my $saved = do { local $/; <$fh> };
+close $fh;
+
+sub set_hosts {
+    my ($ip) = @_;
+    open my $out, '>', $hosts or die "$hosts: $!";
+    print $out $saved, ($ip ? "$ip $name\n" : '');
+    close $out;
+}
+
+sub graceful {
+    my $gen = (status_json() || {})->{generation} // 0;
+    my $out = `$httpd -d $root -f $conf -k graceful 2>&1`;
+    for (1 .. 100) {
+        sleep 0.1;
+        my $j = status_json() or next;
+        return 1 if $j->{generation} > $gen;
+    }
+    print "# graceful restart: $out";
+    return 0;
+}
+
+my ($one, $two, $main, $restored) = (undef, undef, $$, 0);
+sub restore {
+    return if $$ != $main || $restored++;
+    set_hosts(undef);
+    unlink "$dir/move.conf";
+    evil_stop($_) for grep { $_ && kill 0, $_->{pid} } $one, $two;
+    graceful();
+}
+END { restore() }
+$SIG{$_} = sub { restore(); exit 1 } for qw(INT TERM HUP);
+
+# answers every request on a connection with its name
+sub server {
+    my ($addr, $who) = @_;
+    return evil_start(sub {
+        my ($c) = @_;
+        while (my ($m, $t) = read_request($c)) {
+            respond($c, '200 OK', "$who\n", "X-Backend: $who");
+        }
+    }, port => $port, addr => $addr);
+}
+
+$one = server('127.0.0.1', 'one');
+$two = server('127.0.0.2', 'two');
+set_hosts('127.0.0.1');
+mkdir $dir;
+open my $cf, '>', "$dir/move.conf" or die "$dir/move.conf: $!";
+print $cf "<RProxyPool move>\n",
+          "    RProxyMember http://$name:$port resolve=1s\n",
+          "</RProxyPool>\n",
+          "RProxyPass /move/ move/\n";
+close $cf;
+ok t_cmp(graceful(), 1, 'graceful restart with the pool');
+
+# one keep-alive client connection: its member connection is pooled and
+# must be retired when the name moves
+Apache::TestRequest::user_agent(reset => 1, keep_alive => 1);
+my $res = GET('/move/x');
+ok t_cmp($res->content, "one\n", 'the name resolves to 127.0.0.1 first');
+
+# switch while requests flow
+my ($sent, $failed, $moved_after) = (0, 0, undef);
+my $start = time;
+my $switched;
+while (time - $start < 15) {
+    if (!$switched && time - $start > 1) {
+        set_hosts('127.0.0.2');
+        $switched = time;
+    }
+    my $r = GET('/move/x');
+    $sent++;
+    $failed++ if $r->code != 200;
+    if ($switched && $r->content eq "two\n") {
+        $moved_after = time - $switched;
+        last;
+    }
+    sleep 0.05;
+}
+ok t_cmp(defined $moved_after && $moved_after < 5 ? 1 : 0, 1,
+         'traffic moved to 127.0.0.2 within 5 s ('
+         . (defined $moved_after ? sprintf('%.1f s', $moved_after) : 'never')
+         . ", $sent requests)");
+ok t_cmp($failed, 0, 'no request failed during the switch');
+
+# every request now goes to the new address, from any child
+my @after = map { GET('/move/x')->content } 1 .. 20;
+ok t_cmp(scalar(grep { $_ ne "two\n" } @after), 0,
+         'all later requests go to 127.0.0.2');
+Apache::TestRequest::user_agent(reset => 1, keep_alive => 0);
+@after = map { GET('/move/x')->content } 1 .. 10;
+ok t_cmp(scalar(grep { $_ ne "two\n" } @after), 0,
+         'on new client connections too');
+
+my $m = status_member('move');
+ok t_cmp($m->{address}, "127.0.0.2:$port", 'status JSON shows the address in use');
+ok t_cmp(defined $m->{resolved_at} && abs($m->{resolved_at} - time) < 10 ? 1 : 0,
+         1, 'and when it was resolved');
+
+# the name disappears: the last address is kept, logged once
+my $from = error_log_size();
+set_hosts(undef);
+my $bad = 0;
+for (1 .. 40) {
+    my $r = GET('/move/x');
+    $bad++ if $r->code != 200 || $r->content ne "two\n";
+    sleep 0.1;
+}
+ok t_cmp($bad, 0, 'a failed lookup keeps the last address');
+my $log = error_log_since($from);
+my $n = () = $log =~ /RP00230/g;
+ok t_cmp($n, 1, 'the failure is logged once');
+set_hosts('127.0.0.2');
+sleep 2.5;
+$log = error_log_since($from);
+$n = () = $log =~ /RP00231/g;
+ok t_cmp($n, 1, 'and its end once');

@@ -95,3 +95,43 @@ httpd_stop() {
         kill -KILL "${p%%:*}" $(ps -o pid= --ppid "${p%%:*}") 2>/dev/null || true
     done
 }
+
+# The mod_rproxy side of a comparison, on stdout: a pool of the three
+# origins $P1 $P2 $P3 (round robin, kept connections), listening on $PA,
+# the module from $MODSO.
+rproxy_conf() {
+    cat <<EOF
+LoadModule rproxy_module "$MODSO"
+Listen 127.0.0.1:$PA
+<RProxyPool origins>
+    RProxyMember http://127.0.0.1:$P1
+    RProxyMember http://127.0.0.1:$P2
+    RProxyMember http://127.0.0.1:$P3
+    RProxyKeepalive idle=64
+</RProxyPool>
+RProxyPass / origins
+EOF
+}
+
+# The mod_proxy side of a comparison, on stdout: a balancer of the three
+# origins $P1 $P2 $P3 (round robin: byrequests), listening on $PB, modules
+# from $MODDIR. Backend connections are pooled and reused by default
+# (disablereuse=Off), as mod_rproxy's are.
+mod_proxy_conf() {
+    cat <<EOF
+LoadModule slotmem_shm_module "$MODDIR/mod_slotmem_shm.so"
+LoadModule proxy_module "$MODDIR/mod_proxy.so"
+LoadModule proxy_http_module "$MODDIR/mod_proxy_http.so"
+LoadModule proxy_balancer_module "$MODDIR/mod_proxy_balancer.so"
+LoadModule lbmethod_byrequests_module "$MODDIR/mod_lbmethod_byrequests.so"
+Listen 127.0.0.1:$PB
+ProxyRequests Off
+<Proxy balancer://origins>
+    BalancerMember http://127.0.0.1:$P1
+    BalancerMember http://127.0.0.1:$P2
+    BalancerMember http://127.0.0.1:$P3
+    ProxySet lbmethod=byrequests
+</Proxy>
+ProxyPass / balancer://origins/
+EOF
+}

@@ -212,39 +212,13 @@ EOF
     {
         conf_common proxy-a "$LOGLEVEL_A"
         conf_proxy_mpm
-        cat <<EOF
-LoadModule rproxy_module "$MODSO"
-Listen 127.0.0.1:$PA
-<RProxyPool origins>
-    RProxyMember http://127.0.0.1:$P1
-    RProxyMember http://127.0.0.1:$P2
-    RProxyMember http://127.0.0.1:$P3
-    RProxyKeepalive idle=64
-</RProxyPool>
-RProxyPass / origins
-EOF
+        rproxy_conf
     } >"$R/conf/proxy-a.conf"
 
     {
         conf_common proxy-b "$LOGLEVEL_B"
         conf_proxy_mpm
-        cat <<EOF
-LoadModule slotmem_shm_module "$MODDIR/mod_slotmem_shm.so"
-LoadModule proxy_module "$MODDIR/mod_proxy.so"
-LoadModule proxy_http_module "$MODDIR/mod_proxy_http.so"
-LoadModule proxy_balancer_module "$MODDIR/mod_proxy_balancer.so"
-LoadModule lbmethod_byrequests_module "$MODDIR/mod_lbmethod_byrequests.so"
-Listen 127.0.0.1:$PB
-ProxyRequests Off
-# backend connections are pooled and reused by default (disablereuse=Off)
-<Proxy balancer://origins>
-    BalancerMember http://127.0.0.1:$P1
-    BalancerMember http://127.0.0.1:$P2
-    BalancerMember http://127.0.0.1:$P3
-    ProxySet lbmethod=byrequests
-</Proxy>
-ProxyPass / balancer://origins/
-EOF
+        mod_proxy_conf
     } >"$R/conf/proxy-b.conf"
 }
 

@@ -105,37 +105,12 @@ conf_proxy_mpm() {
 {
     conf_common rproxy "$MPM"
     conf_proxy_mpm
-    cat <<EOC
-LoadModule rproxy_module "$MODSO"
-Listen 127.0.0.1:$PA
-<RProxyPool origins>
-    RProxyMember http://127.0.0.1:$P1
-    RProxyMember http://127.0.0.1:$P2
-    RProxyMember http://127.0.0.1:$P3
-    RProxyKeepalive idle=64
-</RProxyPool>
-RProxyPass / origins
-EOC
+    rproxy_conf
 } >"$R/conf/rproxy.conf"
 {
     conf_common mod_proxy "$MPM"
     conf_proxy_mpm
-    cat <<EOC
-LoadModule slotmem_shm_module "$MODDIR/mod_slotmem_shm.so"
-LoadModule proxy_module "$MODDIR/mod_proxy.so"
-LoadModule proxy_http_module "$MODDIR/mod_proxy_http.so"
-LoadModule proxy_balancer_module "$MODDIR/mod_proxy_balancer.so"
-LoadModule lbmethod_byrequests_module "$MODDIR/mod_lbmethod_byrequests.so"
-Listen 127.0.0.1:$PB
-ProxyRequests Off
-<Proxy balancer://origins>
-    BalancerMember http://127.0.0.1:$P1
-    BalancerMember http://127.0.0.1:$P2
-    BalancerMember http://127.0.0.1:$P3
-    ProxySet lbmethod=byrequests
-</Proxy>
-ProxyPass / balancer://origins/
-EOC
+    mod_proxy_conf
 } >"$R/conf/mod_proxy.conf"
 
 start() {   # NAME PORT

@@ -20,10 +20,8 @@ rproxy_member_index(const rproxy_member_t *m)
     return m->index;
 }
 
-/* When the member last came back into rotation, from an ejection or a
- * failed health check (0: never out). */
-static apr_time_t
-slow_start_back_since(const rproxy_member_t *m)
+apr_time_t
+rp_balancer_back_since(const rproxy_member_t *m)
 {
     apr_time_t ejected = (apr_time_t)apr_atomic_read64(&m->sh->ejected_until);
     apr_time_t hc_up = rp_shm_hc_down(m)
@@ -50,7 +48,7 @@ rproxy_member_weight(const rproxy_member_t *m)
         return m->weight;
     }
     full = rp_shm_weight(m);
-    if (ramp <= 0 || !(back = slow_start_back_since(m))) {
+    if (ramp <= 0 || !(back = rp_balancer_back_since(m))) {
         return full;
     }
     now = apr_time_now();

@@ -3,7 +3,8 @@
  * rproxy_member_http.c - HTTP/1.1 to a member, over the member's conn_rec
  * (mod_rproxy's side as the member's HTTP client; "client" everywhere
  * else means the user agent): writing the request to the member's
- * connection, reading the response head, relaying the response body.
+ * connection and reading the response head (the response body goes to
+ * the client in rproxy_relay.c).
  * The health prober uses the same functions for its checks.
  *
  * The response is read with httpd's own machinery where it fits: lines come
@@ -30,8 +31,6 @@
  * so that the request can be sent again if a pooled connection turns out
  * to be dead. */
 #define RP_PREFETCH_MAX     (64 * 1024)
-/* The size of one read when a body is streamed. */
-#define RP_IOBUFSIZE        (64 * 1024)
 /* How long to wait for a backend's "100 Continue" before sending the body
  * anyway (RFC 9110 section 10.1.1: a client must not wait indefinitely). */
 #define RP_CONTINUE_WAIT    apr_time_from_msec(1000)
@@ -48,35 +47,6 @@
  * either taken whole or refused, on a pooled connection whose send buffer
  * is empty: when that write fails, the member got nothing. */
 #define RP_HEAD_ATOMIC_MAX  4096
-
-/* Hands the data of `from` to `to` as transient buckets of to's allocator
- * (see above): the member's and the client's connections each have
- * their own. */
-static void
-member_http_transfer(apr_bucket_brigade *to, apr_bucket_brigade *from)
-{
-    apr_bucket_alloc_t *ba = to->bucket_alloc;
-    apr_bucket *b;
-
-    for (b = APR_BRIGADE_FIRST(from); b != APR_BRIGADE_SENTINEL(from);
-         b = APR_BUCKET_NEXT(b)) {
-        const char *data;
-        apr_size_t len;
-
-        if (APR_BUCKET_IS_EOS(b)) {
-            APR_BRIGADE_INSERT_TAIL(to, apr_bucket_eos_create(ba));
-        }
-        else if (APR_BUCKET_IS_FLUSH(b)) {
-            APR_BRIGADE_INSERT_TAIL(to, apr_bucket_flush_create(ba));
-        }
-        else if (!APR_BUCKET_IS_METADATA(b)
-                 && apr_bucket_read(b, &data, &len, APR_BLOCK_READ)
-                    == APR_SUCCESS && len) {
-            APR_BRIGADE_INSERT_TAIL(to, apr_bucket_transient_create(data, len,
-                                                                    ba));
-        }
-    }
-}
 
 apr_status_t
 rp_member_http_prefetch(rp_exchange_t *ex)
@@ -138,7 +108,7 @@ frame_body(rp_exchange_t *ex, apr_bucket_brigade *data)
         APR_BRIGADE_INSERT_TAIL(ex->bin, apr_bucket_immortal_create(
                                     hdr, strlen(hdr), ba));
     }
-    member_http_transfer(ex->bin, data);
+    rp_brigade_transfer(ex->bin, data);
     if (len && ex->chunked) {
         APR_BRIGADE_INSERT_TAIL(ex->bin,
                                 apr_bucket_immortal_create("\r\n", 2, ba));
@@ -528,70 +498,5 @@ rp_member_http_read_head(rp_exchange_t *ex, int *got_bytes)
                       RP_MEMBER_ARGS(ex->m));
         return APR_EINVAL;
     }
-    return APR_SUCCESS;
-}
-
-static apr_status_t
-pass_to_client(rp_exchange_t *ex, int flush)
-{
-    apr_status_t rv;
-
-    if (flush) {
-        APR_BRIGADE_INSERT_TAIL(ex->bout, apr_bucket_flush_create(
-                                    ex->bout->bucket_alloc));
-    }
-    rv = ap_pass_brigade(ex->r->output_filters, ex->bout);
-    apr_brigade_cleanup(ex->bout);
-    return rv;
-}
-
-/* Relays the response body to the client. Returns an error only for a
- * backend failure; a client that went away ends the relay quietly with
- * *complete == 0. */
-apr_status_t
-rp_member_http_relay_body(rp_exchange_t *ex, int *complete)
-{
-    request_rec *rp = ex->rp;
-    apr_status_t rv;
-    int eos = 0;
-
-    *complete = 0;
-    apr_socket_timeout_set(ex->bc->sock, ex->to.idle);
-    ap_add_input_filter("HTTP_IN", NULL, rp, rp->connection);
-    while (!eos) {
-        rv = ap_get_brigade(rp->input_filters, ex->bin, AP_MODE_READBYTES,
-                            APR_NONBLOCK_READ, RP_IOBUFSIZE);
-        if (APR_STATUS_IS_EAGAIN(rv)
-            || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(ex->bin))) {
-            /* nothing ready: push what we have to the client, then wait */
-            if (pass_to_client(ex, 1) != APR_SUCCESS) {
-                return APR_SUCCESS;
-            }
-            rv = ap_get_brigade(rp->input_filters, ex->bin,
-                                AP_MODE_READBYTES, APR_BLOCK_READ,
-                                RP_IOBUFSIZE);
-        }
-        if (rv == APR_EOF && ex->close_delimited) {
-            /* the member's close is the end of such a body (RFC 9112
-             * 6.3, item 8), not a failure */
-            apr_brigade_cleanup(ex->bin);
-            APR_BRIGADE_INSERT_TAIL(ex->bin, apr_bucket_eos_create(
-                                        ex->bin->bucket_alloc));
-            rv = APR_SUCCESS;
-        }
-        if (rv != APR_SUCCESS) {
-            apr_brigade_cleanup(ex->bin);
-            return rv;
-        }
-        eos = !APR_BRIGADE_EMPTY(ex->bin)
-              && APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(ex->bin));
-        member_http_transfer(ex->bout, ex->bin);
-        rv = pass_to_client(ex, 0);
-        apr_brigade_cleanup(ex->bin);
-        if (rv != APR_SUCCESS || ex->r->connection->aborted) {
-            return APR_SUCCESS;
-        }
-    }
-    *complete = 1;
     return APR_SUCCESS;
 }

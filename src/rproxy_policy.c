@@ -75,7 +75,11 @@ budget_take(rproxy_pool_t *pool)
 static int
 deadline_passed(rp_exchange_t *ex, int tries)
 {
-    if (!ex->deadline || apr_time_now() < ex->deadline) {
+    /* poll() takes whole milliseconds, rounded down: a wait the deadline
+     * bounded can end a little before it; what is left then is no time
+     * for another try either */
+    if (!ex->deadline
+        || apr_time_now() + apr_time_from_msec(5) < ex->deadline) {
         return 0;
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, ex->r, RPLOGNO(00200)

@@ -276,6 +276,9 @@ const char *rp_route_unmap(apr_pool_t *p, const rp_route_t *route,
                            const char *path);
 
 /* rproxy_balancer.c */
+/* When m last came back into rotation, from an ejection or a failed
+ * health check (0: never out): where RProxySlowStart's ramp starts. */
+apr_time_t rp_balancer_back_since(const rproxy_member_t *m);
 rproxy_member_t *rp_balancer_pick(request_rec *r, rproxy_pool_t *pool,
                                   const unsigned char *tried);
 rproxy_member_t *rp_balancer_take(rproxy_member_t *m,
@@ -506,6 +509,11 @@ apr_status_t rp_member_http_send_head(rp_exchange_t *ex);
 apr_status_t rp_member_http_send_body(rp_exchange_t *ex);
 apr_status_t rp_member_http_wait_continue(rp_exchange_t *ex, int *ready);
 apr_status_t rp_member_http_read_head(rp_exchange_t *ex, int *got_bytes);
+
+/* rproxy_relay.c */
+/* The size of one read when a body is streamed. */
+#define RP_IOBUFSIZE        (64 * 1024)
+void rp_brigade_transfer(apr_bucket_brigade *to, apr_bucket_brigade *from);
 apr_status_t rp_member_http_relay_body(rp_exchange_t *ex, int *complete);
 
 /* rproxy_lognotes.c: the rproxy-* notes for mod_log_config

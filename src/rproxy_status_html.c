@@ -149,21 +149,18 @@ bytes_cell(request_rec *r, apr_uint64_t n)
     }
 }
 
-/* Up (or backup) but still in its RProxySlowStart ramp: back from an
- * ejection or a failed health check less than slow_start ago, as
+/* Up (or backup) but still in its RProxySlowStart ramp, as
  * rproxy_member_weight() in rproxy_balancer.c sees it. */
 static int
 ramping(const rproxy_member_t *m, const rp_member_snap_t *s, apr_time_t now)
 {
-    apr_time_t ejected, hc_up, back;
+    apr_time_t back;
 
     if (m->pool->slow_start <= 0
         || (s->state != RP_MEMBER_UP && s->state != RP_MEMBER_BACKUP)) {
         return 0;
     }
-    ejected = (apr_time_t)apr_atomic_read64(&m->sh->ejected_until);
-    hc_up = (apr_time_t)apr_atomic_read64(&m->sh->hc_changed);
-    back = ejected > hc_up ? ejected : hc_up;
+    back = rp_balancer_back_since(m);
     return back && now > back && now - back < m->pool->slow_start;
 }
 

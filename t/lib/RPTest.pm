@@ -20,7 +20,7 @@ our @EXPORT_OK = qw(echo_parse raw_http proxy_port evil_start evil_stop
                     read_request_body respond read_until write_all
                     evil_lines backends status_json status_pool
                     status_members status_member error_log_size
-                    error_log_since httpd_config_test);
+                    error_log_since httpd_config_test next_generation);
 
 # The echo backend answers "key=value" lines and "h:Name: value" lines.
 sub echo_parse {
@@ -403,8 +403,22 @@ sub backends {
 # /rproxy-status?json, decoded; undef if it did not answer 200 (while the
 # server restarts, say).
 sub status_json {
-    my $res = Apache::TestRequest::GET('/rproxy-status?json');
+    my ($url) = @_;
+    my $res = Apache::TestRequest::GET(($url // '/rproxy-status') . '?json');
     return $res->code == 200 ? JSON::PP::decode_json($res->content) : undef;
+}
+
+# After a restart signal: waits (up to 10 s) until the status page at $url
+# (default /rproxy-status) answers from a generation after $gen; returns
+# the new generation, or $gen when none came.
+sub next_generation {
+    my ($gen, $url) = @_;
+    for (1 .. 100) {
+        select(undef, undef, undef, 0.1);
+        my $j = status_json($url) or next;
+        return $j->{generation} if $j->{generation} > $gen;
+    }
+    return $gen;
 }
 
 # One pool as the status page shows it (name, balancer, queued, members);

@@ -8,20 +8,11 @@ use lib 't/lib';
 use Apache::Test qw(plan ok);
 use Apache::TestRequest qw(GET);
 use Apache::TestUtil qw(t_cmp);
-use RPTest qw(raw_http status_json status_members status_member);
+use RPTest qw(raw_http status_json status_members status_member
+              next_generation);
 
 plan tests => 17;
 
-# after a restart signal: wait until the new generation answers
-sub next_generation {
-    my ($gen) = @_;
-    for (1 .. 100) {
-        select(undef, undef, undef, 0.1);
-        my $j = status_json() or next;
-        return $j->{generation} if $j->{generation} > $gen;
-    }
-    return $gen;
-}
 
 # the health pool's second member: nothing listens there once 53_health.t
 # is over, so its checks fail and it stays out

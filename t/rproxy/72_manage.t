@@ -9,7 +9,8 @@ use Apache::TestRequest qw(GET);
 use Apache::TestUtil qw(t_cmp);
 use HTTP::Request::Common ();
 use JSON::PP ();
-use RPTest qw(status_member error_log_size error_log_since);
+use RPTest qw(status_member error_log_size error_log_since
+              next_generation);
 
 plan tests => 52;
 
@@ -43,16 +44,6 @@ sub hits {
     return \%c;
 }
 
-# after a restart signal: wait until the new generation answers
-sub next_generation {
-    my ($gen) = @_;
-    for (1 .. 100) {
-        select(undef, undef, undef, 0.1);
-        my $j = manage_json() or next;
-        return $j->{generation} if $j->{generation} > $gen;
-    }
-    return $gen;
-}
 
 my $m1 = status_member('manage', 0);
 my $m2 = status_member('manage', 1);
@@ -178,7 +169,7 @@ my $conf = "$root/conf/httpd.conf";
 my $gen = manage_json()->{generation};
 my $out = `$httpd -d $root -f $conf -k graceful 2>&1`;
 ok t_cmp($?, 0, 'graceful restart') or print "# $out";
-my $gen2 = next_generation($gen);
+my $gen2 = next_generation($gen, $URL);
 ok t_cmp($gen2 > $gen ? 1 : 0, 1, 'a new generation');
 my $after = manage_json();
 my ($mp) = grep { $_->{name} eq 'manage' } @{ $after->{pools} };
@@ -191,7 +182,7 @@ ok t_cmp($c->{b2} // 0, 0, 'still disabled in the new children');
 sleep 1;
 $out = `$httpd -d $root -f $conf -k restart 2>&1`;
 ok t_cmp($?, 0, 'full restart') or print "# $out";
-next_generation($gen2);
+next_generation($gen2, $URL);
 ($mp) = grep { $_->{name} eq 'manage' } @{ manage_json()->{pools} };
 ok t_cmp("$mp->{members}[0]{weight} $mp->{members}[1]{admin}", '1 enabled',
          'back to the configuration after a full restart');

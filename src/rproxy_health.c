@@ -24,6 +24,10 @@
  * A member starts up (the state is kept over a graceful restart), and
  * disabled members are not checked.
  *
+ * The same thread also runs the resolver of members named by a host name
+ * (rproxy_resolve.c): it is the one thread of the server that exists for
+ * such periodic work, and it needs mod_watchdog too.
+ *
  * After the child holding the prober exits (prefork reaping idle
  * children), mod_watchdog hands the role to another child, which waits
  * some seconds before it starts: checks pause meanwhile, state is kept.
@@ -285,6 +289,9 @@ rp_health_prober_start(void)
                                             rproxy_pool_t *);
         n += pool->hc ? pool->members->nelts : 0;
     }
+    /* lookups share the threads: one stuck on a slow DNS server must
+     * not hold up the checks */
+    n += rp_resolve_count();
     prober.threads = NULL;
     if (apr_pool_create_unmanaged_ex(&prober.pool, NULL, NULL)
         != APR_SUCCESS) {
@@ -300,7 +307,7 @@ rp_health_prober_start(void)
     }
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, prober.s, RPLOGNO(00104)
                  "health prober started in process %" APR_PID_T_FMT
-                 " for %d members", getpid(), n);
+                 " for %d members and lookups", getpid(), n);
 }
 
 static void

@@ -41,11 +41,42 @@ rp_pool_new(cmd_parms *cmd, const char *name)
     pool->outlier_max_pct = rp_defaults.outlier_max_pct;
     pool->queue_max = rp_defaults.queue_max;
     rp_timeouts_unset(&pool->to);
+    pool->resolve = RP_UNSET;
     APR_ARRAY_PUSH(sconf->pools, rproxy_pool_t *) = pool;
     APR_ARRAY_PUSH(rp_globals.pools, rproxy_pool_t *) = pool;
     apr_hash_set(sconf->pool_by_name, name, APR_HASH_KEY_STRING, pool);
     return pool;
 }
+
+/* resolve=T|off (a member's or a pool's): how often a member named by a
+ * host name is looked up again (rproxy_resolve.c); off: never. */
+static const char *
+rp_pool_resolve_opt(cmd_parms *cmd, void *rec, const rp_opt_t *opt,
+                    const char *val)
+{
+    apr_interval_time_t *field = (void *)((char *)rec + opt->off);
+    const char *err;
+
+    (void)cmd;
+    if (!strcasecmp(val, "off")) {
+        *field = 0;
+        return NULL;
+    }
+    if ((err = rp_parse_interval(val, field))) {
+        return err;
+    }
+    if (*field < apr_time_from_sec(1) || *field > RP_INTERVAL_MAX) {
+        return "expects off or a duration from 1s to 86400s";
+    }
+    return NULL;
+}
+
+/* <RProxyPool NAME [option ...]>: the defaults of its members */
+static const rp_opt_t rp_pool_opts[] = {
+    { "resolve", RP_OPT_STRING, APR_OFFSETOF(rproxy_pool_t, resolve), 0, 0,
+      "T|off", rp_pool_resolve_opt },
+    { NULL }
+};
 
 const char *
 rp_cmd_pool_section(cmd_parms *cmd, void *d, const char *arg)
@@ -54,6 +85,7 @@ rp_cmd_pool_section(cmd_parms *cmd, void *d, const char *arg)
     const char *endp = ap_strrchr_c(arg, '>');
     rp_server_conf *sconf = rp_server_config(cmd->server);
     rproxy_pool_t *pool;
+    const char *args;
     char *name;
 
     if (err) {
@@ -65,7 +97,8 @@ rp_cmd_pool_section(cmd_parms *cmd, void *d, const char *arg)
     if (!endp) {
         return "<RProxyPool> directive missing closing '>'";
     }
-    name = apr_pstrmemdup(cmd->pool, arg, endp - arg);
+    args = apr_pstrmemdup(cmd->temp_pool, arg, endp - arg);
+    name = ap_getword_conf(cmd->pool, &args);
     ap_str_tolower(name);
     if (!rp_valid_name(name)) {
         return apr_psprintf(cmd->pool, "<RProxyPool %s>: a pool name uses "
@@ -77,6 +110,12 @@ rp_cmd_pool_section(cmd_parms *cmd, void *d, const char *arg)
                             "at %s:%d", name, pool->file, pool->line);
     }
     pool = rp_pool_new(cmd, name);
+    if ((err = rp_options_parse(cmd, apr_pstrcat(cmd->temp_pool,
+                                                 "<RProxyPool ", name, ">",
+                                                 NULL),
+                                rp_pool_opts, pool, args))) {
+        return err;
+    }
     rp_config_set_current_pool(pool);
     err = ap_walk_config(cmd->directive->first_child, cmd, d);
     rp_config_set_current_pool(NULL);
@@ -187,8 +226,8 @@ static const rp_opt_t rp_member_opts[] = {
       0, 1000000 },
     { "route", RP_OPT_NAME, APR_OFFSETOF(rproxy_member_t, route), 0, 0,
       "ID" },
-    { "resolve", RP_OPT_INTERVAL, APR_OFFSETOF(rproxy_member_t, resolve),
-      apr_time_from_sec(1), RP_INTERVAL_MAX },
+    { "resolve", RP_OPT_STRING, APR_OFFSETOF(rproxy_member_t, resolve),
+      0, 0, "T|off", rp_pool_resolve_opt },
     { NULL }
 };
 
@@ -220,7 +259,7 @@ rp_cmd_member(cmd_parms *cmd, void *d, const char *args)
     word = ap_getword_conf(cmd->temp_pool, &args);
     if (!*word) {
         return "RProxyMember: expects URL [weight=N] [backup] [drain] "
-               "[disabled] [max_conns=N] [route=ID] [resolve=T]";
+               "[disabled] [max_conns=N] [route=ID] [resolve=T|off]";
     }
     m = rp_pool_member_add(cmd->pool, pool);
     if ((err = rp_pool_member_url(cmd->pool, word, m))) {

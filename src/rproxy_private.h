@@ -108,8 +108,9 @@ struct rproxy_member_t {
     int disabled;
     int max_conns;              /* 0: no cap */
     /* resolve=T: how often the resolver looks the host name up again;
-     * RP_UNSET until check_config makes it the default for names, 0 for
-     * literal addresses and Unix sockets (never) */
+     * RP_UNSET until check_config makes it the pool's resolve= or the
+     * default for names; 0 (never) for literal addresses, Unix sockets
+     * and resolve=off */
     apr_interval_time_t resolve;
     const char *route;          /* route=ID, or NULL: the suffix of the
                                  * application's session id that names it
@@ -125,7 +126,7 @@ struct rproxy_member_t {
     /* The resolver's own (rproxy_resolve.c, same child) */
     volatile apr_uint32_t rs_busy;  /* a lookup is running */
     apr_time_t rs_due;              /* when the next lookup starts */
-    int rs_failing;                 /* the last lookup failed */
+    apr_time_t rs_startup;          /* when m->addr was looked up */
 };
 
 struct rproxy_pool_t {
@@ -161,6 +162,9 @@ struct rproxy_pool_t {
      * many may wait at once across all children */
     apr_interval_time_t queue_timeout;
     int queue_max;
+    /* <RProxyPool NAME resolve=T|off>: its members' resolve= where they
+     * do not set it (RP_UNSET: the default) */
+    apr_interval_time_t resolve;
 };
 
 typedef struct {
@@ -341,24 +345,7 @@ typedef struct rp_bconn_t {
 } rp_bconn_t;
 
 /* rproxy_resolve.c */
-/* Makes m->resolve final (check_config): the default for host names,
- * 0 for literal addresses and Unix sockets. */
-void rp_resolve_config(rproxy_member_t *m);
-/* Whether any member is re-resolved (the prober then runs). */
-int rp_resolve_wanted(void);
-/* From the prober's tick: starts the lookups that are due, on threads
- * (or inline when threads is NULL). */
-void rp_resolve_tick(apr_thread_pool_t *threads, apr_time_t now);
-/* The shared slot's sequence (0: the startup address is in use). */
-apr_uint32_t rp_resolve_seq(const rproxy_member_t *m);
-/* The address to connect to now, allocated from p when the slot holds
- * one (else m->addr); *seq receives the slot's sequence. Any thread. */
-apr_sockaddr_t *rp_resolve_addr(rproxy_member_t *m, apr_pool_t *p,
-                                apr_uint32_t *seq);
-/* The address in use as "IP:PORT" (p) and when it was last looked up
- * (0: not since startup), for the status page. */
-const char *rp_resolve_describe(const rproxy_member_t *m, apr_pool_t *p,
-                                apr_time_t *resolved_at);
+#include "rproxy_resolve.h"
 
 /* rproxy_conn.c */
 /* Registers the byte-counting connection filters and the hook that finds

@@ -1,21 +1,27 @@
 /* Licensed under the Apache License, Version 2.0 (the "License"); see LICENSE.
  *
  * rproxy_resolve.c - members that move: a member named by a host name is
- * looked up again every resolve=T (default 30 s; never for a literal
- * address or a Unix socket).
+ * looked up again every resolve=T (the member's, else its pool's, else
+ * 30 s; never for a literal address or a Unix socket).
  *
  * One resolver per server: the health prober's watchdog thread
  * (rproxy_health.c) calls rp_resolve_tick(), which runs the lookups that
- * are due on the prober's threads, at most one per member at a time. The
- * result goes into the member's shared record (rp_shm_member_t addr_*,
- * a sequence lock written only here) when the address changes, so that
- * every child connects to the new address; rproxy_conn.c retires pooled
- * connections opened under an older sequence. A failed lookup keeps the
- * last good address and is logged when the state changes, not per try.
+ * are due on the prober's threads, at most one per member at a time. When
+ * the answer differs from the one in use, it goes into the member's shared
+ * record (rp_shm_member_t addr_*, a sequence lock written only here), and
+ * every child connects to the new addresses from then on; rproxy_conn.c
+ * retires pooled connections opened under an older sequence, when they
+ * are taken or given back. A failed lookup keeps the last good answer;
+ * the failure and the recovery are logged once each (the state lives in
+ * the shared record, so a prober that moves to another child does not
+ * log again).
+ *
+ * Until the first change the slot's sequence is 0 and the answer looked
+ * up at startup (m->addr) is used, so a member that never moves costs one
+ * atomic read per connection.
  */
 
 #include "rproxy_private.h"
-#include "rproxy_config.h"
 
 #include "apr_atomic.h"
 
@@ -23,40 +29,54 @@
 #include <arpa/inet.h>
 #endif
 
-/* resolve= for a host name where the member does not set it. */
-#define RP_RESOLVE_DEFAULT  apr_time_from_sec(30)
+/* Reads of the sequence lock before a reader gives up on a slot that
+ * stays odd (a resolver killed while it wrote) and uses m->addr. */
+#define RP_RESOLVE_SPINS    1000
+
+/* One answer, as the slot holds it. */
+typedef struct {
+    apr_uint32_t count;
+    apr_uint32_t family[RP_RESOLVE_MAX_ADDRS];
+    apr_uint32_t bytes[RP_RESOLVE_MAX_ADDRS][4];
+} rp_answer_t;
 
 void
 rp_resolve_config(rproxy_member_t *m)
 {
     unsigned char buf[16];
 
+    m->rs_startup = apr_time_now();
     if (m->uds_path || inet_pton(AF_INET, m->host, buf) == 1
         || inet_pton(AF_INET6, m->host, buf) == 1) {
         m->resolve = 0;
     }
     else if (m->resolve == RP_UNSET) {
-        m->resolve = RP_RESOLVE_DEFAULT;
+        m->resolve = m->pool->resolve != RP_UNSET ? m->pool->resolve
+                                                  : RP_RESOLVE_DEFAULT;
     }
 }
 
 int
-rp_resolve_wanted(void)
+rp_resolve_count(void)
 {
-    int i, j;
+    int i, j, n = 0;
 
     for (i = 0; i < rp_globals.pools->nelts; i++) {
         rproxy_pool_t *pool = APR_ARRAY_IDX(rp_globals.pools, i,
                                             rproxy_pool_t *);
 
         for (j = 0; j < pool->members->nelts; j++) {
-            if (APR_ARRAY_IDX(pool->members, j, rproxy_member_t *)->resolve
-                > 0) {
-                return 1;
-            }
+            n += APR_ARRAY_IDX(pool->members, j, rproxy_member_t *)->resolve
+                 > 0;
         }
     }
-    return 0;
+    return n;
+}
+
+int
+rp_resolve_wanted(void)
+{
+    return rp_resolve_count() > 0;
 }
 
 apr_uint32_t
@@ -66,158 +86,245 @@ rp_resolve_seq(const rproxy_member_t *m)
 }
 
 /* Reads the slot consistently: the same even sequence before and after.
- * Returns the sequence (0: nothing written yet). */
+ * Returns the sequence; 0: the startup answer is in use (a is then not
+ * filled). */
 static apr_uint32_t
-slot_read(const rproxy_member_t *m, apr_uint32_t *family, apr_port_t *port,
-          apr_uint32_t bytes[4])
+slot_read(const rproxy_member_t *m, rp_answer_t *a)
 {
     rp_shm_member_t *sh = m->sh;
     apr_uint32_t s1, s2;
-    int i;
+    int i, j, spins = 0;
 
     do {
         s1 = apr_atomic_read32(&sh->addr_seq);
-        *family = apr_atomic_read32(&sh->addr_family);
-        *port = (apr_port_t)apr_atomic_read32(&sh->addr_port);
-        for (i = 0; i < 4; i++) {
-            bytes[i] = apr_atomic_read32(&sh->addr_bytes[i]);
+        if (s1 == 0) {
+            return 0;
+        }
+        a->count = apr_atomic_read32(&sh->addr_count);
+        for (i = 0; i < RP_RESOLVE_MAX_ADDRS; i++) {
+            a->family[i] = apr_atomic_read32(&sh->addr_family[i]);
+            for (j = 0; j < 4; j++) {
+                a->bytes[i][j] = apr_atomic_read32(&sh->addr_bytes[i][j]);
+            }
         }
         s2 = apr_atomic_read32(&sh->addr_seq);
-    } while ((s1 & 1) || s1 != s2);
+    } while (((s1 & 1) || s1 != s2) && ++spins < RP_RESOLVE_SPINS);
+    if (spins == RP_RESOLVE_SPINS || a->count == 0
+        || a->count > RP_RESOLVE_MAX_ADDRS) {
+        return 0;
+    }
     return s1;
 }
 
-/* The numeric form of the slot's address. */
-static const char *
-slot_ip(apr_pool_t *p, apr_uint32_t family, const apr_uint32_t bytes[4])
+/* Fills sa as apr_sockaddr_info_get() would for a numeric address,
+ * without calling getaddrinfo(). */
+static void
+sockaddr_fill(apr_sockaddr_t *sa, apr_pool_t *p, const rproxy_member_t *m,
+              apr_uint32_t family, const apr_uint32_t bytes[4])
 {
-    char buf[64];
-
-    if (!inet_ntop(family == APR_INET6 ? AF_INET6 : AF_INET, bytes, buf,
-                   sizeof(buf))) {
-        return NULL;
+    memset(sa, 0, sizeof(*sa));
+    sa->pool = p;
+    sa->hostname = (char *)m->host;
+    sa->port = m->port;
+#if APR_HAVE_IPV6
+    if (family == APR_INET6) {
+        sa->family = APR_INET6;
+        sa->sa.sin6.sin6_family = AF_INET6;
+        sa->sa.sin6.sin6_port = htons(m->port);
+        memcpy(&sa->sa.sin6.sin6_addr, bytes, 16);
+        sa->salen = sizeof(struct sockaddr_in6);
+        sa->ipaddr_len = 16;
+        sa->addr_str_len = 46;
+        sa->ipaddr_ptr = &sa->sa.sin6.sin6_addr;
+        return;
     }
-    return apr_pstrdup(p, buf);
+#endif
+    sa->family = APR_INET;
+    sa->sa.sin.sin_family = AF_INET;
+    sa->sa.sin.sin_port = htons(m->port);
+    memcpy(&sa->sa.sin.sin_addr, bytes, 4);
+    sa->salen = sizeof(struct sockaddr_in);
+    sa->ipaddr_len = 4;
+    sa->addr_str_len = 16;
+    sa->ipaddr_ptr = &sa->sa.sin.sin_addr;
 }
 
 apr_sockaddr_t *
 rp_resolve_addr(rproxy_member_t *m, apr_pool_t *p, apr_uint32_t *seq)
 {
-    apr_uint32_t family, bytes[4];
-    apr_port_t port;
-    apr_sockaddr_t *sa;
-    const char *ip;
+    apr_sockaddr_t *first = NULL, **link = &first;
+    rp_answer_t a;
+    apr_uint32_t i;
 
     *seq = 0;
-    if (m->resolve <= 0
-        || (*seq = slot_read(m, &family, &port, bytes)) == 0) {
+    if (m->resolve <= 0 || (*seq = slot_read(m, &a)) == 0) {
         return m->addr;
     }
-    /* a numeric host: getaddrinfo() converts it without a lookup */
-    ip = slot_ip(p, family, bytes);
-    if (!ip || apr_sockaddr_info_get(&sa, ip, (int)family, port, 0, p)
-               != APR_SUCCESS) {
-        return m->addr;
+    for (i = 0; i < a.count; i++) {
+        *link = apr_palloc(p, sizeof(**link));
+        sockaddr_fill(*link, p, m, a.family[i], a.bytes[i]);
+        link = &(*link)->next;
     }
-    return sa;
+    return first;
+}
+
+/* The answer as the slot would hold it. */
+static void
+answer_from(rp_answer_t *a, const apr_sockaddr_t *sa)
+{
+    memset(a, 0, sizeof(*a));
+    for (; sa && a->count < RP_RESOLVE_MAX_ADDRS; sa = sa->next) {
+        if ((sa->family != APR_INET && sa->family != APR_INET6)
+            || sa->ipaddr_len > 16) {
+            continue;
+        }
+        a->family[a->count] = (apr_uint32_t)sa->family;
+        memcpy(a->bytes[a->count], sa->ipaddr_ptr, sa->ipaddr_len);
+        a->count++;
+    }
+}
+
+/* Whether two answers hold the same addresses, in any order: a name
+ * served round robin by DNS comes back rotated, which is no move. */
+static int
+answer_same(const rp_answer_t *a, const rp_answer_t *b)
+{
+    apr_uint32_t i, j;
+
+    if (a->count != b->count) {
+        return 0;
+    }
+    for (i = 0; i < a->count; i++) {
+        for (j = 0; j < b->count; j++) {
+            if (a->family[i] == b->family[j]
+                && !memcmp(a->bytes[i], b->bytes[j], sizeof(a->bytes[i]))) {
+                break;
+            }
+        }
+        if (j == b->count) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The answer in use: the slot's, else startup's. */
+static void
+answer_current(const rproxy_member_t *m, rp_answer_t *a)
+{
+    if (m->resolve <= 0 || !slot_read(m, a)) {
+        answer_from(a, m->addr);
+    }
+}
+
+/* "IP:PORT" of an answer's addresses, ", " between them. */
+static const char *
+answer_text(apr_pool_t *p, const rproxy_member_t *m, const rp_answer_t *a)
+{
+    const char *text = "";
+    char buf[64];
+    apr_uint32_t i;
+
+    for (i = 0; i < a->count; i++) {
+        const char *ip = inet_ntop(a->family[i] == APR_INET6 ? AF_INET6
+                                                             : AF_INET,
+                                   a->bytes[i], buf, sizeof(buf));
+
+        text = apr_psprintf(p, a->family[i] == APR_INET6 ? "%s%s[%s]:%u"
+                            : "%s%s%s:%u", text, i ? ", " : "",
+                            ip ? ip : "?", m->port);
+    }
+    return text;
 }
 
 const char *
 rp_resolve_describe(const rproxy_member_t *m, apr_pool_t *p,
                     apr_time_t *resolved_at)
 {
-    apr_uint32_t family, bytes[4];
-    apr_port_t port;
-    const char *ip;
-    char *buf;
+    rp_answer_t a;
 
     *resolved_at = 0;
     if (m->uds_path) {
         return apr_pstrcat(p, "unix:", m->uds_path, NULL);
     }
-    if (m->resolve > 0) {
-        *resolved_at = (apr_time_t)apr_atomic_read64(&m->sh->resolved_at);
-        if (slot_read(m, &family, &port, bytes)) {
-            ip = slot_ip(p, family, bytes);
-            return apr_psprintf(p, family == APR_INET6 ? "[%s]:%u" : "%s:%u",
-                                ip ? ip : "?", port);
-        }
+    *resolved_at = m->rs_startup;
+    if (m->resolve > 0 && m->sh) {
+        apr_time_t at = (apr_time_t)apr_atomic_read64(&m->sh->resolved_at);
+
+        *resolved_at = at ? at : m->rs_startup;
     }
-    if (!m->addr || apr_sockaddr_ip_get(&buf, m->addr) != APR_SUCCESS) {
-        return "";
-    }
-    return apr_psprintf(p, m->addr->family == APR_INET6 ? "[%s]:%u"
-                        : "%s:%u", buf, m->addr->port);
+    answer_current(m, &a);
+    return answer_text(p, m, &a);
 }
 
-/* Writes a new address into the slot (the resolver only). */
+void
+rp_resolve_shm_reset(rp_shm_member_t *rec)
+{
+    apr_size_t from = APR_OFFSETOF(rp_shm_member_t, resolved_at);
+
+    memset((char *)rec + from, 0, APR_OFFSETOF(rp_shm_member_t, addr_bytes)
+           + sizeof(rec->addr_bytes) - from);
+}
+
+/* Writes a new answer into the slot (the resolver only). The sequence
+ * goes odd, then to the next even value, never back to 0. */
 static void
-slot_write(rproxy_member_t *m, const apr_sockaddr_t *sa)
+slot_write(rproxy_member_t *m, const rp_answer_t *a)
 {
     rp_shm_member_t *sh = m->sh;
-    apr_uint32_t seq = apr_atomic_read32(&sh->addr_seq), bytes[4] = {0};
-    int i;
+    apr_uint32_t seq = apr_atomic_read32(&sh->addr_seq) & ~1u;
+    int i, j;
 
-    memcpy(bytes, sa->ipaddr_ptr, sa->ipaddr_len > 16 ? 16
-                                                      : sa->ipaddr_len);
     apr_atomic_set32(&sh->addr_seq, seq + 1);
-    apr_atomic_set32(&sh->addr_family, (apr_uint32_t)sa->family);
-    apr_atomic_set32(&sh->addr_port, m->port);
-    for (i = 0; i < 4; i++) {
-        apr_atomic_set32(&sh->addr_bytes[i], bytes[i]);
+    apr_atomic_set32(&sh->addr_count, a->count);
+    for (i = 0; i < RP_RESOLVE_MAX_ADDRS; i++) {
+        apr_atomic_set32(&sh->addr_family[i], a->family[i]);
+        for (j = 0; j < 4; j++) {
+            apr_atomic_set32(&sh->addr_bytes[i][j], a->bytes[i][j]);
+        }
     }
-    apr_atomic_set32(&sh->addr_seq, seq + 2);
-}
-
-/* The address in use now, as the status shows it, to compare. */
-static int
-same_addr(rproxy_member_t *m, apr_pool_t *p, const apr_sockaddr_t *sa)
-{
-    apr_time_t at;
-    char *ip;
-
-    if (apr_sockaddr_ip_get(&ip, (apr_sockaddr_t *)sa) != APR_SUCCESS) {
-        return 1;
-    }
-    return !strcmp(rp_resolve_describe(m, p, &at),
-                   apr_psprintf(p, sa->family == APR_INET6 ? "[%s]:%u"
-                                : "%s:%u", ip, m->port));
+    apr_atomic_set32(&sh->addr_seq, seq + 2 ? seq + 2 : 2);
 }
 
 static void
 resolve_one(rproxy_member_t *m, apr_pool_t *p)
 {
+    rp_shm_member_t *sh = m->sh;
+    rp_answer_t now, got;
     apr_sockaddr_t *sa;
     apr_status_t rv;
-    apr_time_t at;
 
+    answer_current(m, &now);
     rv = apr_sockaddr_info_get(&sa, m->host, APR_UNSPEC, m->port, 0, p);
+    if (rv == APR_SUCCESS) {
+        answer_from(&got, sa);
+        if (!got.count) {
+            rv = APR_EINVAL;    /* no IPv4 or IPv6 address in the answer */
+        }
+    }
     if (rv != APR_SUCCESS) {
-        if (!m->rs_failing) {
-            m->rs_failing = 1;
+        if (apr_atomic_cas32(&sh->addr_failing, 1, 0) == 0) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, rv, m->pool->s,
-                         RPLOGNO(00230) RP_MEMBER_FMT "cannot resolve %s "
-                         "any more; keeping %s", RP_MEMBER_ARGS(m), m->host,
-                         rp_resolve_describe(m, p, &at));
+                         RPLOGNO(00230) RP_MEMBER_FMT "cannot resolve %s: "
+                         "keeping %s until it resolves again",
+                         RP_MEMBER_ARGS(m), m->host,
+                         answer_text(p, m, &now));
         }
         return;
     }
-    if (m->rs_failing) {
-        m->rs_failing = 0;
+    if (apr_atomic_cas32(&sh->addr_failing, 0, 1) == 1) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->pool->s, RPLOGNO(00231)
                      RP_MEMBER_FMT "%s resolves again", RP_MEMBER_ARGS(m),
                      m->host);
     }
-    if (!same_addr(m, p, sa)) {
-        const char *was = rp_resolve_describe(m, p, &at);
-
-        slot_write(m, sa);
+    if (!answer_same(&now, &got)) {
+        slot_write(m, &got);
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->pool->s, RPLOGNO(00232)
-                     RP_MEMBER_FMT "%s now resolves to %s (was %s); new "
+                     RP_MEMBER_FMT "%s now resolves to %s (was %s): new "
                      "connections go there", RP_MEMBER_ARGS(m), m->host,
-                     rp_resolve_describe(m, p, &at), was);
+                     answer_text(p, m, &got), answer_text(p, m, &now));
     }
-    apr_atomic_set64(&m->sh->resolved_at, (apr_uint64_t)apr_time_now());
+    apr_atomic_set64(&sh->resolved_at, (apr_uint64_t)apr_time_now());
 }
 
 static void *APR_THREAD_FUNC
@@ -227,6 +334,7 @@ resolve_task(apr_thread_t *thread, void *data)
     apr_pool_t *p;
 
     (void)thread;
+    /* its own allocator: lookups and checks run on several threads */
     if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) == APR_SUCCESS) {
         apr_pool_tag(p, "rproxy_resolve");
         resolve_one(m, p);

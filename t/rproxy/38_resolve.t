@@ -2,15 +2,17 @@
 # resolve=T by the one resolver (the health prober's watchdog thread), and
 # every child connects to the new address. The test points the name
 # rproxy-test-move.invalid at 127.0.0.1, then at 127.0.0.2, in /etc/hosts
-# (as root; saved and restored in END and on signals) while a client sends
-# requests, with a small server on each address and the same port that
-# answers with its name: traffic moves within seconds and no request fails;
-# with the name gone from /etc/hosts the last address is kept (requests
-# still succeed) and the failure is logged once; the status JSON shows the
-# address in use and when it was resolved. The pool comes from a file the
-# test writes under t/logs/resolve/ (t/conf/38_resolve.conf.in includes
-# it), then a graceful restart, because httpd refuses to start when a
-# member's name does not resolve.
+# (as root; the file is replaced whole with rename(), so that other
+# programs never read half of it, and restored in END and on signals)
+# while a client sends requests, with a small server on each address and
+# the same port that answers with its name: traffic moves within seconds
+# and no request fails; a member with resolve=off stays where it was; with
+# the name gone from /etc/hosts the last address is kept (requests still
+# succeed) and the failure and the recovery are logged once each; the
+# status JSON and HTML show the address in use and when it was resolved.
+# The pools come from a file the test writes under t/logs/resolve/
+# (t/conf/38_resolve.conf.in includes it), then a graceful restart,
+# because httpd refuses to start when a member's name does not resolve.
 use strict;
 use warnings FATAL => 'all';
 use lib 't/lib';
@@ -19,11 +21,11 @@ use Apache::TestRequest qw(GET);
 use Apache::TestUtil qw(t_cmp);
 use Time::HiRes qw(time sleep);
 use RPTest qw(evil_start evil_stop read_request respond status_json
-              status_member error_log_size error_log_since);
+              status_member error_log_size error_log_since next_generation);
 
 my $hosts = '/etc/hosts';
 my $name = 'rproxy-test-move.invalid';
-plan tests => 11, need { "root, to rewrite $hosts" => $> == 0,
+plan tests => 16, need { "root, to rewrite $hosts" => $> == 0,
                          "a writable $hosts" => -w $hosts ? 1 : 0 };
 
 my $port = Apache::Test::vars('resolve_port');
@@ -35,22 +37,25 @@ my $conf = "$root/conf/httpd.conf";
 open my $fh, '<', $hosts or die "$hosts: $!";
 my $saved = do { local $/; <$fh> };
 close $fh;
+my $mode = (stat $hosts)[2] & 07777;
+# a run killed before it could restore the file left its line behind
+$saved =~ s/^[^\n]*\s\Q$name\E\n//mg;
 
+# /etc/hosts as it was, plus the name on $ip; replaced whole, atomically
 sub set_hosts {
     my ($ip) = @_;
-    open my $out, '>', $hosts or die "$hosts: $!";
+    my $tmp = "$hosts.rproxy-test.$$";
+    open my $out, '>', $tmp or die "$tmp: $!";
     print $out $saved, ($ip ? "$ip $name\n" : '');
-    close $out;
+    close $out or die "$tmp: $!";
+    chmod $mode, $tmp;
+    rename $tmp, $hosts or die "rename $tmp $hosts: $!";
 }
 
 sub graceful {
     my $gen = (status_json() || {})->{generation} // 0;
     my $out = `$httpd -d $root -f $conf -k graceful 2>&1`;
-    for (1 .. 100) {
-        sleep 0.1;
-        my $j = status_json() or next;
-        return 1 if $j->{generation} > $gen;
-    }
+    return 1 if next_generation($gen) > $gen;
     print "# graceful restart: $out";
     return 0;
 }
@@ -82,18 +87,23 @@ $two = server('127.0.0.2', 'two');
 set_hosts('127.0.0.1');
 mkdir $dir;
 open my $cf, '>', "$dir/move.conf" or die "$dir/move.conf: $!";
-print $cf "<RProxyPool move>\n",
-          "    RProxyMember http://$name:$port resolve=1s\n",
+print $cf "<RProxyPool move resolve=1s>\n",
+          "    RProxyMember http://$name:$port\n",
           "</RProxyPool>\n",
-          "RProxyPass /move/ move/\n";
+          "<RProxyPool stay resolve=1s>\n",
+          "    RProxyMember http://$name:$port resolve=off\n",
+          "</RProxyPool>\n",
+          "RProxyPass /move/ move/\n",
+          "RProxyPass /stay/ stay/\n";
 close $cf;
-ok t_cmp(graceful(), 1, 'graceful restart with the pool');
+ok t_cmp(graceful(), 1, 'graceful restart with the pools');
 
 # one keep-alive client connection: its member connection is pooled and
 # must be retired when the name moves
 Apache::TestRequest::user_agent(reset => 1, keep_alive => 1);
 my $res = GET('/move/x');
 ok t_cmp($res->content, "one\n", 'the name resolves to 127.0.0.1 first');
+ok t_cmp(GET('/stay/x')->content, "one\n", 'for the resolve=off member too');
 
 # switch while requests flow
 my ($sent, $failed, $moved_after) = (0, 0, undef);
@@ -127,11 +137,20 @@ Apache::TestRequest::user_agent(reset => 1, keep_alive => 0);
 @after = map { GET('/move/x')->content } 1 .. 10;
 ok t_cmp(scalar(grep { $_ ne "two\n" } @after), 0,
          'on new client connections too');
+@after = map { GET('/stay/x')->content } 1 .. 5;
+ok t_cmp(scalar(grep { $_ ne "one\n" } @after), 0,
+         'the resolve=off member stays on 127.0.0.1');
 
 my $m = status_member('move');
-ok t_cmp($m->{address}, "127.0.0.2:$port", 'status JSON shows the address in use');
-ok t_cmp(defined $m->{resolved_at} && abs($m->{resolved_at} - time) < 10 ? 1 : 0,
-         1, 'and when it was resolved');
+ok t_cmp($m->{address}, "127.0.0.2:$port",
+         'status JSON shows the address in use');
+ok t_cmp(defined $m->{resolved_at} && abs($m->{resolved_at} - time) < 10
+         ? 1 : 0, 1, 'and when it was resolved');
+ok t_cmp(status_member('stay')->{address}, "127.0.0.1:$port",
+         'and the resolve=off member its startup address');
+my $html = GET('/rproxy-status')->content;
+ok t_cmp($html =~ m{data-pool="move" data-member="[^"]+"><td class="name">[^<]*<span class="addr" title="resolved [^"]+">127\.0\.0\.2:$port, resolved \d+ s ago</span>}
+         ? 1 : 0, 1, 'the status page shows the address and its age');
 
 # the name disappears: the last address is kept, logged once
 my $from = error_log_size();
@@ -151,3 +170,5 @@ sleep 2.5;
 $log = error_log_since($from);
 $n = () = $log =~ /RP00231/g;
 ok t_cmp($n, 1, 'and its end once');
+$n = () = $log =~ /RP00232/g;
+ok t_cmp($n, 0, 'with no move logged (the address did not change)');

@@ -339,6 +339,7 @@ rp_health_prober_tick(void)
                                                rproxy_member_t *);
 
             if (m->hc_due > now || (rp_shm_admin(m) & RP_ADMIN_DISABLED)
+                || rp_resolve_absent(m)
                 || apr_atomic_cas32(&m->hc_busy, 1, 0) != 0) {
                 continue;
             }

@@ -19,6 +19,9 @@
 #include "http_ssl.h"
 #include "apr_lib.h"
 
+#if APR_HAVE_ARPA_INET_H
+#include <arpa/inet.h>
+#endif
 #if APR_HAVE_SYS_UN_H
 #include <sys/un.h>
 #endif
@@ -228,6 +231,8 @@ static const rp_opt_t rp_member_opts[] = {
       "ID" },
     { "resolve", RP_OPT_STRING, APR_OFFSETOF(rproxy_member_t, resolve),
       0, 0, "T|off", rp_pool_resolve_opt },
+    { "expand", RP_OPT_INT, APR_OFFSETOF(rproxy_member_t, expand), 1,
+      RP_EXPAND_MAX },
     { NULL }
 };
 
@@ -242,6 +247,44 @@ rp_pool_member_add(apr_pool_t *p, rproxy_pool_t *pool)
     m->resolve = RP_UNSET;
     APR_ARRAY_PUSH(pool->members, rproxy_member_t *) = m;
     return m;
+}
+
+/* expand=N: m becomes slot 1 of N, named URL#1, and N - 1 copies follow
+ * it (rproxy_resolve_expand.c gives each an address). */
+static const char *
+rp_pool_member_expand(cmd_parms *cmd, rproxy_pool_t *pool,
+                      rproxy_member_t *m, const char *word)
+{
+    const char *name, *label;
+    unsigned char buf[16];
+    int i;
+
+    if (m->uds_path || inet_pton(AF_INET, m->host, buf) == 1
+        || inet_pton(AF_INET6, m->host, buf) == 1) {
+        return apr_psprintf(cmd->pool, "RProxyMember %s: expand= needs a "
+                            "host name", word);
+    }
+    if (m->route) {
+        return apr_psprintf(cmd->pool, "RProxyMember %s: expand= and "
+                            "route= do not go together (each slot would "
+                            "have the same route)", word);
+    }
+    name = m->name;
+    label = m->label;
+    m->group = m;
+    for (i = 1; i <= m->expand; i++) {
+        rproxy_member_t *c = i == 1 ? m : rp_pool_member_add(cmd->pool, pool);
+        int index = c->index;
+
+        if (c != m) {
+            *c = *m;
+            c->index = index;
+        }
+        c->slot = i;
+        c->name = apr_psprintf(cmd->pool, "%s#%d", name, i);
+        c->label = apr_psprintf(cmd->pool, "%s#%d", label, i);
+    }
+    return NULL;
 }
 
 const char *
@@ -259,7 +302,8 @@ rp_cmd_member(cmd_parms *cmd, void *d, const char *args)
     word = ap_getword_conf(cmd->temp_pool, &args);
     if (!*word) {
         return "RProxyMember: expects URL [weight=N] [backup] [drain] "
-               "[disabled] [max_conns=N] [route=ID] [resolve=T|off]";
+               "[disabled] [max_conns=N] [route=ID] [resolve=T|off] "
+               "[expand=N]";
     }
     m = rp_pool_member_add(cmd->pool, pool);
     if ((err = rp_pool_member_url(cmd->pool, word, m))) {
@@ -279,7 +323,7 @@ rp_cmd_member(cmd_parms *cmd, void *d, const char *args)
                                 rp_member_opts, m, args))) {
         return err;
     }
-    return NULL;
+    return m->expand ? rp_pool_member_expand(cmd, pool, m, word) : NULL;
 }
 
 const char *
@@ -420,6 +464,10 @@ rp_pool_resolve(apr_pool_t *pconf, server_rec *s, rproxy_pool_t *pool)
         apr_status_t rv = m->uds_path
             ? apr_sockaddr_info_get(&m->addr, m->uds_path, APR_UNIX, 0, 0,
                                     pconf)
+            /* expand=: the first slot looks up for all of them */
+            : m->group ? (m->group == m
+                          ? rp_resolve_expand_startup(pconf, s, m)
+                          : APR_SUCCESS)
             : apr_sockaddr_info_get(&m->addr, m->host, APR_UNSPEC, m->port,
                                     0, pconf);
         if (rv != APR_SUCCESS) {

@@ -112,6 +112,11 @@ struct rproxy_member_t {
      * default for names; 0 (never) for literal addresses, Unix sockets
      * and resolve=off */
     apr_interval_time_t resolve;
+    /* expand=N: the slots one name stands for (rproxy_resolve_expand.c);
+     * each slot is a member "URL#i" whose group is the first one */
+    int expand;
+    rproxy_member_t *group;     /* the first slot, or NULL: not expanded */
+    int slot;                   /* 1..expand */
     const char *route;          /* route=ID, or NULL: the suffix of the
                                  * application's session id that names it
                                  * (RProxySticky route=, rproxy_sticky.c) */

@@ -33,12 +33,6 @@
  * stays odd (a resolver killed while it wrote) and uses m->addr. */
 #define RP_RESOLVE_SPINS    1000
 
-/* One answer, as the slot holds it. */
-typedef struct {
-    apr_uint32_t count;
-    apr_uint32_t family[RP_RESOLVE_MAX_ADDRS];
-    apr_uint32_t bytes[RP_RESOLVE_MAX_ADDRS][4];
-} rp_answer_t;
 
 void
 rp_resolve_config(rproxy_member_t *m)
@@ -85,11 +79,8 @@ rp_resolve_seq(const rproxy_member_t *m)
     return m->resolve > 0 ? apr_atomic_read32(&m->sh->addr_seq) : 0;
 }
 
-/* Reads the slot consistently: the same even sequence before and after.
- * Returns the sequence; 0: the startup answer is in use (a is then not
- * filled). */
-static apr_uint32_t
-slot_read(const rproxy_member_t *m, rp_answer_t *a)
+apr_uint32_t
+rp_resolve_slot_read(const rproxy_member_t *m, rp_answer_t *a)
 {
     rp_shm_member_t *sh = m->sh;
     apr_uint32_t s1, s2;
@@ -102,26 +93,28 @@ slot_read(const rproxy_member_t *m, rp_answer_t *a)
         }
         a->count = apr_atomic_read32(&sh->addr_count);
         for (i = 0; i < RP_RESOLVE_MAX_ADDRS; i++) {
-            a->family[i] = apr_atomic_read32(&sh->addr_family[i]);
+            a->addr[i].family = apr_atomic_read32(&sh->addr_family[i]);
             for (j = 0; j < 4; j++) {
-                a->bytes[i][j] = apr_atomic_read32(&sh->addr_bytes[i][j]);
+                a->addr[i].bytes[j]
+                    = apr_atomic_read32(&sh->addr_bytes[i][j]);
             }
         }
         s2 = apr_atomic_read32(&sh->addr_seq);
     } while (((s1 & 1) || s1 != s2) && ++spins < RP_RESOLVE_SPINS);
-    if (spins == RP_RESOLVE_SPINS || a->count == 0
-        || a->count > RP_RESOLVE_MAX_ADDRS) {
+    /* an expand= slot without an address holds 0 of them */
+    if (spins == RP_RESOLVE_SPINS || a->count > RP_RESOLVE_MAX_ADDRS) {
         return 0;
     }
     return s1;
 }
 
-/* Fills sa as apr_sockaddr_info_get() would for a numeric address,
- * without calling getaddrinfo(). */
-static void
-sockaddr_fill(apr_sockaddr_t *sa, apr_pool_t *p, const rproxy_member_t *m,
-              apr_uint32_t family, const apr_uint32_t bytes[4])
+void
+rp_resolve_sockaddr(apr_sockaddr_t *sa, apr_pool_t *p,
+                    const rproxy_member_t *m, const rp_addr_t *a)
 {
+    apr_uint32_t family = a->family;
+    const apr_uint32_t *bytes = a->bytes;
+
     memset(sa, 0, sizeof(*sa));
     sa->pool = p;
     sa->hostname = (char *)m->host;
@@ -157,31 +150,55 @@ rp_resolve_addr(rproxy_member_t *m, apr_pool_t *p, apr_uint32_t *seq)
     apr_uint32_t i;
 
     *seq = 0;
-    if (m->resolve <= 0 || (*seq = slot_read(m, &a)) == 0) {
+    if (m->resolve <= 0 || (*seq = rp_resolve_slot_read(m, &a)) == 0) {
         return m->addr;
     }
     for (i = 0; i < a.count; i++) {
         *link = apr_palloc(p, sizeof(**link));
-        sockaddr_fill(*link, p, m, a.family[i], a.bytes[i]);
+        rp_resolve_sockaddr(*link, p, m, &a.addr[i]);
         link = &(*link)->next;
     }
     return first;
+}
+
+int
+rp_resolve_list(rp_addr_t *out, int max, const apr_sockaddr_t *sa)
+{
+    int n = 0, i;
+
+    memset(out, 0, max * sizeof(*out));
+    for (; sa && n < max; sa = sa->next) {
+        if ((sa->family != APR_INET && sa->family != APR_INET6)
+            || sa->ipaddr_len > 16) {
+            continue;
+        }
+        out[n].family = (apr_uint32_t)sa->family;
+        memcpy(out[n].bytes, sa->ipaddr_ptr, sa->ipaddr_len);
+        for (i = 0; i < n && !rp_resolve_addr_eq(&out[i], &out[n]); i++) {
+        }
+        if (i == n) {
+            n++;                /* not a duplicate */
+        }
+        else {
+            memset(&out[n], 0, sizeof(out[n]));
+        }
+    }
+    return n;
+}
+
+int
+rp_resolve_addr_eq(const rp_addr_t *a, const rp_addr_t *b)
+{
+    return a->family == b->family && !memcmp(a->bytes, b->bytes,
+                                             sizeof(a->bytes));
 }
 
 /* The answer as the slot would hold it. */
 static void
 answer_from(rp_answer_t *a, const apr_sockaddr_t *sa)
 {
-    memset(a, 0, sizeof(*a));
-    for (; sa && a->count < RP_RESOLVE_MAX_ADDRS; sa = sa->next) {
-        if ((sa->family != APR_INET && sa->family != APR_INET6)
-            || sa->ipaddr_len > 16) {
-            continue;
-        }
-        a->family[a->count] = (apr_uint32_t)sa->family;
-        memcpy(a->bytes[a->count], sa->ipaddr_ptr, sa->ipaddr_len);
-        a->count++;
-    }
+    a->count = (apr_uint32_t)rp_resolve_list(a->addr, RP_RESOLVE_MAX_ADDRS,
+                                             sa);
 }
 
 /* Whether two answers hold the same addresses, in any order: a name
@@ -196,8 +213,7 @@ answer_same(const rp_answer_t *a, const rp_answer_t *b)
     }
     for (i = 0; i < a->count; i++) {
         for (j = 0; j < b->count; j++) {
-            if (a->family[i] == b->family[j]
-                && !memcmp(a->bytes[i], b->bytes[j], sizeof(a->bytes[i]))) {
+            if (rp_resolve_addr_eq(&a->addr[i], &b->addr[j])) {
                 break;
             }
         }
@@ -208,29 +224,28 @@ answer_same(const rp_answer_t *a, const rp_answer_t *b)
     return 1;
 }
 
-/* The answer in use: the slot's, else startup's. */
-static void
-answer_current(const rproxy_member_t *m, rp_answer_t *a)
+void
+rp_resolve_current(const rproxy_member_t *m, rp_answer_t *a)
 {
-    if (m->resolve <= 0 || !slot_read(m, a)) {
+    if (m->resolve <= 0 || !rp_resolve_slot_read(m, a)) {
         answer_from(a, m->addr);
     }
 }
 
-/* "IP:PORT" of an answer's addresses, ", " between them. */
-static const char *
-answer_text(apr_pool_t *p, const rproxy_member_t *m, const rp_answer_t *a)
+const char *
+rp_resolve_text(apr_pool_t *p, const rproxy_member_t *m,
+                const rp_answer_t *a)
 {
     const char *text = "";
     char buf[64];
     apr_uint32_t i;
 
     for (i = 0; i < a->count; i++) {
-        const char *ip = inet_ntop(a->family[i] == APR_INET6 ? AF_INET6
-                                                             : AF_INET,
-                                   a->bytes[i], buf, sizeof(buf));
+        int v6 = a->addr[i].family == APR_INET6;
+        const char *ip = inet_ntop(v6 ? AF_INET6 : AF_INET,
+                                   a->addr[i].bytes, buf, sizeof(buf));
 
-        text = apr_psprintf(p, a->family[i] == APR_INET6 ? "%s%s[%s]:%u"
+        text = apr_psprintf(p, v6 ? "%s%s[%s]:%u"
                             : "%s%s%s:%u", text, i ? ", " : "",
                             ip ? ip : "?", m->port);
     }
@@ -253,8 +268,8 @@ rp_resolve_describe(const rproxy_member_t *m, apr_pool_t *p,
 
         *resolved_at = at ? at : m->rs_startup;
     }
-    answer_current(m, &a);
-    return answer_text(p, m, &a);
+    rp_resolve_current(m, &a);
+    return rp_resolve_text(p, m, &a);
 }
 
 void
@@ -266,10 +281,8 @@ rp_resolve_shm_reset(rp_shm_member_t *rec)
            + sizeof(rec->addr_bytes) - from);
 }
 
-/* Writes a new answer into the slot (the resolver only). The sequence
- * goes odd, then to the next even value, never back to 0. */
-static void
-slot_write(rproxy_member_t *m, const rp_answer_t *a)
+void
+rp_resolve_slot_write(rproxy_member_t *m, const rp_answer_t *a)
 {
     rp_shm_member_t *sh = m->sh;
     apr_uint32_t seq = apr_atomic_read32(&sh->addr_seq) & ~1u;
@@ -278,53 +291,65 @@ slot_write(rproxy_member_t *m, const rp_answer_t *a)
     apr_atomic_set32(&sh->addr_seq, seq + 1);
     apr_atomic_set32(&sh->addr_count, a->count);
     for (i = 0; i < RP_RESOLVE_MAX_ADDRS; i++) {
-        apr_atomic_set32(&sh->addr_family[i], a->family[i]);
+        apr_atomic_set32(&sh->addr_family[i], a->addr[i].family);
         for (j = 0; j < 4; j++) {
-            apr_atomic_set32(&sh->addr_bytes[i][j], a->bytes[i][j]);
+            apr_atomic_set32(&sh->addr_bytes[i][j], a->addr[i].bytes[j]);
         }
     }
     apr_atomic_set32(&sh->addr_seq, seq + 2 ? seq + 2 : 2);
 }
 
-static void
-resolve_one(rproxy_member_t *m, apr_pool_t *p)
+apr_status_t
+rp_resolve_lookup(rproxy_member_t *m, apr_pool_t *p, apr_sockaddr_t **sa)
 {
     rp_shm_member_t *sh = m->sh;
-    rp_answer_t now, got;
-    apr_sockaddr_t *sa;
+    rp_addr_t one;
+    rp_answer_t now;
     apr_status_t rv;
 
-    answer_current(m, &now);
-    rv = apr_sockaddr_info_get(&sa, m->host, APR_UNSPEC, m->port, 0, p);
-    if (rv == APR_SUCCESS) {
-        answer_from(&got, sa);
-        if (!got.count) {
-            rv = APR_EINVAL;    /* no IPv4 or IPv6 address in the answer */
-        }
+    rv = apr_sockaddr_info_get(sa, m->host, APR_UNSPEC, m->port, 0, p);
+    if (rv == APR_SUCCESS && !rp_resolve_list(&one, 1, *sa)) {
+        rv = APR_EINVAL;        /* no IPv4 or IPv6 address in the answer */
     }
     if (rv != APR_SUCCESS) {
         if (apr_atomic_cas32(&sh->addr_failing, 1, 0) == 0) {
+            rp_resolve_current(m, &now);
             ap_log_error(APLOG_MARK, APLOG_WARNING, rv, m->pool->s,
                          RPLOGNO(00230) RP_MEMBER_FMT "cannot resolve %s: "
                          "keeping %s until it resolves again",
                          RP_MEMBER_ARGS(m), m->host,
-                         answer_text(p, m, &now));
+                         m->group ? "the addresses in use"
+                                  : rp_resolve_text(p, m, &now));
         }
-        return;
+        return rv;
     }
     if (apr_atomic_cas32(&sh->addr_failing, 0, 1) == 1) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->pool->s, RPLOGNO(00231)
                      RP_MEMBER_FMT "%s resolves again", RP_MEMBER_ARGS(m),
                      m->host);
     }
+    return APR_SUCCESS;
+}
+
+static void
+resolve_one(rproxy_member_t *m, apr_pool_t *p)
+{
+    rp_answer_t now, got;
+    apr_sockaddr_t *sa;
+
+    if (rp_resolve_lookup(m, p, &sa) != APR_SUCCESS) {
+        return;
+    }
+    rp_resolve_current(m, &now);
+    answer_from(&got, sa);
     if (!answer_same(&now, &got)) {
-        slot_write(m, &got);
+        rp_resolve_slot_write(m, &got);
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->pool->s, RPLOGNO(00232)
                      RP_MEMBER_FMT "%s now resolves to %s (was %s): new "
                      "connections go there", RP_MEMBER_ARGS(m), m->host,
-                     answer_text(p, m, &got), answer_text(p, m, &now));
+                     rp_resolve_text(p, m, &got), rp_resolve_text(p, m, &now));
     }
-    apr_atomic_set64(&sh->resolved_at, (apr_uint64_t)apr_time_now());
+    apr_atomic_set64(&m->sh->resolved_at, (apr_uint64_t)apr_time_now());
 }
 
 static void *APR_THREAD_FUNC
@@ -337,7 +362,12 @@ resolve_task(apr_thread_t *thread, void *data)
     /* its own allocator: lookups and checks run on several threads */
     if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) == APR_SUCCESS) {
         apr_pool_tag(p, "rproxy_resolve");
-        resolve_one(m, p);
+        if (m->group) {
+            rp_resolve_expand_one(m, p);
+        }
+        else {
+            resolve_one(m, p);
+        }
         apr_pool_destroy(p);
     }
     apr_atomic_set32(&m->rs_busy, 0);
@@ -357,7 +387,9 @@ rp_resolve_tick(apr_thread_pool_t *threads, apr_time_t now)
             rproxy_member_t *m = APR_ARRAY_IDX(pool->members, j,
                                                rproxy_member_t *);
 
+            /* an expand= group is looked up once, by its first slot */
             if (m->resolve <= 0 || m->rs_due > now
+                || (m->group && m->group != m)
                 || apr_atomic_cas32(&m->rs_busy, 1, 0) != 0) {
                 continue;
             }

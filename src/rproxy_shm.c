@@ -334,13 +334,17 @@ rp_shm_hc_down(const rproxy_member_t *m)
     return apr_atomic_read32(&m->sh->hc_down) != 0;
 }
 
-/* Disabled first, then failed health checks, ejected, draining: the
- * reason that keeps the member out longest, or that an operator set. */
+/* Absent (an expand= slot without an address) first, then disabled,
+ * failed health checks, ejected, draining: the reason that keeps the
+ * member out longest, or that an operator set. */
 static rp_member_state_e
 member_state(const rproxy_member_t *m, apr_time_t now)
 {
     apr_uint32_t admin = rp_shm_admin(m);
 
+    if (rp_resolve_absent(m)) {
+        return RP_MEMBER_ABSENT;
+    }
     if (admin & RP_ADMIN_DISABLED) {
         return RP_MEMBER_DISABLED;
     }

@@ -121,7 +121,8 @@ typedef enum {
     RP_MEMBER_DRAINING,         /* RP_ADMIN_DRAIN: sticky requests only */
     RP_MEMBER_EJECTED,          /* by RProxyOutlier, for a while */
     RP_MEMBER_HEALTH_FAILED,    /* failed `fall` active checks in a row */
-    RP_MEMBER_DISABLED          /* RP_ADMIN_DISABLED: takes nothing */
+    RP_MEMBER_DISABLED,         /* RP_ADMIN_DISABLED: takes nothing */
+    RP_MEMBER_ABSENT            /* an expand= slot without an address */
 } rp_member_state_e;
 
 /* One member's shared record, each field read once (atomically, but not

@@ -34,7 +34,8 @@ typedef struct {
 
 /* The state as the page words it ("role"), by rp_member_state_e. */
 static const char *const state_words[] = {
-    "up", "backup", "draining", "ejected", "health-failed", "disabled"
+    "up", "backup", "draining", "ejected", "health-failed", "disabled",
+    "absent"
 };
 
 const char *

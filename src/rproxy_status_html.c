@@ -30,9 +30,9 @@
 /* By rp_member_state_e, and "ramping" last: the word and the CSS class. */
 static const char *const state_words[] = {
     "up", "backup", "draining", "ejected", "health-failed", "disabled",
-    "ramping"
+    "absent", "ramping"
 };
-#define STATE_RAMPING   6
+#define STATE_RAMPING   7
 
 static const char page_css[] =
     "body{font:13px/1.4 system-ui,sans-serif;margin:0;color:#1d2330;"
@@ -66,6 +66,7 @@ static const char page_css[] =
     ".st-up{--c:#2e9d4f}.st-backup{--c:#3b7dd8}.st-ramping{--c:#19a3a3}"
     ".st-draining{--c:#e0a100}.st-ejected{--c:#e8590c}"
     ".st-health-failed{--c:#d42a2a}.st-disabled{--c:#7a8290}"
+    ".st-absent{--c:#b8bec9}"
     "form.act{display:inline;margin:0 2px}"
     "form.act button{font-size:11px;padding:1px 6px}"
     "form.act input[type=number]{width:4em;font-size:11px}"

@@ -10,6 +10,13 @@
 # the name gone from /etc/hosts the last address is kept (requests still
 # succeed) and the failure and the recovery are logged once each; the
 # status JSON and HTML show the address in use and when it was resolved.
+#
+# expand=3: rproxy-test-grow.invalid has two lines in /etc/hosts
+# (127.0.0.3 and .4; glibc returns every line of a name), so slots #1 and
+# #2 serve and #3 is absent; a third address (.5) fills #3, and when .3
+# leaves the answer #1 becomes absent, with no failed request meanwhile
+# and each slot counting its own requests.
+#
 # The pools come from a file the test writes under t/logs/resolve/
 # (t/conf/38_resolve.conf.in includes it), then a graceful restart,
 # because httpd refuses to start when a member's name does not resolve.
@@ -25,7 +32,8 @@ use RPTest qw(evil_start evil_stop read_request respond status_json
 
 my $hosts = '/etc/hosts';
 my $name = 'rproxy-test-move.invalid';
-plan tests => 16, need { "root, to rewrite $hosts" => $> == 0,
+my $grow = 'rproxy-test-grow.invalid';
+plan tests => 28, need { "root, to rewrite $hosts" => $> == 0,
                          "a writable $hosts" => -w $hosts ? 1 : 0 };
 
 my $port = Apache::Test::vars('resolve_port');
@@ -38,15 +46,18 @@ open my $fh, '<', $hosts or die "$hosts: $!";
 my $saved = do { local $/; <$fh> };
 close $fh;
 my $mode = (stat $hosts)[2] & 07777;
-# a run killed before it could restore the file left its line behind
-$saved =~ s/^[^\n]*\s\Q$name\E\n//mg;
+# a run killed before it could restore the file left its lines behind
+$saved =~ s/^[^\n]*\s\Q$_\E\n//mg for $name, $grow;
 
-# /etc/hosts as it was, plus the name on $ip; replaced whole, atomically
+# /etc/hosts as it was, plus the test's names: $name on $ip, $grow on
+# each of @grow; replaced whole, atomically
+my @grow;
 sub set_hosts {
     my ($ip) = @_;
     my $tmp = "$hosts.rproxy-test.$$";
     open my $out, '>', $tmp or die "$tmp: $!";
-    print $out $saved, ($ip ? "$ip $name\n" : '');
+    print $out $saved, ($ip ? "$ip $name\n" : ''),
+        map { "$_ $grow\n" } @grow;
     close $out or die "$tmp: $!";
     chmod $mode, $tmp;
     rename $tmp, $hosts or die "rename $tmp $hosts: $!";
@@ -60,12 +71,14 @@ sub graceful {
     return 0;
 }
 
-my ($one, $two, $main, $restored) = (undef, undef, $$, 0);
+my @servers;
+my ($main, $restored) = ($$, 0);
 sub restore {
     return if $$ != $main || $restored++;
+    @grow = ();
     set_hosts(undef);
     unlink "$dir/move.conf";
-    evil_stop($_) for grep { $_ && kill 0, $_->{pid} } $one, $two;
+    evil_stop($_) for grep { $_ && kill 0, $_->{pid} } @servers;
     graceful();
 }
 END { restore() }
@@ -82,8 +95,10 @@ sub server {
     }, port => $port, addr => $addr);
 }
 
-$one = server('127.0.0.1', 'one');
-$two = server('127.0.0.2', 'two');
+@servers = (server('127.0.0.1', 'one'), server('127.0.0.2', 'two'),
+            server('127.0.0.3', 'three'), server('127.0.0.4', 'four'),
+            server('127.0.0.5', 'five'));
+@grow = ('127.0.0.3', '127.0.0.4');
 set_hosts('127.0.0.1');
 mkdir $dir;
 open my $cf, '>', "$dir/move.conf" or die "$dir/move.conf: $!";
@@ -93,8 +108,12 @@ print $cf "<RProxyPool move resolve=1s>\n",
           "<RProxyPool stay resolve=1s>\n",
           "    RProxyMember http://$name:$port resolve=off\n",
           "</RProxyPool>\n",
+          "<RProxyPool grow resolve=1s>\n",
+          "    RProxyMember http://$grow:$port expand=3\n",
+          "</RProxyPool>\n",
           "RProxyPass /move/ move/\n",
-          "RProxyPass /stay/ stay/\n";
+          "RProxyPass /stay/ stay/\n",
+          "RProxyPass /grow/ grow/\n";
 close $cf;
 ok t_cmp(graceful(), 1, 'graceful restart with the pools');
 
@@ -172,3 +191,61 @@ $n = () = $log =~ /RP00231/g;
 ok t_cmp($n, 1, 'and its end once');
 $n = () = $log =~ /RP00232/g;
 ok t_cmp($n, 0, 'with no move logged (the address did not change)');
+
+# ---- expand=3 ---------------------------------------------------------------
+
+sub slots {
+    return join ' ', map { ($_->{address} || '-') . "=$_->{role}" }
+        RPTest::status_members('grow');
+}
+# requests to /grow/ until the answers are exactly @want (as a set) in
+# one round of 12, for up to 8 s; returns that and the failures seen
+sub settle {
+    my @want = sort @_;
+    my $failed = 0;
+    my $t0 = time;
+    while (time - $t0 < 8) {
+        my %seen;
+        for (1 .. 12) {
+            my $r = GET('/grow/x');
+            $failed++ if $r->code != 200;
+            $seen{ $r->content =~ s/\n//r }++ if $r->code == 200;
+        }
+        return (1, $failed) if join(' ', sort keys %seen) eq "@want";
+        sleep 0.1;
+    }
+    return (0, $failed);
+}
+
+ok t_cmp(slots(), "127.0.0.3:$port=up 127.0.0.4:$port=up -=absent",
+         'expand=3 over two addresses: two slots serve, one is absent');
+ok t_cmp(join(' ', map { $_->{name} } RPTest::status_members('grow')),
+         join(' ', map { "http://$grow:$port#$_" } 1 .. 3),
+         'the slots are named URL#1 .. URL#3');
+my $ok;
+($ok, $bad) = settle('four', 'three');
+ok t_cmp($ok, 1, 'requests go to both addresses, none to the absent slot');
+ok t_cmp($bad, 0, 'and none fails');
+
+$from = error_log_size();
+@grow = ('127.0.0.3', '127.0.0.4', '127.0.0.5');
+set_hosts('127.0.0.2');
+($ok, $bad) = settle('five', 'four', 'three');
+ok t_cmp($ok, 1, 'a third address appears: the absent slot takes it');
+ok t_cmp($bad, 0, 'no request failed meanwhile');
+ok t_cmp(slots(), "127.0.0.3:$port=up 127.0.0.4:$port=up 127.0.0.5:$port=up",
+         'the status page shows the three slots up');
+
+@grow = ('127.0.0.4', '127.0.0.5');
+set_hosts('127.0.0.2');
+($ok, $bad) = settle('five', 'four');
+ok t_cmp($ok, 1, 'an address leaves: its slot takes no more requests');
+ok t_cmp($bad, 0, 'no request failed meanwhile');
+ok t_cmp(slots(), "-=absent 127.0.0.4:$port=up 127.0.0.5:$port=up",
+         'and is absent, the others keep their addresses');
+my @req = map { $_->{requests} } RPTest::status_members('grow');
+ok t_cmp(scalar(grep { $_ > 0 } @req), 3,
+         "each slot counted its own requests (@req)");
+$log = error_log_since($from);
+$n = () = $log =~ /RP00234/g;
+ok t_cmp($n, 2, 'one log line per slot that changed');

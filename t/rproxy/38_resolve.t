@@ -13,9 +13,10 @@
 #
 # expand=3: rproxy-test-grow.invalid has two lines in /etc/hosts
 # (127.0.0.3 and .4; glibc returns every line of a name), so slots #1 and
-# #2 serve and #3 is absent; a third address (.5) fills #3, and when .3
-# leaves the answer #1 becomes absent, with no failed request meanwhile
-# and each slot counting its own requests.
+# #2 serve (and are health-checked) and #3 is absent (and is not); a
+# third address (.5) fills #3, and when .3 leaves the answer #1 becomes
+# absent, with no failed request meanwhile and each slot counting its
+# own requests.
 #
 # The pools come from a file the test writes under t/logs/resolve/
 # (t/conf/38_resolve.conf.in includes it), then a graceful restart,
@@ -33,7 +34,7 @@ use RPTest qw(evil_start evil_stop read_request respond status_json
 my $hosts = '/etc/hosts';
 my $name = 'rproxy-test-move.invalid';
 my $grow = 'rproxy-test-grow.invalid';
-plan tests => 28, need { "root, to rewrite $hosts" => $> == 0,
+plan tests => 29, need { "root, to rewrite $hosts" => $> == 0,
                          "a writable $hosts" => -w $hosts ? 1 : 0 };
 
 my $port = Apache::Test::vars('resolve_port');
@@ -110,12 +111,14 @@ print $cf "<RProxyPool move resolve=1s>\n",
           "</RProxyPool>\n",
           "<RProxyPool grow resolve=1s>\n",
           "    RProxyMember http://$grow:$port expand=3\n",
+          "    RProxyHealthCheck interval=200ms timeout=150ms\n",
           "</RProxyPool>\n",
           "RProxyPass /move/ move/\n",
           "RProxyPass /stay/ stay/\n",
           "RProxyPass /grow/ grow/\n";
 close $cf;
-ok t_cmp(graceful(), 1, 'graceful restart with the pools');
+ok t_cmp(graceful(), 1, 'graceful restart with the pools')
+    or die 'the test configuration was refused';
 
 # one keep-alive client connection: its member connection is pooled and
 # must be retired when the name moves
@@ -222,6 +225,9 @@ ok t_cmp(slots(), "127.0.0.3:$port=up 127.0.0.4:$port=up -=absent",
 ok t_cmp(join(' ', map { $_->{name} } RPTest::status_members('grow')),
          join(' ', map { "http://$grow:$port#$_" } 1 .. 3),
          'the slots are named URL#1 .. URL#3');
+my @hc = map { $_->{hc}{checks} } RPTest::status_members('grow');
+ok t_cmp(($hc[0] > 0 && $hc[1] > 0 && $hc[2] == 0) ? 1 : 0, 1,
+         "each slot with an address is health-checked, the absent one not (@hc)");
 my $ok;
 ($ok, $bad) = settle('four', 'three');
 ok t_cmp($ok, 1, 'requests go to both addresses, none to the absent slot');

@@ -312,7 +312,11 @@ rp_cmd_member(cmd_parms *cmd, void *d, const char *args)
     for (i = 0; i < m->index; i++) {
         rproxy_member_t *o = APR_ARRAY_IDX(pool->members, i,
                                            rproxy_member_t *);
-        if (!strcmp(o->name, m->name)) {
+        apr_size_t len = strlen(m->name);
+
+        /* an expand= member's slots are named URL#1 .. URL#N */
+        if (!strcmp(o->name, m->name) || (o->group
+            && !strncmp(o->name, m->name, len) && o->name[len] == '#')) {
             return apr_psprintf(cmd->pool, "RProxyMember %s: listed twice "
                                 "in pool %s", word, pool->name);
         }

@@ -204,6 +204,8 @@ my @cases = (
      qr/line 6 of .*:\sRProxyMember http:\/\/127\.0\.0\.1:1: expand= needs a host name/],
     ['expand with route', "<RProxyPool a>\nRProxyMember http://localhost:1 expand=2 route=r\n</RProxyPool>",
      qr/line 6 of .*:\sRProxyMember http:\/\/localhost:1: expand= and route= do not go together/],
+    ['expand listed twice', "<RProxyPool a>\nRProxyMember http://localhost:1 expand=2\nRProxyMember http://localhost:1\n</RProxyPool>",
+     qr/line 7 of .*:\sRProxyMember http:\/\/localhost:1: listed twice in pool a/],
     ['expand range', "<RProxyPool a>\nRProxyMember http://localhost:1 expand=65\n</RProxyPool>",
      qr/line 6 of .*:\sRProxyMember http:\/\/localhost:1 expand=65: out of range \(valid: expand=1\.\.64\)/],
     ['unresolvable member', "<RProxyPool a>\nRProxyMember http://no-such-host.invalid:80\n</RProxyPool>",

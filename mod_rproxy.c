@@ -53,6 +53,14 @@ static const command_rec rproxy_cmds[] = {
     AP_INIT_RAW_ARGS("RProxyQueue", rp_cmd_queue, NULL, RSRC_CONF,
         "timeout=T [max=N]: wait up to T for a slot when every member is "
         "at max_conns"),
+    AP_INIT_RAW_ARGS("RProxyBuffering", rp_cmd_buffering, NULL,
+        RSRC_CONF | ACCESS_CONF, "on|off [memory=SIZE] [file=SIZE]: read "
+        "responses whole before the client gets them"),
+    AP_INIT_RAW_ARGS("RProxyRequestBuffering", rp_cmd_request_buffering,
+        NULL, RSRC_CONF | ACCESS_CONF, "on|off [memory=SIZE] [limit=SIZE]: "
+        "read request bodies whole before a member is picked"),
+    AP_INIT_TAKE1("RProxyBufferDir", rp_cmd_buffer_dir, NULL, RSRC_CONF,
+        "PATH: where buffered bodies' temporary files go"),
     AP_INIT_RAW_ARGS("RProxyPass", rp_cmd_pass, NULL, RSRC_CONF | ACCESS_CONF,
         "PATH TARGET [key=value ...], or TARGET inside <Location>/<If>"),
     AP_INIT_RAW_ARGS("RProxyPassMatch", rp_cmd_pass_match, NULL, RSRC_CONF,
@@ -111,6 +119,7 @@ rproxy_register_hooks(apr_pool_t *p)
                          APR_HOOK_MIDDLE);
     ap_hook_post_config(rp_shm_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(rp_manage_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(rp_buffer_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(rp_health_post_config, NULL, watchdog,
                         APR_HOOK_MIDDLE);
     ap_hook_pre_mpm(rp_shm_pre_mpm, NULL, NULL, APR_HOOK_MIDDLE);

@@ -39,7 +39,11 @@ const rp_defaults_t rp_defaults = {
     .hc_timeout = apr_time_from_sec(2),
     .hc_rise = 2,
     .hc_fall = 3,
-    .sticky_attrs = "; Path=/"
+    .sticky_attrs = "; Path=/",
+    .buf_memory = 256 * 1024,
+    .buf_file = 128 * 1024 * 1024,
+    .reqbuf_memory = 256 * 1024,
+    .reqbuf_limit = 128 * 1024 * 1024
 };
 
 /* The <RProxyPool> being read; configuration parsing is single-threaded. */
@@ -97,6 +101,8 @@ rp_create_server_conf(apr_pool_t *p, server_rec *s)
     conf->prefix_routes = apr_array_make(p, 4, sizeof(rp_route_t *));
     conf->regex_routes = apr_array_make(p, 2, sizeof(rp_route_t *));
     rp_timeouts_unset(&conf->to);
+    rp_buffering_unset(&conf->buf);
+    rp_buffering_unset(&conf->reqbuf);
     return conf;
 }
 
@@ -114,6 +120,9 @@ rp_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     conf->regex_routes = apr_array_append(p, add->regex_routes,
                                           base->regex_routes);
     rp_timeouts_merge(&conf->to, &base->to, &add->to);
+    rp_buffering_merge(&conf->buf, &base->buf, &add->buf);
+    rp_buffering_merge(&conf->reqbuf, &base->reqbuf, &add->reqbuf);
+    RP_MERGE_PTR(conf, base, add, buffer_dir);
     return conf;
 }
 
@@ -128,6 +137,8 @@ rp_create_dir_conf(apr_pool_t *p, char *dir)
     conf->forwarded = RP_FWD_UNSET;
     conf->hide = apr_array_make(p, 2, sizeof(const char *));
     rp_timeouts_unset(&conf->to);
+    rp_buffering_unset(&conf->buf);
+    rp_buffering_unset(&conf->reqbuf);
     return conf;
 }
 
@@ -145,6 +156,8 @@ rp_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     RP_MERGE_PTR(conf, base, add, trusted);
     RP_MERGE_PTR(conf, base, add, request_id);
     rp_timeouts_merge(&conf->to, &base->to, &add->to);
+    rp_buffering_merge(&conf->buf, &base->buf, &add->buf);
+    rp_buffering_merge(&conf->reqbuf, &base->reqbuf, &add->reqbuf);
     return conf;
 }
 

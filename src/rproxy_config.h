@@ -41,6 +41,12 @@ typedef struct {
     int hc_fall;
     /* RProxySticky: the Path attribute when path= is not given */
     const char *sticky_attrs;
+    /* RProxyBuffering memory= and file=, RProxyRequestBuffering memory=
+     * and limit= (both are off by default) */
+    apr_off_t buf_memory;
+    apr_off_t buf_file;
+    apr_off_t reqbuf_memory;
+    apr_off_t reqbuf_limit;
 } rp_defaults_t;
 
 extern const rp_defaults_t rp_defaults;

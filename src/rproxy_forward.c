@@ -62,28 +62,43 @@ wanted_upgrade(request_rec *r, rp_route_t *route)
         tok = APR_ARRAY_IDX(route->upgrades, i, const char *);
         tok = ap_find_token(r->pool, up, tok) ? tok : NULL;
     }
-    /* An HTTP/2 stream (mod_http2's H2WebSockets turns an RFC 8441
-     * extended CONNECT into this very GET) has no socket of its own: the
-     * tunnel can only wait on it through the descriptor httpd 2.4.58+
-     * gives for it. Without one, the request goes on as a plain one. */
-    if (tok && r->connection->master) {
-#if AP_MODULE_MAGIC_AT_LEAST(20120211, 129)
-        apr_pollfd_t pfd;
-
-        memset(&pfd, 0, sizeof(pfd));
-        pfd.p = r->pool;
-        if (ap_get_pollfd_from_conn(r->connection, &pfd, NULL) == APR_SUCCESS
-            && pfd.desc_type != APR_NO_DESC) {
-            return tok;
-        }
-#endif
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, RPLOGNO(00143)
-                      "upgrade to %s on an HTTP/2 stream is not tunnelled "
-                      "(this httpd cannot poll the stream); passed on as a "
-                      "plain request", tok);
-        return NULL;
-    }
     return tok;
+}
+
+/* An upgrade on an HTTP/2 stream (mod_http2's H2WebSockets turns an RFC
+ * 8441 extended CONNECT into a GET with "Upgrade: websocket") can only
+ * be tunnelled where httpd gives a descriptor for the stream's own input
+ * (2.4.58+): the stream has no socket of its own, and the client's is
+ * shared by its other streams. Without one the request is refused with
+ * 501 rather than passed on as a plain GET: the member would answer it
+ * as one, and the client would get an error that names no cause. A
+ * stream that ended with its request has no input at all: a WebSocket
+ * whose client can never send (not even its Close frame) is a bad
+ * request. */
+static int
+upgrade_possible(request_rec *r, const char *upgrade)
+{
+    apr_pollfd_t pfd;
+
+    if (!upgrade || !r->connection->master) {
+        return OK;
+    }
+    memset(&pfd, 0, sizeof(pfd));
+    pfd.p = r->pool;
+    if (rp_tunnel_pollfd(r->connection, &pfd) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, RPLOGNO(00143)
+                      "upgrade to %s on an HTTP/2 stream refused (501): "
+                      "this httpd cannot wait on a stream's input", upgrade);
+        return HTTP_NOT_IMPLEMENTED;
+    }
+    if (pfd.desc_type == APR_NO_DESC) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RPLOGNO(00260)
+                      "upgrade to %s on an HTTP/2 stream that ended with "
+                      "its request refused (400): it can send nothing",
+                      upgrade);
+        return HTTP_BAD_REQUEST;
+    }
+    return OK;
 }
 
 /* A 101 is only good as the answer to the upgrade we asked for (RFC 9110
@@ -210,6 +225,7 @@ relay_response(rp_exchange_t *ex, rproxy_outcome_e *outcome, int *complete)
     *complete = 0;
 
     rp_headers_response(ex);
+    rp_buffer_decide(ex);
     if (ex->error_status && ap_is_HTTP_SUCCESS(ex->status)) {
         /* the page for an error keeps that error's status, as a local
          * ErrorDocument does: a 503 must not become a 200 */
@@ -388,6 +404,7 @@ prepare_request(rp_exchange_t *ex)
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
     int filtered = body_filtered(r);
     apr_status_t rv;
+    int rc;
 
     ex->has_body = apr_table_get(r->headers_in, "Transfer-Encoding")
                    || (cl && strcmp(cl, "0"));
@@ -398,7 +415,14 @@ prepare_request(rp_exchange_t *ex)
      * Content-Length on its first read) and the framing are decided. */
     ex->expect_100 = ex->has_body && r->expecting_100 && !filtered;
     ex->upgrade = wanted_upgrade(r, ex->match->route);
-    if (ex->has_body && !ex->expect_100) {
+    if ((rc = upgrade_possible(r, ex->upgrade)) != OK) {
+        return rc;
+    }
+    /* RProxyRequestBuffering: the whole body before a member is picked */
+    if ((rc = rp_buffer_request(ex)) != OK) {
+        return rc;
+    }
+    if (ex->has_body && !ex->expect_100 && !ex->prefetch) {
         if ((rv = rp_member_http_prefetch(ex)) != APR_SUCCESS) {
             return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
         }
@@ -500,5 +524,7 @@ rp_handler(request_rec *r)
                       "pool %s: no member could be reached (%d tried)",
                       pool->name, tries);
     }
+    /* a buffered response, now that the member is free (rproxy_buffer.c) */
+    rp_buffer_deliver(ex);
     return rc;
 }

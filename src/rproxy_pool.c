@@ -45,6 +45,8 @@ rp_pool_new(cmd_parms *cmd, const char *name)
     pool->queue_max = rp_defaults.queue_max;
     rp_timeouts_unset(&pool->to);
     pool->resolve = RP_UNSET;
+    rp_buffering_unset(&pool->buf);
+    rp_buffering_unset(&pool->reqbuf);
     APR_ARRAY_PUSH(sconf->pools, rproxy_pool_t *) = pool;
     APR_ARRAY_PUSH(rp_globals.pools, rproxy_pool_t *) = pool;
     apr_hash_set(sconf->pool_by_name, name, APR_HASH_KEY_STRING, pool);

@@ -68,6 +68,21 @@ typedef struct {
     apr_interval_time_t ka_idle_timeout;
 } rp_timeouts_t;
 
+/* RProxyBuffering and RProxyRequestBuffering as one place sets them: the
+ * server, a pool or a <Location>. A field is RP_UNSET where that place
+ * does not set it; rproxy_buffer.c picks each field on its own (route,
+ * <Location>, pool, server, built-in default). */
+typedef struct {
+    int on;                     /* 1 on, 0 off */
+    apr_off_t memory;           /* memory=: bytes held in memory per
+                                 * request */
+    apr_off_t limit;            /* RProxyBuffering file=: the most bytes
+                                 * in the temporary file, beyond which the
+                                 * rest is streamed; RProxyRequestBuffering
+                                 * limit=: the whole body's, beyond which
+                                 * the request gets a 413 */
+} rp_buffering_t;
+
 typedef struct rp_connpool_t rp_connpool_t;
 typedef struct rp_sticky_t rp_sticky_t;
 typedef struct rp_health_t rp_health_t;
@@ -170,6 +185,9 @@ struct rproxy_pool_t {
     /* <RProxyPool NAME resolve=T|off>: its members' resolve= where they
      * do not set it (RP_UNSET: the default) */
     apr_interval_time_t resolve;
+    /* RProxyBuffering and RProxyRequestBuffering inside the pool */
+    rp_buffering_t buf;
+    rp_buffering_t reqbuf;
 };
 
 typedef struct {
@@ -185,6 +203,8 @@ typedef struct {
     apr_array_header_t *upgrades;   /* allowed Upgrade tokens, lowercase */
     rp_timeouts_t to;           /* connect= header= idle= deadline=, or
                                  * RP_UNSET */
+    int buffering;              /* buffering=on|off, or RP_UNSET */
+    int request_buffering;      /* request_buffering=on|off, or RP_UNSET */
     server_rec *s;              /* where it was defined */
     const char *file;
     int line;
@@ -196,6 +216,10 @@ typedef struct {
     apr_array_header_t *prefix_routes;  /* rp_route_t *, own then inherited */
     apr_array_header_t *regex_routes;
     rp_timeouts_t to;
+    rp_buffering_t buf;             /* RProxyBuffering at server level */
+    rp_buffering_t reqbuf;          /* RProxyRequestBuffering, likewise */
+    const char *buffer_dir;         /* RProxyBufferDir, or NULL: the
+                                     * system's temporary directory */
 } rp_server_conf;
 
 typedef struct {
@@ -211,6 +235,8 @@ typedef struct {
      * member; NULL: not set here (X-Request-Id); "": off */
     const char *request_id;
     rp_timeouts_t to;               /* RProxyTimeouts in <Location> */
+    rp_buffering_t buf;             /* RProxyBuffering in <Location> */
+    rp_buffering_t reqbuf;          /* RProxyRequestBuffering, likewise */
 } rp_dir_conf;
 
 /* What routing decided for a request; kept in r->request_config. */
@@ -471,6 +497,18 @@ typedef struct {
     int keepalive;
     int close_delimited;            /* the body ends when the member closes
                                      * (check_response_framing()) */
+    /* --- RProxyBuffering (rproxy_buffer.c) --- */
+    /* The response body goes into the request's buffer, not to the
+     * client: set by rp_buffer_decide() from the final response head
+     * (forward's relay_response()), cleared by rp_buffer_fill() when the
+     * body outgrows memory= + file= and the rest is streamed. While it is
+     * set, the body must reach rp_buffer_fill() (rp_member_http_relay_body
+     * calls it first) and never be spliced or otherwise relayed straight
+     * to the client. */
+    int buffering;
+    /* the body read whole, which rp_buffer_deliver() serves once the
+     * member's connection and slot are released; NULL: none */
+    struct rp_held_t *held;
     /* --- health checks only (health_probe()) --- */
     /* when set, the socket timeout of every step instead of the pool's
      * header and idle timeouts */
@@ -508,6 +546,57 @@ apr_status_t rp_member_http_read_head(rp_exchange_t *ex, int *got_bytes);
 void rp_brigade_transfer(apr_bucket_brigade *to, apr_bucket_brigade *from);
 apr_status_t rp_member_http_relay_body(rp_exchange_t *ex, int *complete);
 
+/* rproxy_buffer_config.c: RProxyBuffering, RProxyRequestBuffering,
+ * RProxyBufferDir */
+const char *rp_cmd_buffering(cmd_parms *cmd, void *d, const char *args);
+const char *rp_cmd_request_buffering(cmd_parms *cmd, void *d,
+                                     const char *args);
+const char *rp_cmd_buffer_dir(cmd_parms *cmd, void *d, const char *arg);
+void rp_buffering_unset(rp_buffering_t *b);
+void rp_buffering_merge(rp_buffering_t *n, const rp_buffering_t *b,
+                        const rp_buffering_t *a);
+/* Creates a missing RProxyBufferDir, for the user the children run as;
+ * from post_config, in the parent. */
+int rp_buffer_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                          apr_pool_t *ptemp, server_rec *s);
+/* The status page: a pool's settings in use (its own, its server's,
+ * the defaults) and its shared counters, as a JSON member ending in a
+ * comma, as HTML (from p), and every pool's Prometheus families (label
+ * escapes a label value). */
+void rp_buffer_status_json(request_rec *r, const rproxy_pool_t *pool);
+const char *rp_buffer_status_html(apr_pool_t *p, const rproxy_pool_t *pool);
+void rp_buffer_status_prom(request_rec *r, const char *(*label)(apr_pool_t *,
+                                                           const char *));
+
+/* rproxy_buffer.c: response and request buffering at run time */
+/* What applies to ex's request, per field: the route's option, the
+ * <Location>, the pool, the server, the built-in default (request 0:
+ * RProxyBuffering, 1: RProxyRequestBuffering). */
+void rp_buffer_settings(const rp_exchange_t *ex, int request,
+                        rp_buffering_t *out);
+/* From the final response head (before its body): removes
+ * X-Accel-Buffering from the client's headers and sets ex->buffering. */
+void rp_buffer_decide(rp_exchange_t *ex);
+/**
+ * With ex->buffering set: reads the response body into the request's
+ * buffer (memory, then a temporary file). *complete is 1 when the whole
+ * body is held (ex->held); when it outgrows the buffer, what is held goes
+ * to the client, ex->buffering is cleared and the caller streams the
+ * rest (*complete 0). Errors are the member's, as for the relay.
+ */
+apr_status_t rp_buffer_fill(rp_exchange_t *ex, int *complete);
+/* Serves ex->held, if any, to the client at its own pace; from the
+ * handler once the member's connection and slot are released. */
+void rp_buffer_deliver(rp_exchange_t *ex);
+/**
+ * Before a member is picked: with RProxyRequestBuffering on, reads the
+ * whole request body into ex->prefetch (memory, then a temporary file)
+ * and sets ex->prefetch_all, so that a slow upload holds no member and
+ * the request can be sent again.
+ * @return OK; 413 over limit= (logged); the client's error otherwise.
+ */
+int rp_buffer_request(rp_exchange_t *ex);
+
 /* rproxy_lognotes.c: the rproxy-* notes for mod_log_config
  * (docs/directives.md, "Log variables"), from rproxy_forward.c */
 /* After each try that started at started: the try's outcome goes onto
@@ -528,6 +617,11 @@ void rp_request_id_apply(rp_exchange_t *ex, int trusted);
 
 /* rproxy_tunnel.c */
 apr_status_t rp_tunnel_run(rp_exchange_t *ex);
+/* What tells that c has input, set in *pfd (desc_type, desc; the caller
+ * sets p, reqevents, client_data): c's socket, or for an HTTP/2 stream
+ * the descriptor mod_http2 gives (httpd 2.4.58+; APR_NO_DESC when the
+ * stream has no input). APR_ENOTIMPL when httpd gives none. */
+apr_status_t rp_tunnel_pollfd(conn_rec *c, struct apr_pollfd_t *pfd);
 
 /* rproxy_sticky.c */
 const char *rp_cmd_sticky(cmd_parms *cmd, void *d, const char *args);

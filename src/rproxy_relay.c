@@ -33,6 +33,17 @@ rp_brigade_transfer(apr_bucket_brigade *to, apr_bucket_brigade *from)
         else if (APR_BUCKET_IS_FLUSH(b)) {
             APR_BRIGADE_INSERT_TAIL(to, apr_bucket_flush_create(ba));
         }
+        else if (APR_BUCKET_IS_FILE(b)) {
+            /* a body held in a temporary file (RProxyRequestBuffering):
+             * a new bucket for the same bytes, so that the held one is
+             * never read into memory (a resend needs it whole) and the
+             * core may sendfile it */
+            apr_bucket_file *f = b->data;
+
+            APR_BRIGADE_INSERT_TAIL(to, apr_bucket_file_create(
+                                        f->fd, b->start, b->length,
+                                        f->readpool, ba));
+        }
         else if (!APR_BUCKET_IS_METADATA(b)
                  && apr_bucket_read(b, &data, &len, APR_BLOCK_READ)
                     == APR_SUCCESS && len) {
@@ -69,6 +80,14 @@ rp_member_http_relay_body(rp_exchange_t *ex, int *complete)
     *complete = 0;
     apr_socket_timeout_set(ex->bc->sock, ex->to.idle);
     ap_add_input_filter("HTTP_IN", NULL, rp, rp->connection);
+    if (ex->buffering) {
+        /* RProxyBuffering: the body goes to the request's buffer; only
+         * one too large for it goes on below */
+        rv = rp_buffer_fill(ex, complete);
+        if (rv != APR_SUCCESS || *complete || ex->r->connection->aborted) {
+            return rv;
+        }
+    }
     while (!eos) {
         rv = ap_get_brigade(rp->input_filters, ex->bin, AP_MODE_READBYTES,
                             APR_NONBLOCK_READ, RP_IOBUFSIZE);

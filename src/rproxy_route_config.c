@@ -89,6 +89,11 @@ static const rp_opt_t rp_route_opts[] = {
     { "cookies", RP_OPT_ONOFF, APR_OFFSETOF(rp_route_t, rewrite_cookies) },
     { "upgrade", RP_OPT_STRING, 0, 0, 0, "PROTO[,PROTO...]|none",
       rp_route_upgrades },
+    /* RProxyBuffering and RProxyRequestBuffering, on or off for this
+     * route alone (their sizes come from the <Location>, pool or server) */
+    { "buffering", RP_OPT_ONOFF, APR_OFFSETOF(rp_route_t, buffering) },
+    { "request_buffering", RP_OPT_ONOFF,
+      APR_OFFSETOF(rp_route_t, request_buffering) },
     /* RProxyTimeouts' keys and bounds, for this route alone */
 #define RP_ROUTE_TO(key, f) { key, RP_OPT_INTERVAL, \
         APR_OFFSETOF(rp_route_t, to) + APR_OFFSETOF(rp_timeouts_t, f), \
@@ -113,6 +118,7 @@ rp_route_parse(cmd_parms *cmd, const char *what, const char *target,
     route->rewrite_redirects = 1;
     route->rewrite_cookies = 1;
     rp_timeouts_unset(&route->to);
+    route->buffering = route->request_buffering = RP_UNSET;
     route->upgrades = apr_array_make(cmd->pool, 1, sizeof(const char *));
     APR_ARRAY_PUSH(route->upgrades, const char *) = rp_defaults.upgrade;
     route->s = cmd->server;

@@ -110,6 +110,23 @@ typedef struct {
     volatile apr_uint32_t queued;   /* requests waiting in RProxyQueue: +1
                                      * by compare-and-swap below max=, -1
                                      * when the wait ends (rproxy_queue.c) */
+    /* RProxyBuffering and RProxyRequestBuffering (rproxy_buffer.c): one
+     * atomic add each, by the child that serves the request */
+    volatile apr_uint64_t buf_responses;    /* response bodies held whole
+                                             * before the client got them */
+    volatile apr_uint64_t buf_resp_spilled; /* of those, with a file */
+    volatile apr_uint64_t buf_overflows;    /* too large for memory= +
+                                             * file=: streamed */
+    volatile apr_uint64_t buf_requests;     /* request bodies held whole
+                                             * before a member was picked */
+    volatile apr_uint64_t buf_req_spilled;  /* of those, with a file */
+    volatile apr_uint64_t buf_refused;      /* over limit=: 413 */
+    volatile apr_uint64_t buf_file_bytes;   /* written to temporary files,
+                                             * both ways */
+    volatile apr_uint64_t buf_held;         /* gauge: bytes held now, added
+                                             * when a body is held whole,
+                                             * taken off when its request
+                                             * ends */
 } rp_shm_pool_t;
 
 /* A member's state as the status page shows it, worst first: the reason

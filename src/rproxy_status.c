@@ -192,10 +192,12 @@ emit_pools(request_rec *r, const snap_t *snaps)
                                                   rproxy_pool_t *);
 
         ap_rprintf(r, "%s{\"name\":\"%s\",\"balancer\":\"%s\","
-                   "\"queued\":%u,\"members\":[", i ? "," : "",
+                   "\"queued\":%u,", i ? "," : "",
                    json_str(r->pool, pool->name),
                    json_str(r->pool, pool->lb_name),
                    apr_atomic_read32(&pool->sh->queued));
+        rp_buffer_status_json(r, pool);
+        ap_rputs("\"members\":[", r);
         for (j = 0; j < pool->members->nelts; j++, k++) {
             json_member(r, &snaps[k], j == 0);
         }
@@ -357,6 +359,7 @@ emit_prometheus(request_rec *r, snap_t *snaps, int n)
                    prom_label(r->pool, pool->name),
                    apr_atomic_read32(&pool->sh->queued));
     }
+    rp_buffer_status_prom(r, prom_label);
     for (f = 0; f < sizeof(prom_scalars) / sizeof(prom_scalars[0]); f++) {
         ap_rprintf(r, "# HELP %s %s\n# TYPE %s %s\n", prom_scalars[f].name,
                    prom_scalars[f].help, prom_scalars[f].name,

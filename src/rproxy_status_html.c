@@ -406,8 +406,9 @@ pool_section(request_rec *r, const rproxy_pool_t *pool, apr_time_t now,
     spark = pool_sparkline(r, pool, now, &rps, &err_rate);
     ap_rprintf(r, "<p class=\"summary\"><b>members up %d/%d</b><b>in flight %"
                APR_UINT64_T_FMT "</b><b>%.1f req/s</b><b>errors %"
-               APR_UINT64_T_FMT " (%.1f/s)</b></p>\n%s", up,
-               pool->members->nelts, inflight, rps, failures, err_rate,
+               APR_UINT64_T_FMT " (%.1f/s)</b></p>\n<p class=\"summary\">"
+               "%s</p>\n%s", up, pool->members->nelts, inflight, rps,
+               failures, err_rate, rp_buffer_status_html(r->pool, pool),
                spark);
     ap_rprintf(r, "<table class=\"members\"><thead><tr><th class=\"name\">"
                "member</th><th class=\"name\">state</th><th>weight</th>"

@@ -111,10 +111,30 @@ tunnel_pump(side_t *from, side_t *to, side_t **broken)
  * stream, and mod_http2 gives it a socket that is not even connected:
  * polling that, setting its timeout or shutting it down would be wrong;
  * httpd 2.4.58+ gives a descriptor that signals the stream's own input
- * (wanted_upgrade() does not ask for a tunnel without one). */
+ * (APR_NO_DESC: the stream has no input at all). APR_ENOTIMPL where
+ * httpd has none (upgrade_possible() in rproxy_forward.c then
+ * refuses the upgrade). */
+apr_status_t
+rp_tunnel_pollfd(conn_rec *c, apr_pollfd_t *pfd)
+{
+    if (!c->master) {
+        pfd->desc_type = APR_POLL_SOCKET;
+        pfd->desc.s = ap_get_conn_socket(c);
+        return APR_SUCCESS;
+    }
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 129)
+    if (ap_get_pollfd_from_conn(c, pfd, NULL) == APR_SUCCESS) {
+        return APR_SUCCESS;
+    }
+#endif
+    return APR_ENOTIMPL;
+}
+
 static apr_status_t
 side_init(side_t *s, const char *name, conn_rec *c, apr_pool_t *p)
 {
+    apr_status_t rv;
+
     memset(s, 0, sizeof(*s));
     s->name = name;
     s->c = c;
@@ -122,19 +142,14 @@ side_init(side_t *s, const char *name, conn_rec *c, apr_pool_t *p)
     s->pfd.p = p;
     s->pfd.reqevents = APR_POLLIN;
     s->pfd.client_data = s;
+    if ((rv = rp_tunnel_pollfd(c, &s->pfd)) != APR_SUCCESS) {
+        return rv;
+    }
     if (!c->master) {
-        s->sock = ap_get_conn_socket(c);
-        s->pfd.desc_type = APR_POLL_SOCKET;
-        s->pfd.desc.s = s->sock;
-        return APR_SUCCESS;
+        s->sock = s->pfd.desc.s;
     }
-#if AP_MODULE_MAGIC_AT_LEAST(20120211, 129)
-    if (ap_get_pollfd_from_conn(c, &s->pfd, NULL) == APR_SUCCESS) {
-        s->read_closed = s->pfd.desc_type == APR_NO_DESC;
-        return APR_SUCCESS;
-    }
-#endif
-    return APR_ENOTIMPL;
+    s->read_closed = s->pfd.desc_type == APR_NO_DESC;
+    return APR_SUCCESS;
 }
 
 /* The other side is done sending. A socket is shut down for writing; an

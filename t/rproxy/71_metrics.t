@@ -292,7 +292,10 @@ ok t_cmp(join(',', sort keys %type),
                            rproxy_member_latency_ewma_seconds rproxy_member_bytes_in_total
                            rproxy_member_bytes_out_total rproxy_member_latency_seconds
                            rproxy_member_health_checks_total rproxy_member_health_check_failures_total
-                           rproxy_member_weight rproxy_member_config_weight rproxy_member_admin_state)),
+                           rproxy_member_weight rproxy_member_config_weight rproxy_member_admin_state
+                           rproxy_pool_buffered_responses_total rproxy_pool_buffer_overflows_total
+                           rproxy_pool_buffered_requests_total rproxy_pool_buffer_refused_total
+                           rproxy_pool_buffer_file_bytes_total rproxy_pool_buffer_held_bytes)),
          'the families');
 my @hist_bad;
 for my $series (sort keys %bucket) {

@@ -142,7 +142,7 @@ member_eligible(const rproxy_member_t *m, const unsigned char *tried,
                 apr_time_t now)
 {
     return !rp_shm_admin(m) && !tried[m->index] && !rp_shm_hc_down(m)
-           && !rp_outlier_ejected(m, now);
+           && !rp_outlier_ejected(m, now) && !rp_resolve_absent(m);
 }
 
 static int
@@ -202,7 +202,7 @@ rp_balancer_take(rproxy_member_t *m, const unsigned char *tried)
     /* a draining member still takes the requests pinned to it */
     if ((rp_shm_admin(m) & RP_ADMIN_DISABLED) || tried[m->index]
         || rp_shm_hc_down(m) || rp_outlier_ejected(m, apr_time_now())
-        || !member_claim(m)) {
+        || rp_resolve_absent(m) || !member_claim(m)) {
         return NULL;
     }
     return m;

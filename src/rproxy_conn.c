@@ -332,7 +332,7 @@ conn_pool_take(rproxy_member_t *m, const char *sni)
 static apr_status_t
 conn_connect(rproxy_member_t *m, rp_bconn_t *bc, apr_interval_time_t timeout)
 {
-    apr_sockaddr_t *addr = m->addr;
+    apr_sockaddr_t *addr = rp_resolve_addr(m, bc->pool, &bc->addr_seq);
     apr_status_t rv = APR_EGENERAL;
 
     /* APR 1.7 makes the address given to connect a Unix socket's local
@@ -444,7 +444,8 @@ rp_conn_acquire(request_rec *r, rproxy_member_t *m, const char *sni,
     rp_bconn_t *bc;
 
     while (!fresh && (bc = conn_pool_take(m, sni)) != NULL) {
-        if (conn_reusable(bc, 1)) {
+        /* opened before the member's name moved: retired */
+        if (bc->addr_seq == rp_resolve_seq(m) && conn_reusable(bc, 1)) {
             bc->next = NULL;
             bc->io.in = bc->io.out = 0;
             *out = bc;
@@ -483,7 +484,7 @@ rp_conn_release(rp_bconn_t *bc, int reusable)
         }
     }
     if (!reusable || bc->c->aborted || keep <= 0
-        || m->pool->to.ka_idle == 0) {
+        || m->pool->to.ka_idle == 0 || bc->addr_seq != rp_resolve_seq(m)) {
         conn_close(bc);
         return;
     }

@@ -24,6 +24,10 @@
  * A member starts up (the state is kept over a graceful restart), and
  * disabled members are not checked.
  *
+ * The same thread also runs the resolver of members named by a host name
+ * (rproxy_resolve.c): it is the one thread of the server that exists for
+ * such periodic work, and it needs mod_watchdog too.
+ *
  * After the child holding the prober exits (prefork reaping idle
  * children), mod_watchdog hands the role to another child, which waits
  * some seconds before it starts: checks pause meanwhile, state is kept.
@@ -285,6 +289,9 @@ rp_health_prober_start(void)
                                             rproxy_pool_t *);
         n += pool->hc ? pool->members->nelts : 0;
     }
+    /* lookups share the threads: one stuck on a slow DNS server must
+     * not hold up the checks */
+    n += rp_resolve_count();
     prober.threads = NULL;
     if (apr_pool_create_unmanaged_ex(&prober.pool, NULL, NULL)
         != APR_SUCCESS) {
@@ -300,7 +307,7 @@ rp_health_prober_start(void)
     }
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, prober.s, RPLOGNO(00104)
                  "health prober started in process %" APR_PID_T_FMT
-                 " for %d members", getpid(), n);
+                 " for %d members and lookups", getpid(), n);
 }
 
 static void
@@ -332,6 +339,7 @@ rp_health_prober_tick(void)
                                                rproxy_member_t *);
 
             if (m->hc_due > now || (rp_shm_admin(m) & RP_ADMIN_DISABLED)
+                || rp_resolve_absent(m)
                 || apr_atomic_cas32(&m->hc_busy, 1, 0) != 0) {
                 continue;
             }
@@ -344,6 +352,8 @@ rp_health_prober_tick(void)
             }
         }
     }
+    /* the resolver rides on the same thread and threads */
+    rp_resolve_tick(prober.threads, now);
 }
 
 static apr_status_t
@@ -380,7 +390,15 @@ rp_health_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)plog;
     (void)ptemp;
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG
-        || !rp_health_first()) {
+        || (!rp_health_first() && !rp_resolve_wanted())) {
+        return OK;
+    }
+    if (!APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance)) {
+        /* no mod_watchdog (not needed without health checks): names
+         * stay resolved as at startup */
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, RPLOGNO(00233)
+                     "members named by host name are not re-resolved: "
+                     "mod_watchdog is not loaded");
         return OK;
     }
     get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);

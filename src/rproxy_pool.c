@@ -19,6 +19,9 @@
 #include "http_ssl.h"
 #include "apr_lib.h"
 
+#if APR_HAVE_ARPA_INET_H
+#include <arpa/inet.h>
+#endif
 #if APR_HAVE_SYS_UN_H
 #include <sys/un.h>
 #endif
@@ -41,6 +44,7 @@ rp_pool_new(cmd_parms *cmd, const char *name)
     pool->outlier_max_pct = rp_defaults.outlier_max_pct;
     pool->queue_max = rp_defaults.queue_max;
     rp_timeouts_unset(&pool->to);
+    pool->resolve = RP_UNSET;
     rp_buffering_unset(&pool->buf);
     rp_buffering_unset(&pool->reqbuf);
     APR_ARRAY_PUSH(sconf->pools, rproxy_pool_t *) = pool;
@@ -49,6 +53,36 @@ rp_pool_new(cmd_parms *cmd, const char *name)
     return pool;
 }
 
+/* resolve=T|off (a member's or a pool's): how often a member named by a
+ * host name is looked up again (rproxy_resolve.c); off: never. */
+static const char *
+rp_pool_resolve_opt(cmd_parms *cmd, void *rec, const rp_opt_t *opt,
+                    const char *val)
+{
+    apr_interval_time_t *field = (void *)((char *)rec + opt->off);
+    const char *err;
+
+    (void)cmd;
+    if (!strcasecmp(val, "off")) {
+        *field = 0;
+        return NULL;
+    }
+    if ((err = rp_parse_interval(val, field))) {
+        return err;
+    }
+    if (*field < apr_time_from_sec(1) || *field > RP_INTERVAL_MAX) {
+        return "expects off or a duration from 1s to 86400s";
+    }
+    return NULL;
+}
+
+/* <RProxyPool NAME [option ...]>: the defaults of its members */
+static const rp_opt_t rp_pool_opts[] = {
+    { "resolve", RP_OPT_STRING, APR_OFFSETOF(rproxy_pool_t, resolve), 0, 0,
+      "T|off", rp_pool_resolve_opt },
+    { NULL }
+};
+
 const char *
 rp_cmd_pool_section(cmd_parms *cmd, void *d, const char *arg)
 {
@@ -56,6 +90,7 @@ rp_cmd_pool_section(cmd_parms *cmd, void *d, const char *arg)
     const char *endp = ap_strrchr_c(arg, '>');
     rp_server_conf *sconf = rp_server_config(cmd->server);
     rproxy_pool_t *pool;
+    const char *args;
     char *name;
 
     if (err) {
@@ -67,7 +102,8 @@ rp_cmd_pool_section(cmd_parms *cmd, void *d, const char *arg)
     if (!endp) {
         return "<RProxyPool> directive missing closing '>'";
     }
-    name = apr_pstrmemdup(cmd->pool, arg, endp - arg);
+    args = apr_pstrmemdup(cmd->temp_pool, arg, endp - arg);
+    name = ap_getword_conf(cmd->pool, &args);
     ap_str_tolower(name);
     if (!rp_valid_name(name)) {
         return apr_psprintf(cmd->pool, "<RProxyPool %s>: a pool name uses "
@@ -79,6 +115,12 @@ rp_cmd_pool_section(cmd_parms *cmd, void *d, const char *arg)
                             "at %s:%d", name, pool->file, pool->line);
     }
     pool = rp_pool_new(cmd, name);
+    if ((err = rp_options_parse(cmd, apr_pstrcat(cmd->temp_pool,
+                                                 "<RProxyPool ", name, ">",
+                                                 NULL),
+                                rp_pool_opts, pool, args))) {
+        return err;
+    }
     rp_config_set_current_pool(pool);
     err = ap_walk_config(cmd->directive->first_child, cmd, d);
     rp_config_set_current_pool(NULL);
@@ -189,6 +231,10 @@ static const rp_opt_t rp_member_opts[] = {
       0, 1000000 },
     { "route", RP_OPT_NAME, APR_OFFSETOF(rproxy_member_t, route), 0, 0,
       "ID" },
+    { "resolve", RP_OPT_STRING, APR_OFFSETOF(rproxy_member_t, resolve),
+      0, 0, "T|off", rp_pool_resolve_opt },
+    { "expand", RP_OPT_INT, APR_OFFSETOF(rproxy_member_t, expand), 1,
+      RP_EXPAND_MAX },
     { NULL }
 };
 
@@ -200,8 +246,47 @@ rp_pool_member_add(apr_pool_t *p, rproxy_pool_t *pool)
     m->pool = pool;
     m->index = pool->members->nelts;
     m->weight = rp_defaults.weight;
+    m->resolve = RP_UNSET;
     APR_ARRAY_PUSH(pool->members, rproxy_member_t *) = m;
     return m;
+}
+
+/* expand=N: m becomes slot 1 of N, named URL#1, and N - 1 copies follow
+ * it (rproxy_resolve_expand.c gives each an address). */
+static const char *
+rp_pool_member_expand(cmd_parms *cmd, rproxy_pool_t *pool,
+                      rproxy_member_t *m, const char *word)
+{
+    const char *name, *label;
+    unsigned char buf[16];
+    int i;
+
+    if (m->uds_path || inet_pton(AF_INET, m->host, buf) == 1
+        || inet_pton(AF_INET6, m->host, buf) == 1) {
+        return apr_psprintf(cmd->pool, "RProxyMember %s: expand= needs a "
+                            "host name", word);
+    }
+    if (m->route) {
+        return apr_psprintf(cmd->pool, "RProxyMember %s: expand= and "
+                            "route= do not go together (each slot would "
+                            "have the same route)", word);
+    }
+    name = m->name;
+    label = m->label;
+    m->group = m;
+    for (i = 1; i <= m->expand; i++) {
+        rproxy_member_t *c = i == 1 ? m : rp_pool_member_add(cmd->pool, pool);
+        int index = c->index;
+
+        if (c != m) {
+            *c = *m;
+            c->index = index;
+        }
+        c->slot = i;
+        c->name = apr_psprintf(cmd->pool, "%s#%d", name, i);
+        c->label = apr_psprintf(cmd->pool, "%s#%d", label, i);
+    }
+    return NULL;
 }
 
 const char *
@@ -219,7 +304,8 @@ rp_cmd_member(cmd_parms *cmd, void *d, const char *args)
     word = ap_getword_conf(cmd->temp_pool, &args);
     if (!*word) {
         return "RProxyMember: expects URL [weight=N] [backup] [drain] "
-               "[disabled] [max_conns=N] [route=ID]";
+               "[disabled] [max_conns=N] [route=ID] [resolve=T|off] "
+               "[expand=N]";
     }
     m = rp_pool_member_add(cmd->pool, pool);
     if ((err = rp_pool_member_url(cmd->pool, word, m))) {
@@ -228,7 +314,11 @@ rp_cmd_member(cmd_parms *cmd, void *d, const char *args)
     for (i = 0; i < m->index; i++) {
         rproxy_member_t *o = APR_ARRAY_IDX(pool->members, i,
                                            rproxy_member_t *);
-        if (!strcmp(o->name, m->name)) {
+        apr_size_t len = strlen(m->name);
+
+        /* an expand= member's slots are named URL#1 .. URL#N */
+        if (!strcmp(o->name, m->name) || (o->group
+            && !strncmp(o->name, m->name, len) && o->name[len] == '#')) {
             return apr_psprintf(cmd->pool, "RProxyMember %s: listed twice "
                                 "in pool %s", word, pool->name);
         }
@@ -239,7 +329,7 @@ rp_cmd_member(cmd_parms *cmd, void *d, const char *args)
                                 rp_member_opts, m, args))) {
         return err;
     }
-    return NULL;
+    return m->expand ? rp_pool_member_expand(cmd, pool, m, word) : NULL;
 }
 
 const char *
@@ -404,6 +494,10 @@ rp_pool_resolve(apr_pool_t *pconf, server_rec *s, rproxy_pool_t *pool)
         apr_status_t rv = m->uds_path
             ? apr_sockaddr_info_get(&m->addr, m->uds_path, APR_UNIX, 0, 0,
                                     pconf)
+            /* expand=: the first slot looks up for all of them */
+            : m->group ? (m->group == m
+                          ? rp_resolve_expand_startup(pconf, s, m)
+                          : APR_SUCCESS)
             : apr_sockaddr_info_get(&m->addr, m->host, APR_UNSPEC, m->port,
                                     0, pconf);
         if (rv != APR_SUCCESS) {
@@ -413,6 +507,7 @@ rp_pool_resolve(apr_pool_t *pconf, server_rec *s, rproxy_pool_t *pool)
                          : m->host, pool->file, pool->line);
             return rv;
         }
+        rp_resolve_config(m);
         if (m->is_tls && !ap_ssl_has_outgoing_handlers()) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, RPLOGNO(00002)
                          RP_MEMBER_FMT "https:// members need mod_ssl "

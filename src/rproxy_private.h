@@ -15,6 +15,7 @@
 #include "apr_hash.h"
 #include "apr_strings.h"
 #include "apr_thread_mutex.h"
+#include "apr_thread_pool.h"
 #include "apr_uri.h"
 #include "scoreboard.h"
 
@@ -127,6 +128,16 @@ struct rproxy_member_t {
     int drain;
     int disabled;
     int max_conns;              /* 0: no cap */
+    /* resolve=T: how often the resolver looks the host name up again;
+     * RP_UNSET until check_config makes it the pool's resolve= or the
+     * default for names; 0 (never) for literal addresses, Unix sockets
+     * and resolve=off */
+    apr_interval_time_t resolve;
+    /* expand=N: the slots one name stands for (rproxy_resolve_expand.c);
+     * each slot is a member "URL#i" whose group is the first one */
+    int expand;
+    rproxy_member_t *group;     /* the first slot, or NULL: not expanded */
+    int slot;                   /* 1..expand */
     const char *route;          /* route=ID, or NULL: the suffix of the
                                  * application's session id that names it
                                  * (RProxySticky route=, rproxy_sticky.c) */
@@ -138,6 +149,10 @@ struct rproxy_member_t {
     /* The health prober's own (in the child that runs it) */
     volatile apr_uint32_t hc_busy;  /* a check is running */
     apr_time_t hc_due;              /* when the next check starts */
+    /* The resolver's own (rproxy_resolve.c, same child) */
+    volatile apr_uint32_t rs_busy;  /* a lookup is running */
+    apr_time_t rs_due;              /* when the next lookup starts */
+    apr_time_t rs_startup;          /* when m->addr was looked up */
 };
 
 struct rproxy_pool_t {
@@ -173,6 +188,9 @@ struct rproxy_pool_t {
      * many may wait at once across all children */
     apr_interval_time_t queue_timeout;
     int queue_max;
+    /* <RProxyPool NAME resolve=T|off>: its members' resolve= where they
+     * do not set it (RP_UNSET: the default) */
+    apr_interval_time_t resolve;
     /* RProxyBuffering and RProxyRequestBuffering inside the pool */
     rp_buffering_t buf;
     rp_buffering_t reqbuf;
@@ -357,6 +375,7 @@ typedef struct rp_bconn_t {
     apr_time_t expires;         /* idle deadline while pooled */
     apr_interval_time_t backend_ka; /* backend's Keep-Alive timeout, or 0 */
     int requests;               /* responses read on it so far */
+    apr_uint32_t addr_seq;      /* m->sh->addr_seq when it was opened */
     rp_bytes_t io;              /* since rp_conn_acquire handed it out */
     apr_interval_time_t connect_time;   /* the TCP connect that opened it
                                          * (conn_open(); a TLS handshake
@@ -364,6 +383,9 @@ typedef struct rp_bconn_t {
                                          * write) */
     struct rp_bconn_t *next;
 } rp_bconn_t;
+
+/* rproxy_resolve.c */
+#include "rproxy_resolve.h"
 
 /* rproxy_conn.c */
 /* Registers the byte-counting connection filters and the hook that finds

@@ -24,7 +24,8 @@
  * and each member whose pool and name existed before takes over the old
  * record: counters, latency, ejection and health state (inflight starts
  * at 0: requests of the old generation finish on the old segment, which
- * those children still map). The administrative state (drain, disabled)
+ * those children still map; the address a re-resolved member moved to is
+ * forgotten, as the new generation looked its name up at startup). The administrative state (drain, disabled)
  * and the weight are the new configuration's, unless an operator changed
  * them at run time (RProxyStatusManage, rproxy_manage.c marks them in
  * `overridden`): those changes are kept, until a full restart.
@@ -45,7 +46,7 @@
 #include "apr_shm.h"
 
 #define RP_SHM_MAGIC    0x52505348u     /* "RPSH" */
-#define RP_SHM_VERSION  5u
+#define RP_SHM_VERSION  6u
 #define RP_SHM_KEY      "mod_rproxy-shm"
 
 const apr_uint32_t rp_lat_bounds_ms[] = { RP_LAT_BUCKETS_MS };
@@ -123,6 +124,8 @@ fill_record(rp_shm_member_t *rec, rproxy_member_t *m, rp_shm_header_t *old)
         /* requests of the old generation end on the old segment */
         rec->inflight = 0;
         rec->consecutive_fails = 0;
+        /* the new generation looked the member's name up at startup */
+        rp_resolve_shm_reset(rec);
     }
     apr_cpystrn(rec->pool, m->pool->name, sizeof(rec->pool));
     apr_cpystrn(rec->member, m->name, sizeof(rec->member));
@@ -331,13 +334,17 @@ rp_shm_hc_down(const rproxy_member_t *m)
     return apr_atomic_read32(&m->sh->hc_down) != 0;
 }
 
-/* Disabled first, then failed health checks, ejected, draining: the
- * reason that keeps the member out longest, or that an operator set. */
+/* Absent (an expand= slot without an address) first, then disabled,
+ * failed health checks, ejected, draining: the reason that keeps the
+ * member out longest, or that an operator set. */
 static rp_member_state_e
 member_state(const rproxy_member_t *m, apr_time_t now)
 {
     apr_uint32_t admin = rp_shm_admin(m);
 
+    if (rp_resolve_absent(m)) {
+        return RP_MEMBER_ABSENT;
+    }
     if (admin & RP_ADMIN_DISABLED) {
         return RP_MEMBER_DISABLED;
     }

@@ -17,6 +17,10 @@
 /* The same bounds as an array (rproxy_shm.c), RP_LAT_NBUCKETS - 1 long. */
 extern const apr_uint32_t rp_lat_bounds_ms[];
 
+/* Addresses of one answer kept for a member named by a host name (the
+ * first ones, tried in order as at startup). */
+#define RP_RESOLVE_MAX_ADDRS    4
+
 /* Administrative state bits (rp_shm_member_t.admin): set from the
  * configuration at every start, or at run time by RProxyStatusManage
  * (rproxy_manage.c), which a graceful restart keeps. */
@@ -69,6 +73,25 @@ typedef struct {
     /* tries that ended OK or timed out, by latency from the pick: bucket
      * i counts those above bound i-1 and up to bound i (not cumulative) */
     volatile apr_uint64_t lat_hist[RP_LAT_NBUCKETS];
+    /* The addresses in use for a member named by a host name, re-resolved
+     * by the one resolver (rproxy_resolve.c, on the health prober's
+     * watchdog thread), which alone writes these fields. addr_seq is a
+     * sequence lock: odd while the resolver writes the slot, even when
+     * done, 0 while the answer looked up at startup (rproxy_member_t.addr)
+     * is in use (every start and graceful restart sets it to 0). Readers
+     * (every child opening a connection, rp_resolve_addr()) retry until
+     * they read the same even value before and after the slot; a pooled
+     * connection remembers the value it was opened under and is retired
+     * when it differs. */
+    volatile apr_uint64_t resolved_at;  /* apr_time_t of the last lookup
+                                         * that succeeded, 0: at startup */
+    volatile apr_uint32_t addr_seq;
+    volatile apr_uint32_t addr_failing; /* 1: the last lookup failed (the
+                                         * resolver logs changes only) */
+    volatile apr_uint32_t addr_count;   /* 0..RP_RESOLVE_MAX_ADDRS */
+    volatile apr_uint32_t addr_family[RP_RESOLVE_MAX_ADDRS];
+    volatile apr_uint32_t addr_bytes[RP_RESOLVE_MAX_ADDRS][4];
+                                        /* network order, 4 or 16 bytes */
 } rp_shm_member_t;
 
 /* A pool's state shared by every child (rproxy_shm.c). The retry budget
@@ -126,7 +149,8 @@ typedef enum {
     RP_MEMBER_DRAINING,         /* RP_ADMIN_DRAIN: sticky requests only */
     RP_MEMBER_EJECTED,          /* by RProxyOutlier, for a while */
     RP_MEMBER_HEALTH_FAILED,    /* failed `fall` active checks in a row */
-    RP_MEMBER_DISABLED          /* RP_ADMIN_DISABLED: takes nothing */
+    RP_MEMBER_DISABLED,         /* RP_ADMIN_DISABLED: takes nothing */
+    RP_MEMBER_ABSENT            /* an expand= slot without an address */
 } rp_member_state_e;
 
 /* One member's shared record, each field read once (atomically, but not

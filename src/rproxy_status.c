@@ -34,7 +34,8 @@ typedef struct {
 
 /* The state as the page words it ("role"), by rp_member_state_e. */
 static const char *const state_words[] = {
-    "up", "backup", "draining", "ejected", "health-failed", "disabled"
+    "up", "backup", "draining", "ejected", "health-failed", "disabled",
+    "absent"
 };
 
 const char *
@@ -130,6 +131,24 @@ json_histogram(request_rec *r, const snap_t *s)
                APR_UINT64_T_FMT "}", s->snap.lat_count, s->snap.lat_sum_us);
 }
 
+/* The address in use and when the resolver last looked it up (seconds
+ * since the epoch, null: not since startup). */
+static void
+json_address(request_rec *r, const rproxy_member_t *m)
+{
+    apr_time_t at;
+    const char *addr = rp_resolve_describe(m, r->pool, &at);
+
+    ap_rprintf(r, ",\"address\":\"%s\",\"resolved_at\":",
+               json_str(r->pool, addr));
+    if (at) {
+        ap_rprintf(r, "%" APR_TIME_T_FMT, apr_time_sec(at));
+    }
+    else {
+        ap_rputs("null", r);
+    }
+}
+
 static void
 json_member(request_rec *r, const snap_t *s, int first)
 {
@@ -147,8 +166,10 @@ json_member(request_rec *r, const snap_t *s, int first)
                s->snap.ewma_us, s->snap.bytes_in, s->snap.bytes_out);
     json_histogram(r, s);
     ap_rprintf(r, ",\"hc\":{\"checks\":%" APR_UINT64_T_FMT ",\"failed\":%"
-               APR_UINT64_T_FMT ",\"last_status\":%" APR_UINT64_T_FMT "}}",
+               APR_UINT64_T_FMT ",\"last_status\":%" APR_UINT64_T_FMT "}",
                s->snap.hc_checks, s->snap.hc_failed, s->snap.hc_status);
+    json_address(r, s->m);
+    ap_rputs("}", r);
 }
 
 void

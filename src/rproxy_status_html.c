@@ -30,9 +30,9 @@
 /* By rp_member_state_e, and "ramping" last: the word and the CSS class. */
 static const char *const state_words[] = {
     "up", "backup", "draining", "ejected", "health-failed", "disabled",
-    "ramping"
+    "absent", "ramping"
 };
-#define STATE_RAMPING   6
+#define STATE_RAMPING   7
 
 static const char page_css[] =
     "body{font:13px/1.4 system-ui,sans-serif;margin:0;color:#1d2330;"
@@ -66,9 +66,11 @@ static const char page_css[] =
     ".st-up{--c:#2e9d4f}.st-backup{--c:#3b7dd8}.st-ramping{--c:#19a3a3}"
     ".st-draining{--c:#e0a100}.st-ejected{--c:#e8590c}"
     ".st-health-failed{--c:#d42a2a}.st-disabled{--c:#7a8290}"
+    ".st-absent{--c:#b8bec9}"
     "form.act{display:inline;margin:0 2px}"
     "form.act button{font-size:11px;padding:1px 6px}"
-    "form.act input[type=number]{width:4em;font-size:11px}";
+    "form.act input[type=number]{width:4em;font-size:11px}"
+    ".addr{display:block;font-size:11px;color:#556}";
 
 /* Sorting only: a click on a header sorts its table by that column
  * (numbers by data-v, text otherwise), a second click reverses. */
@@ -227,6 +229,25 @@ hc_text(request_rec *r, const rp_member_snap_t *s)
                                      : "no answer");
 }
 
+/* Under a member named by a host name: the address in use and how long
+ * ago the name was looked up (the date in the title). */
+static const char *
+address_line(request_rec *r, const rproxy_member_t *m, apr_time_t now)
+{
+    char date[APR_RFC822_DATE_LEN];
+    apr_time_t at;
+    const char *addr = rp_resolve_describe(m, r->pool, &at);
+
+    if (m->uds_path || !*addr || !strcmp(addr, m->hostport)) {
+        return "";
+    }
+    apr_rfc822_date(date, at);
+    return apr_psprintf(r->pool, "<span class=\"addr\" title=\"resolved "
+                        "%s\">%s, resolved %" APR_TIME_T_FMT " s ago</span>",
+                        date, ap_escape_html(r->pool, addr),
+                        apr_time_sec(now - at > 0 ? now - at : 0));
+}
+
 static void
 member_row(request_rec *r, const rproxy_member_t *m,
            const rp_member_snap_t *s, apr_time_t now, const char *nonce)
@@ -236,14 +257,14 @@ member_row(request_rec *r, const rproxy_member_t *m,
     double rate = rp_history_member_rate(m, now);
 
     ap_rprintf(r, "<tr class=\"member st-%s\" data-state=\"%s\" "
-               "data-pool=\"%s\" data-member=\"%s\"><td class=\"name\">%s"
+               "data-pool=\"%s\" data-member=\"%s\"><td class=\"name\">%s%s"
                "</td><td class=\"name\"><span class=\"chip\">%s</span></td>"
                "<td data-v=\"%d\">%d%s</td><td data-v=\"%.1f\">%.1f</td>"
                "<td data-v=\"%" APR_UINT64_T_FMT "\">%" APR_UINT64_T_FMT
                "</td><td data-v=\"%" APR_UINT64_T_FMT "\">%" APR_UINT64_T_FMT
                "</td>", state_words[state], state_words[state],
                ap_escape_html(r->pool, m->pool->name), name, name,
-               state_words[state], s->weight, s->weight,
+               address_line(r, m, now), state_words[state], s->weight, s->weight,
                s->weight != m->weight
                    ? apr_psprintf(r->pool, " (%d)", m->weight) : "",
                rate, rate,

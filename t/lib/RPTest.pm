@@ -204,7 +204,8 @@ sub raw_http {
 # serves one accepted connection. Connections are counted in a file so the
 # test can see how many the proxy opened. unix => PATH listens on a Unix
 # socket instead (made reachable for httpd's children, which run as
-# another user).
+# another user); addr => IP listens on that loopback address instead of
+# 127.0.0.1.
 sub evil_start {
     my ($handler, %opt) = @_;
     my $port = $opt{port} || Apache::Test::vars('ext_backend_port');
@@ -218,12 +219,13 @@ sub evil_start {
     }
     else {
         $srv = $opt{tiny_window} ? tiny_window_listener($port)
-            : IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+            : IO::Socket::INET->new(LocalAddr => $opt{addr} || '127.0.0.1',
                                     LocalPort => $port, Listen => 64,
                                     ReuseAddr => 1);
     }
     die "listen on $port: $!" unless $srv;
-    my $log = Apache::Test::vars('t_logs') . "/evil.$port.log";
+    my $log = Apache::Test::vars('t_logs') . "/evil."
+        . ($opt{addr} ? "$opt{addr}." : '') . "$port.log";
     unlink $log;
     my $pid = fork // die "fork: $!";
     if (!$pid) {

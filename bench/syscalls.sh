@@ -20,6 +20,8 @@
 #   PROXIES=all CLOSE=1 bench/syscalls.sh   # all four, new connections
 #   BUILD=0 ...                        # use .libs/mod_rproxy.so as it is
 #   TRACE=1 N=5 ...                    # the calls themselves, in order
+#   PERF=1 N=20000 ...                 # perf record -g instead of strace:
+#                                      # CPU by library and by function
 # Output: a table (calls per request, by name) on stdout; the raw strace
 # summaries in bench/results/syscalls/.
 set -euo pipefail
@@ -29,6 +31,7 @@ MPM=${MPM:-event}
 WARM=${WARM:-50}
 BUILD=${BUILD:-1}
 TRACE=${TRACE:-0}    # 1: the full trace in $R/NAME.trace instead of counts
+PERF=${PERF:-0}      # 1: a perf profile in $R/NAME.perf.* instead of counts
 CLOSE=${CLOSE:-0}    # 1: a new client connection per request
 PROXIES=${PROXIES:-rproxy mod_proxy}   # or all: + nginx haproxy
 [ "$PROXIES" = all ] && PROXIES="rproxy mod_proxy nginx haproxy"
@@ -189,7 +192,10 @@ count() {
     [ -n "$child" ] || die "$name: no child process"
     coproc CL { client "$port" "$WARM" "$N"; }
     read -r _ <&"${CL[0]}"
-    if [ "$TRACE" = 1 ]; then
+    if [ "$PERF" = 1 ]; then
+        perf record -q -g -F 2999 -o "$R/$name.perf.data" -p "$child" \
+            2>"$R/logs/$name.perf.err" &
+    elif [ "$TRACE" = 1 ]; then
         strace -f -tt -o "$R/$name.trace" -p "$child" 2>/dev/null &
     else
         strace -f -c -o "$R/$name.strace" -p "$child" 2>"$R/logs/$name.strace.err" &
@@ -197,9 +203,11 @@ count() {
     STRACE_PID=$!
     # strace prints nothing when it is attached; wait for its tracer state
     for _ in $(seq 100); do
+        [ "$PERF" = 1 ] && break
         grep -q "TracerPid:[[:space:]]*$STRACE_PID" "/proc/$child/status" && break
         sleep 0.05
     done
+    [ "$PERF" = 1 ] && sleep 1
     sleep 0.3
     echo go >&"${CL[1]}"
     read -r ok <&"${CL[0]}"
@@ -220,6 +228,17 @@ for p in $PROXIES; do
     files+=("$R/$p.strace")
 done
 [ "$TRACE" = 1 ] && { echo "traces: $R/*.trace"; exit 0; }
+if [ "$PERF" = 1 ]; then
+    for p in $PROXIES; do
+        perf report -q -i "$R/$p.perf.data" --no-children --sort dso -g none \
+            2>/dev/null | grep -v '^$' >"$R/$p.perf.dso"
+        perf report -q -i "$R/$p.perf.data" --no-children --sort dso,sym \
+            -g none 2>/dev/null | grep -v '^$' >"$R/$p.perf.sym"
+        echo "== $p: samples by library ($R/$p.perf.sym: by function)"
+        head -n 12 "$R/$p.perf.dso"
+    done
+    exit 0
+fi
 
 # table: per request by name, the proxies side by side
 perl -e '

@@ -41,7 +41,10 @@
 #   THREADS=64 LOAD_CPU=0 PROXY_CPU=1 PROXY_CPU_QUOTA=50   as in run.sh
 #   TESTS="mem small close rate large upload syscalls"
 #   PROXIES="rproxy mod_proxy nginx haproxy"   (mod_rproxy is compared to
-#                                     the others, so it comes first)
+#                                     the others, so it comes first; add
+#                                     "base" with BASE_SO=PATH/mod_rproxy.so
+#                                     for another build of ours: before and
+#                                     after a change in one run)
 #   BUILD=1 (0: .libs/mod_rproxy.so as it is) HTTPD=/usr/sbin/apache2
 # Output: the table on stdout and in bench/results/compare/summary.txt;
 # wrk's reports, the configurations and the logs beside it.
@@ -103,7 +106,7 @@ trap 'echo "compare: interrupted" >&2; exit 130' INT TERM
 
 die() { echo "compare: $*" >&2; exit 1; }
 
-label() { [ "$1" = rproxy ] && echo mod_rproxy || echo "$1"; }
+label() { case "$1" in rproxy) echo mod_rproxy ;; base) echo base ;; *) echo "$1" ;; esac; }
 has() { case " $TESTS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 prepare() {
@@ -117,7 +120,7 @@ prepare() {
     done
     for p in $PROXIES; do
         case "$p" in
-            rproxy|mod_proxy) ;;
+            rproxy|mod_proxy|base) ;;
             nginx|haproxy) command -v "$p" >/dev/null || die "$p is not installed" ;;
             *) die "PROXIES: unknown proxy $p" ;;
         esac
@@ -132,16 +135,20 @@ prepare() {
     mkfile "$R/docroot/1m.bin" 1048576 /dev/urandom
     mkfile "$R/docroot/big.bin" $((MEM_SIZE_MB * 1048576)) /dev/zero
     chmod -R a+rX "$R"
-    read -r P1 P2 P3 PA PB PC PD < <(free_ports 7)
+    read -r P1 P2 P3 PA PB PC PD PE < <(free_ports 8)
     HZ=$(getconf CLK_TCK)
 }
 
 write_confs() {
+    local p
     origin_conf >"$R/conf/origin.conf"
-    { conf_common rproxy warn; conf_proxy_mpm; rproxy_conf; } >"$R/conf/rproxy.conf"
-    { conf_common mod_proxy warn; conf_proxy_mpm; mod_proxy_conf; } >"$R/conf/mod_proxy.conf"
-    nginx_conf "$R" >"$R/conf/nginx.conf"
-    haproxy_conf "$R" >"$R/conf/haproxy.conf"
+    for p in $PROXIES; do
+        if [ "$(proxy_kind "$p")" = httpd ]; then
+            { conf_common "$p" warn; conf_proxy_mpm; proxy_conf "$p"; } >"$R/conf/$p.conf"
+        else
+            proxy_conf "$p" >"$R/conf/$p.conf"
+        fi
+    done
 }
 
 start_proxy() {   # NAME: in its cgroup, on PROXY_CPU
@@ -377,7 +384,8 @@ summary() {
 trouble() {   # NAME: error_log lines that mean trouble, and a replaced worker
     local p=$1 n=0 kids
     case "$p" in
-        rproxy|mod_proxy) n=$(log_trouble "$R/logs/${p}_error.log" | wc -l) ;;
+        rproxy|mod_proxy|base) n=$(log_trouble "$R/logs/${p}_error.log" \
+                                   | grep -vc AH00484 || true) ;;
         nginx) n=$(grep -cE '\[(emerg|alert|crit|error)\]' "$R/logs/nginx_error.log" || true) ;;
     esac
     kids=$(ps -o pid= --ppid "$(eval echo "\$PID_${p^^}")" | xargs)

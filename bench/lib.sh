@@ -250,13 +250,29 @@ server_start() {
     esac
 }
 
-# The four proxies of a comparison: name -> kind of server and port variable.
+# The proxies of a comparison: name -> kind of server and port variable.
+# "base" is mod_rproxy again, built from another commit (BASE_SO: its .so),
+# to compare a change before and after in one run.
 proxy_kind() {
     case "$1" in nginx|haproxy) echo "$1" ;; *) echo httpd ;; esac
 }
 proxy_port() {
     case "$1" in
         rproxy) echo "$PA" ;; mod_proxy) echo "$PB" ;;
-        nginx) echo "$PC" ;; haproxy) echo "$PD" ;;
+        nginx) echo "$PC" ;; haproxy) echo "$PD" ;; base) echo "$PE" ;;
+    esac
+}
+
+# proxy_conf NAME: the proxy-specific part of NAME's configuration (after
+# conf_common and conf_proxy_mpm for the httpd ones), in DIR $R
+proxy_conf() {
+    case "$1" in
+        rproxy) rproxy_conf ;;
+        base) [ -f "${BASE_SO:-}" ] || die "base: BASE_SO=${BASE_SO:-} is not a file"
+              MODSO=$BASE_SO PA=$PE rproxy_conf ;;
+        mod_proxy) mod_proxy_conf ;;
+        nginx) nginx_conf "$R" ;;
+        haproxy) haproxy_conf "$R" ;;
+        *) die "unknown proxy $1 (rproxy mod_proxy nginx haproxy base)" ;;
     esac
 }

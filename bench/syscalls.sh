@@ -18,6 +18,8 @@
 #   bench/syscalls.sh                  # N=4000, MPM=event
 #   N=2000 MPM=worker bench/syscalls.sh
 #   PROXIES=all CLOSE=1 bench/syscalls.sh   # all four, new connections
+#   PROXIES="rproxy base" BASE_SO=/tmp/old/.libs/mod_rproxy.so ...
+#                                      # against another build of ours
 #   BUILD=0 ...                        # use .libs/mod_rproxy.so as it is
 #   TRACE=1 N=5 ...                    # the calls themselves, in order
 #   PERF=1 N=20000 ...                 # perf record -g instead of strace:
@@ -61,10 +63,10 @@ trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
 command -v strace >/dev/null || die "strace is needed (apt-get install strace)"
 for p in $PROXIES; do
     case "$p" in
-        rproxy|mod_proxy) ;;
+        rproxy|mod_proxy|base) ;;
         nginx|haproxy) command -v "$p" >/dev/null \
             || die "$p is not installed (make -f Makefile.apxs deps-bench)" ;;
-        *) die "PROXIES: unknown proxy $p (rproxy mod_proxy nginx haproxy)" ;;
+        *) die "PROXIES: unknown proxy $p (rproxy mod_proxy nginx haproxy base)" ;;
     esac
 done
 if [ "$BUILD" = 1 ]; then
@@ -75,7 +77,7 @@ fi
 rm -rf "$R"
 mkdir -p "$R/conf" "$R/logs" "$R/run" "$R/docroot"
 head -c 100 /dev/zero | tr '\0' x >"$R/docroot/100b.txt"
-read -r P1 P2 P3 PA PB PC PD <<<"$(free_ports 7)"
+read -r P1 P2 P3 PA PB PC PD PE <<<"$(free_ports 8)"
 
 conf_common() {   # NAME MPM
     cat <<EOC
@@ -120,18 +122,13 @@ conf_proxy_mpm() {
     echo "</Directory>"
     for p in $P1 $P2 $P3; do echo "Listen 127.0.0.1:$p"; done
 } >"$R/conf/origin.conf"
-{
-    conf_common rproxy "$MPM"
-    conf_proxy_mpm
-    rproxy_conf
-} >"$R/conf/rproxy.conf"
-{
-    conf_common mod_proxy "$MPM"
-    conf_proxy_mpm
-    mod_proxy_conf
-} >"$R/conf/mod_proxy.conf"
-nginx_conf "$R" >"$R/conf/nginx.conf"
-haproxy_conf "$R" >"$R/conf/haproxy.conf"
+for p in $PROXIES; do
+    if [ "$(proxy_kind "$p")" = httpd ]; then
+        { conf_common "$p" "$MPM"; conf_proxy_mpm; proxy_conf "$p"; } >"$R/conf/$p.conf"
+    else
+        proxy_conf "$p" >"$R/conf/$p.conf"
+    fi
+done
 
 start() {   # NAME PORT
     server_start "$(proxy_kind "$1")" "$1" "$R" "$R/conf/$1.conf" \

@@ -44,7 +44,9 @@
 #                                     the others, so it comes first; add
 #                                     "base" with BASE_SO=PATH/mod_rproxy.so
 #                                     for another build of ours: before and
-#                                     after a change in one run)
+#                                     after a change in one run; add
+#                                     rproxy_worker for mod_rproxy under
+#                                     mpm_worker)
 #   BUILD=1 (0: .libs/mod_rproxy.so as it is) HTTPD=/usr/sbin/apache2
 # Output: the table on stdout and in bench/results/compare/summary.txt;
 # wrk's reports, the configurations and the logs beside it.
@@ -106,7 +108,7 @@ trap 'echo "compare: interrupted" >&2; exit 130' INT TERM
 
 die() { echo "compare: $*" >&2; exit 1; }
 
-label() { case "$1" in rproxy) echo mod_rproxy ;; base) echo base ;; *) echo "$1" ;; esac; }
+label() { case "$1" in rproxy) echo mod_rproxy ;; rproxy_worker) echo rp-worker ;; *) echo "$1" ;; esac; }
 has() { case " $TESTS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 prepare() {
@@ -120,7 +122,7 @@ prepare() {
     done
     for p in $PROXIES; do
         case "$p" in
-            rproxy|mod_proxy|base) ;;
+            rproxy|mod_proxy|base|rproxy_worker) ;;
             nginx|haproxy) command -v "$p" >/dev/null || die "$p is not installed" ;;
             *) die "PROXIES: unknown proxy $p" ;;
         esac
@@ -135,7 +137,7 @@ prepare() {
     mkfile "$R/docroot/1m.bin" 1048576 /dev/urandom
     mkfile "$R/docroot/big.bin" $((MEM_SIZE_MB * 1048576)) /dev/zero
     chmod -R a+rX "$R"
-    read -r P1 P2 P3 PA PB PC PD PE < <(free_ports 8)
+    read -r P1 P2 P3 PA PB PC PD PE PF < <(free_ports 9)
     HZ=$(getconf CLK_TCK)
 }
 
@@ -144,7 +146,8 @@ write_confs() {
     origin_conf >"$R/conf/origin.conf"
     for p in $PROXIES; do
         if [ "$(proxy_kind "$p")" = httpd ]; then
-            { conf_common "$p" warn; conf_proxy_mpm; proxy_conf "$p"; } >"$R/conf/$p.conf"
+            { conf_common "$p" warn "$(proxy_mpm "$p" event)"; conf_proxy_mpm
+              proxy_conf "$p"; } >"$R/conf/$p.conf"
         else
             proxy_conf "$p" >"$R/conf/$p.conf"
         fi
@@ -319,7 +322,7 @@ summary() {
     echo
     line=$(printf '%-34s' "")
     for p in $PROXIES; do line+=$(printf ' %10s' "$(label "$p")"); done
-    for p in $PROXIES; do [ "$p" = rproxy ] || line+=$(printf ' %8s' "/${p:0:7}"); done
+    for p in $PROXIES; do [ "$p" = rproxy ] || line+=$(printf ' %8s' "/$(label "$p" | cut -c1-7)"); done
     echo "$line"
     echo "  (ratio columns: mod_rproxy's figure / the other's; higher is better for req/s and MB/s, lower for cpu)"
     if has small; then
@@ -384,7 +387,7 @@ summary() {
 trouble() {   # NAME: error_log lines that mean trouble, and a replaced worker
     local p=$1 n=0 kids
     case "$p" in
-        rproxy|mod_proxy|base) n=$(log_trouble "$R/logs/${p}_error.log" \
+        rproxy|mod_proxy|base|rproxy_worker) n=$(log_trouble "$R/logs/${p}_error.log" \
                                    | grep -vc AH00484 || true) ;;
         nginx) n=$(grep -cE '\[(emerg|alert|crit|error)\]' "$R/logs/nginx_error.log" || true) ;;
     esac

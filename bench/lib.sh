@@ -252,7 +252,10 @@ server_start() {
 
 # The proxies of a comparison: name -> kind of server and port variable.
 # "base" is mod_rproxy again, built from another commit (BASE_SO: its .so),
-# to compare a change before and after in one run.
+# to compare a change before and after in one run; "rproxy_worker" is this
+# mod_rproxy under mpm_worker instead of mpm_event (a worker thread stays
+# on its client connection between keep-alive requests: what a path that
+# does not hand the connection back to event's listener would save).
 proxy_kind() {
     case "$1" in nginx|haproxy) echo "$1" ;; *) echo httpd ;; esac
 }
@@ -260,6 +263,7 @@ proxy_port() {
     case "$1" in
         rproxy) echo "$PA" ;; mod_proxy) echo "$PB" ;;
         nginx) echo "$PC" ;; haproxy) echo "$PD" ;; base) echo "$PE" ;;
+        rproxy_worker) echo "$PF" ;;
     esac
 }
 
@@ -268,11 +272,15 @@ proxy_port() {
 proxy_conf() {
     case "$1" in
         rproxy) rproxy_conf ;;
+        rproxy_worker) PA=$PF rproxy_conf ;;
         base) [ -f "${BASE_SO:-}" ] || die "base: BASE_SO=${BASE_SO:-} is not a file"
               MODSO=$BASE_SO PA=$PE rproxy_conf ;;
         mod_proxy) mod_proxy_conf ;;
         nginx) nginx_conf "$R" ;;
         haproxy) haproxy_conf "$R" ;;
-        *) die "unknown proxy $1 (rproxy mod_proxy nginx haproxy base)" ;;
+        *) die "unknown proxy $1 (rproxy mod_proxy nginx haproxy base rproxy_worker)" ;;
     esac
 }
+
+# proxy_mpm NAME DEFAULT: the MPM of an httpd proxy
+proxy_mpm() { [ "$1" = rproxy_worker ] && echo worker || echo "$2"; }

@@ -63,10 +63,10 @@ trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
 command -v strace >/dev/null || die "strace is needed (apt-get install strace)"
 for p in $PROXIES; do
     case "$p" in
-        rproxy|mod_proxy|base) ;;
+        rproxy|mod_proxy|base|rproxy_worker) ;;
         nginx|haproxy) command -v "$p" >/dev/null \
             || die "$p is not installed (make -f Makefile.apxs deps-bench)" ;;
-        *) die "PROXIES: unknown proxy $p (rproxy mod_proxy nginx haproxy base)" ;;
+        *) die "PROXIES: unknown proxy $p (rproxy mod_proxy nginx haproxy base rproxy_worker)" ;;
     esac
 done
 if [ "$BUILD" = 1 ]; then
@@ -77,7 +77,7 @@ fi
 rm -rf "$R"
 mkdir -p "$R/conf" "$R/logs" "$R/run" "$R/docroot"
 head -c 100 /dev/zero | tr '\0' x >"$R/docroot/100b.txt"
-read -r P1 P2 P3 PA PB PC PD PE <<<"$(free_ports 8)"
+read -r P1 P2 P3 PA PB PC PD PE PF <<<"$(free_ports 9)"
 
 conf_common() {   # NAME MPM
     cat <<EOC
@@ -124,7 +124,8 @@ conf_proxy_mpm() {
 } >"$R/conf/origin.conf"
 for p in $PROXIES; do
     if [ "$(proxy_kind "$p")" = httpd ]; then
-        { conf_common "$p" "$MPM"; conf_proxy_mpm; proxy_conf "$p"; } >"$R/conf/$p.conf"
+        { conf_common "$p" "$(proxy_mpm "$p" "$MPM")"; conf_proxy_mpm
+          proxy_conf "$p"; } >"$R/conf/$p.conf"
     else
         proxy_conf "$p" >"$R/conf/$p.conf"
     fi

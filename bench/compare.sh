@@ -188,7 +188,7 @@ sanity() {   # NAME: the origin's bytes, spread over the three origins
 
 # --- one measurement: wrk or curl against one proxy ------------------------
 
-declare -A VAL CPU BUSY ERRS SANITY MEMG
+declare -A VAL CPU BUSY ERRS SANITY MEMG MCONN
 
 # wrk_fields FILE: "requests bytes duration_us errors" from the RESULT line
 wrk_fields() {
@@ -214,12 +214,17 @@ record() {
 # large); cpu = us per request (or s per GiB for large)
 one_wrk() {
     local test=$1 p=$2 round=$3 path=$4 parent c0 c1 t0 t1 out n b us e v cpu
+    local mark breq bconn
     shift 4
     parent=$(eval echo "\$PID_${p^^}")
     out=$R/wrk/$test-$p-$round.txt
+    mark=$(origin_lines)
     c0=$(cpu_ticks "$parent") t0=$(date +%s%N)
     run_wrk "$(proxy_port "$p")" "$path" "$DURATION" "$out" "$@"
     c1=$(cpu_ticks "$parent") t1=$(date +%s%N)
+    # member connections opened: the origin logs %k, 0 on a new connection
+    read -r breq bconn < <(origin_since "$mark")
+    MCONN[$test:$p]="${MCONN[$test:$p]:-} $bconn"
     read -r n b us e < <(wrk_fields "$out")
     if [ "$test" = large ]; then
         v=$(awk -v b="$b" -v us="$us" 'BEGIN { printf "%.0f", (us > 0 ? b / us : 0) }')
@@ -329,11 +334,13 @@ summary() {
         row "100 B keep-alive, req/s" VAL small
         row "  cpu per request, us" CPU small
         row "  proxy cpu, % of a core" BUSY small
+        row "  member connections opened" MCONN small
     fi
     if has close; then
         row "100 B new connection, req/s" VAL close
         row "  cpu per request, us" CPU close
         row "  proxy cpu, % of a core" BUSY close
+        row "  member connections opened" MCONN close
     fi
     if has rate; then
         row "100 B at ~$RATE req/s, req/s" VAL rate

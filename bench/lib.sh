@@ -147,7 +147,8 @@ EOF
 # The nginx side of a comparison, on stdout (nginx -p DIR -c ...): one
 # worker process, round robin (nginx's default) over $P1 $P2 $P3 with kept
 # connections (upstream keepalive, HTTP/1.1 and no Connection header to
-# the members), listening on $PC, no access log, pid file and error log
+# the members; 192 idle ones in all, as RProxyKeepalive idle=64 keeps per
+# member), listening on $PC, no access log, pid file and error log
 # under DIR. Request bodies stream (proxy_request_buffering off), as they
 # do through the others; responses use nginx's default buffering (memory,
 # then a temporary file for a slow client) - its normal mode. Keep-alive
@@ -174,7 +175,7 @@ http {
         server 127.0.0.1:$P1;
         server 127.0.0.1:$P2;
         server 127.0.0.1:$P3;
-        keepalive 64;
+        keepalive 192;
         keepalive_requests 1000000000;
         keepalive_timeout 60s;
     }

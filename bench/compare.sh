@@ -19,8 +19,8 @@
 #   rate    100 B at a fixed rate (RATE requests/s, wrk waiting between
 #           requests): CPU per request - the same work for all four
 #   large   1 MiB responses: MB/s, CPU per GiB
-#   upload  MEM_SIZE_MB MiB request body to the origin's sink: MB/s, CPU
-#           per GiB (the sink, a CGI, may be the limit: look at "cpu %")
+#   upload  MEM_SIZE_MB MiB request body, dropped by the origin's core
+#           (a POST to the static file /discard): MB/s, CPU per GiB
 #   mem     RSS growth of the proxy's worker while MEM_SIZE_MB MiB streams
 #           to a slow client and from a slow client to a slow origin
 #           (bench/memory.sh), once per proxy
@@ -134,6 +134,7 @@ prepare() {
     mkdir -p "$R/conf" "$R/logs" "$R/run" "$R/wrk" "$R/cgi-bin" "$R/docroot"
     cp "$BENCH/sink.cgi" "$R/cgi-bin/sink.cgi"
     mkfile "$R/docroot/100b.txt" 100 text
+    mkfile "$R/docroot/discard" 100 text
     mkfile "$R/docroot/1m.bin" 1048576 /dev/urandom
     mkfile "$R/docroot/big.bin" $((MEM_SIZE_MB * 1048576)) /dev/zero
     chmod -R a+rX "$R"
@@ -236,20 +237,26 @@ one_wrk() {
     record "$test" "$p" "$v" "$cpu" $((c1 - c0)) $((t1 - t0)) "$e"
 }
 
-# one_upload NAME: the big file POSTed to the sink as fast as it goes
+# one_upload NAME: the big file POSTed as fast as it goes to /discard,
+# where the origin's core reads the body and drops it (a CGI sink, as the
+# memory test's, would be slower than any proxy)
 one_upload() {
     local p=$1 parent c0 c1 t0 t1 out v cpu e=0 size
     parent=$(eval echo "\$PID_${p^^}")
     size=$((MEM_SIZE_MB * 1048576))
     c0=$(cpu_ticks "$parent") t0=$(date +%s%N)
-    out=$("${PIN_LOAD[@]}" curl -sS -X POST -T "$R/docroot/big.bin" \
-          -H 'Content-Type: application/octet-stream' \
-          -w ' %{http_code} %{size_upload} %{speed_upload}' \
-          "http://127.0.0.1:$(proxy_port "$p")/upload" 2>&1) || true
+    out=$("${PIN_LOAD[@]}" curl -sS -o /dev/null -X POST -T "$R/docroot/big.bin" \
+          -H 'Content-Type: application/octet-stream' -H 'Expect:' \
+          -w '%{http_code} %{size_upload} %{speed_upload}' \
+          "http://127.0.0.1:$(proxy_port "$p")/discard" 2>&1) || true
     c1=$(cpu_ticks "$parent") t1=$(date +%s%N)
     set -- $out
-    [ "$*" = "received $size content-length $size 200 $size ${7:-}" ] || { e=1; echo "compare: upload $p: $out" >&2; }
-    v=$(awk -v s="${7:-0}" 'BEGIN { printf "%.0f", s / 1e6 }')
+    # 405 where the core refuses a POST to a file, 200 where it serves it
+    case "$*" in
+        "200 $size "*|"405 $size "*) ;;
+        *) e=1; echo "compare: upload $p: $out" >&2 ;;
+    esac
+    v=$(awk -v s="${3:-0}" 'BEGIN { printf "%.0f", s / 1e6 }')
     cpu=$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v b="$size" 'BEGIN { printf "%.3f", t / hz / (b / 1073741824) }')
     record upload "$p" "$v" "$cpu" $((c1 - c0)) $((t1 - t0)) "$e"
 }

@@ -57,7 +57,8 @@ EOF
 }
 
 # The origin: mpm_event, three vhosts on $P1 $P2 $P3 (X-Origin o1..o3)
-# serving $R/docroot, /upload the sink CGI, an access log of "%k %>s".
+# serving $R/docroot, /upload the sink CGI, /discard (a file: a POST's
+# body is read and dropped by the core), an access log of "%k %>s".
 origin_conf() {
     local i p
     conf_common origin
@@ -82,6 +83,12 @@ DocumentRoot "$R/docroot"
     Require all granted
 </Directory>
 ScriptAlias /upload "$R/cgi-bin/sink.cgi"
+# a fast sink: the core reads and drops a POST's body before it answers
+# (200 with the file, or 405; compare.sh's upload throughput, for which
+# the CGI sink would be the limit)
+<Location "/discard">
+    LogLevel crit
+</Location>
 <Directory "$R/cgi-bin">
     Require all granted
 </Directory>

@@ -24,6 +24,10 @@
 #   TRACE=1 N=5 ...                    # the calls themselves, in order
 #   PERF=1 N=20000 ...                 # perf record -g instead of strace:
 #                                      # CPU by library and by function
+#   PERF_OPTS="--call-graph dwarf,16384" PERF=1 N=6000 ...
+#                                      # with call graphs (Debian's httpd
+#                                      # has no frame pointers): then
+#                                      # perf report --children
 # Output: a table (calls per request, by name) on stdout; the raw strace
 # summaries in bench/results/syscalls/.
 set -euo pipefail
@@ -191,7 +195,7 @@ count() {
     coproc CL { client "$port" "$WARM" "$N"; }
     read -r _ <&"${CL[0]}"
     if [ "$PERF" = 1 ]; then
-        perf record -q -g -F 2999 -o "$R/$name.perf.data" -p "$child" \
+        perf record -q ${PERF_OPTS:--g} -F 2999 -o "$R/$name.perf.data" -p "$child" \
             2>"$R/logs/$name.perf.err" &
     elif [ "$TRACE" = 1 ]; then
         strace -f -tt -o "$R/$name.trace" -p "$child" 2>/dev/null &

@@ -46,7 +46,9 @@
 #                                     for another build of ours: before and
 #                                     after a change in one run; add
 #                                     rproxy_worker for mod_rproxy under
-#                                     mpm_worker)
+#                                     mpm_worker, rproxy_kaproto for it
+#                                     under mpm_event with the prototype
+#                                     bench/proto/mod_kaproto.c)
 #   BUILD=1 (0: .libs/mod_rproxy.so as it is) HTTPD=/usr/sbin/apache2
 # Output: the table on stdout and in bench/results/compare/summary.txt;
 # wrk's reports, the configurations and the logs beside it.
@@ -108,7 +110,7 @@ trap 'echo "compare: interrupted" >&2; exit 130' INT TERM
 
 die() { echo "compare: $*" >&2; exit 1; }
 
-label() { case "$1" in rproxy) echo mod_rproxy ;; rproxy_worker) echo rp-worker ;; *) echo "$1" ;; esac; }
+label() { case "$1" in rproxy) echo mod_rproxy ;; rproxy_worker) echo rp-worker ;; rproxy_kaproto) echo rp-kaproto ;; *) echo "$1" ;; esac; }
 has() { case " $TESTS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 prepare() {
@@ -122,7 +124,7 @@ prepare() {
     done
     for p in $PROXIES; do
         case "$p" in
-            rproxy|mod_proxy|base|rproxy_worker) ;;
+            rproxy|mod_proxy|base|rproxy_worker|rproxy_kaproto) ;;
             nginx|haproxy) command -v "$p" >/dev/null || die "$p is not installed" ;;
             *) die "PROXIES: unknown proxy $p" ;;
         esac
@@ -138,7 +140,8 @@ prepare() {
     mkfile "$R/docroot/1m.bin" 1048576 /dev/urandom
     mkfile "$R/docroot/big.bin" $((MEM_SIZE_MB * 1048576)) /dev/zero
     chmod -R a+rX "$R"
-    read -r P1 P2 P3 PA PB PC PD PE PF < <(free_ports 9)
+    read -r P1 P2 P3 PA PB PC PD PE PF PG < <(free_ports 10)
+    [[ " $PROXIES " != *" rproxy_kaproto "* ]] || kaproto_build "$R/kaproto"
     HZ=$(getconf CLK_TCK)
 }
 
@@ -329,7 +332,7 @@ summary() {
     local p line t
     echo "mod_rproxy against mod_proxy, nginx, HAProxy: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$TOP" diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)')"
     echo "proxies on cpu $PROXY_CPU, each: $CG_INFO; wrk, origin, curl on cpu $LOAD_CPU"
-    echo "httpd: mpm_event 1 child x $THREADS threads; nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'): 1 worker; HAProxy $(haproxy -v | sed -n '1s/HAProxy version \([^ ]*\).*/\1/p'): 1 worker, 1 thread"
+    echo "httpd: mpm_event (rp-worker: mpm_worker) 1 child x $THREADS threads; nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'): 1 worker; HAProxy $(haproxy -v | sed -n '1s/HAProxy version \([^ ]*\).*/\1/p'): 1 worker, 1 thread"
     echo "median of $ROUNDS interleaved rounds of ${DURATION}s; wrk -c$CONNS (1 MiB: -c$LARGE_CONNS, rate: -c$RATE_CONNS); QUICK=$QUICK"
     echo
     line=$(printf '%-34s' "")
@@ -401,7 +404,7 @@ summary() {
 trouble() {   # NAME: error_log lines that mean trouble, and a replaced worker
     local p=$1 n=0 kids
     case "$p" in
-        rproxy|mod_proxy|base|rproxy_worker) n=$(log_trouble "$R/logs/${p}_error.log" \
+        rproxy|mod_proxy|base|rproxy_worker|rproxy_kaproto) n=$(log_trouble "$R/logs/${p}_error.log" \
                                    | grep -vc AH00484 || true) ;;
         nginx) n=$(grep -cE '\[(emerg|alert|crit|error)\]' "$R/logs/nginx_error.log" || true) ;;
     esac

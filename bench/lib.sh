@@ -256,7 +256,9 @@ server_start() {
 # to compare a change before and after in one run; "rproxy_worker" is this
 # mod_rproxy under mpm_worker instead of mpm_event (a worker thread stays
 # on its client connection between keep-alive requests: what a path that
-# does not hand the connection back to event's listener would save).
+# does not hand the connection back to event's listener would save);
+# "rproxy_kaproto" is this mod_rproxy under mpm_event with the prototype
+# bench/proto/mod_kaproto.c, which does that inside mpm_event.
 proxy_kind() {
     case "$1" in nginx|haproxy) echo "$1" ;; *) echo httpd ;; esac
 }
@@ -264,7 +266,7 @@ proxy_port() {
     case "$1" in
         rproxy) echo "$PA" ;; mod_proxy) echo "$PB" ;;
         nginx) echo "$PC" ;; haproxy) echo "$PD" ;; base) echo "$PE" ;;
-        rproxy_worker) echo "$PF" ;;
+        rproxy_worker) echo "$PF" ;; rproxy_kaproto) echo "$PG" ;;
     esac
 }
 
@@ -274,14 +276,28 @@ proxy_conf() {
     case "$1" in
         rproxy) rproxy_conf ;;
         rproxy_worker) PA=$PF rproxy_conf ;;
+        rproxy_kaproto)
+            echo "LoadModule kaproto_module \"$KAPROTO_SO\""
+            echo "KAProtoWait ${KAPROTO_WAIT:-100}"
+            PA=$PG rproxy_conf ;;
         base) [ -f "${BASE_SO:-}" ] || die "base: BASE_SO=${BASE_SO:-} is not a file"
               MODSO=$BASE_SO PA=$PE rproxy_conf ;;
         mod_proxy) mod_proxy_conf ;;
         nginx) nginx_conf "$R" ;;
         haproxy) haproxy_conf "$R" ;;
-        *) die "unknown proxy $1 (rproxy mod_proxy nginx haproxy base rproxy_worker)" ;;
+        *) die "unknown proxy $1 (rproxy mod_proxy nginx haproxy base rproxy_worker rproxy_kaproto)" ;;
     esac
 }
 
 # proxy_mpm NAME DEFAULT: the MPM of an httpd proxy
 proxy_mpm() { [ "$1" = rproxy_worker ] && echo worker || echo "$2"; }
+
+# kaproto_build DIR: builds bench/proto/mod_kaproto.c in DIR (apxs), sets
+# KAPROTO_SO
+kaproto_build() {
+    mkdir -p "$1"
+    cp "$BENCH/proto/mod_kaproto.c" "$1/"
+    (cd "$1" && "${APXS:-/usr/bin/apxs}" -c mod_kaproto.c >build.log 2>&1) \
+        || { cat "$1/build.log" >&2; die "mod_kaproto did not build"; }
+    KAPROTO_SO=$1/.libs/mod_kaproto.so
+}

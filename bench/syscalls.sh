@@ -67,10 +67,10 @@ trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
 command -v strace >/dev/null || die "strace is needed (apt-get install strace)"
 for p in $PROXIES; do
     case "$p" in
-        rproxy|mod_proxy|base|rproxy_worker) ;;
+        rproxy|mod_proxy|base|rproxy_worker|rproxy_kaproto) ;;
         nginx|haproxy) command -v "$p" >/dev/null \
             || die "$p is not installed (make -f Makefile.apxs deps-bench)" ;;
-        *) die "PROXIES: unknown proxy $p (rproxy mod_proxy nginx haproxy base rproxy_worker)" ;;
+        *) die "PROXIES: unknown proxy $p (rproxy mod_proxy nginx haproxy base rproxy_worker rproxy_kaproto)" ;;
     esac
 done
 if [ "$BUILD" = 1 ]; then
@@ -81,7 +81,8 @@ fi
 rm -rf "$R"
 mkdir -p "$R/conf" "$R/logs" "$R/run" "$R/docroot"
 head -c 100 /dev/zero | tr '\0' x >"$R/docroot/100b.txt"
-read -r P1 P2 P3 PA PB PC PD PE PF <<<"$(free_ports 9)"
+read -r P1 P2 P3 PA PB PC PD PE PF PG <<<"$(free_ports 10)"
+[[ " $PROXIES " != *" rproxy_kaproto "* ]] || kaproto_build "$R/kaproto"
 
 conf_common() {   # NAME MPM
     cat <<EOC

@@ -165,7 +165,7 @@ start_proxy() {   # NAME: in its cgroup, on PROXY_CPU
     [ "$cg" = - ] || pre=(/bin/sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg" "${pre[@]}")
     server_start "$(proxy_kind "$p")" "$p" "$R" "$R/conf/$p.conf" \
         "$R/run/$p.pid" "http://127.0.0.1:$(proxy_port "$p")/100b.txt" \
-        "${pre[@]}" 2>>"$R/logs/$p.start"
+        "${pre[@]}"
     PIDS+=("$HTTPD_PID:$R/conf/$p.conf")
     printf -v "PID_${p^^}" '%s' "$HTTPD_PID"
     printf -v "KIDS_${p^^}" '%s' "$(ps -o pid= --ppid "$HTTPD_PID" | xargs)"

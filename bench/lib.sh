@@ -1,6 +1,7 @@
-# bench/lib.sh - helpers shared by bench/run.sh and bench/faults.sh: ports,
-# the User lines, error_log trouble, and starting and stopping an httpd
-# (sourced, not run).
+# bench/lib.sh - helpers shared by the bench/ scripts: ports, the User
+# lines, error_log trouble, starting and stopping an httpd (nginx, HAProxy),
+# and the proxies' configurations for the comparisons (compare.sh,
+# syscalls.sh, run.sh) - sourced, not run.
 
 # free_ports N: N distinct free 127.0.0.1 ports on one line (all held open
 # together while they are picked, so they differ).
@@ -203,6 +204,7 @@ haproxy_conf() {
     user=$(httpd_user_lines | awk '{ u[$1] = $2 } END { if (u["User"]) print "    user " u["User"] "\n    group " u["Group"] }')
     cat <<EOF
 global
+    quiet
     nbthread 1
     maxconn 4096
     pidfile $d/run/haproxy.pid

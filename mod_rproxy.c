@@ -133,6 +133,8 @@ rproxy_register_hooks(apr_pool_t *p)
     ap_hook_post_config(rp_shm_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(rp_manage_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(rp_buffer_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(rp_lognotes_post_config, NULL, NULL,
+                        APR_HOOK_MIDDLE);
     ap_hook_post_config(rp_health_post_config, NULL, watchdog,
                         APR_HOOK_MIDDLE);
     ap_hook_pre_mpm(rp_shm_pre_mpm, NULL, NULL, APR_HOOK_MIDDLE);

@@ -12,7 +12,8 @@ CG_PERIOD=100000   # us
 CG_KIND=none       # v1 | v2 | none
 CG_INFO=""         # for the summary header
 CG_DIRS=()         # cgroups created, removed on exit
-CG_A=- CG_B=-      # each proxy's cgroup directory, - for none
+CG_A=- CG_B=-      # each proxy's cgroup directory, - for none (CG_<NAME>
+                   # for cg_setup NAME...: CG_RPROXY, CG_NGINX, ...)
 
 cg_remove() {   # DIR: rmdir, retrying while the last processes exit
     local d=$1 i
@@ -39,8 +40,12 @@ cg_make() {   # v1|v2 ROOT NAME QUOTA_US: create, set the quota; prints DIR
     CG_MADE=$dir
 }
 
+# cg_setup [NAME...]: one cgroup per name (default: a b), each with the
+# quota, in CG_<NAME in capitals>
 cg_setup() {
-    local q v1 v2 kind root try
+    local q v1 v2 kind root try n ok
+    local -a names=("$@")
+    [ ${#names[@]} -gt 0 ] || names=(a b)
     case "$PROXY_CPU_QUOTA" in
         0|off|none)
             CG_INFO="none (PROXY_CPU_QUOTA=$PROXY_CPU_QUOTA)"; return 0 ;;
@@ -62,9 +67,12 @@ cg_setup() {
         if [ "$kind" = v2 ] && ! grep -qw cpu "$root/cgroup.subtree_control"; then
             { echo +cpu >"$root/cgroup.subtree_control"; } 2>/dev/null || continue
         fi
-        if cg_make "$kind" "$root" "rproxy-bench-$$-a" "$q" && CG_A=$CG_MADE \
-            && cg_make "$kind" "$root" "rproxy-bench-$$-b" "$q" && CG_B=$CG_MADE
-        then
+        ok=1
+        for n in "${names[@]}"; do
+            cg_make "$kind" "$root" "rproxy-bench-$$-$n" "$q" \
+                && printf -v "CG_${n^^}" '%s' "$CG_MADE" || { ok=0; break; }
+        done
+        if [ "$ok" = 1 ]; then
             CG_KIND=$kind
             if [ "$kind" = v1 ]; then
                 CG_INFO="$PROXY_CPU_QUOTA% of one core per proxy (cgroup v1: cpu.cfs_quota_us $q / cpu.cfs_period_us $CG_PERIOD)"
@@ -74,7 +82,8 @@ cg_setup() {
             return 0
         fi
         for root in "${CG_DIRS[@]}"; do cg_remove "$root"; done
-        CG_DIRS=() CG_A=- CG_B=-
+        CG_DIRS=()
+        for n in "${names[@]}"; do printf -v "CG_${n^^}" '%s' -; done
     done
     CG_INFO="NONE - no writable cpu cgroup (v1 cpu: ${v1:-not mounted}; v2: ${v2:-not mounted}); wrk+origin may be the bottleneck"
     echo "bench: WARNING: cannot set PROXY_CPU_QUOTA=$PROXY_CPU_QUOTA%: no writable cgroup v1 cpu controller or v2 cpu.max (need root and the cpu controller); running WITHOUT a quota - the load generator core may limit the proxies and the ratios say less" >&2

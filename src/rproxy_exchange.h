@@ -226,6 +226,10 @@ void rp_lognotes_try(rp_exchange_t *ex, rproxy_outcome_e outcome,
 /* When the last try ended: rproxy-tries, and rproxy-member-time from
  * first_started (the first try's start; 0 when none ran). */
 void rp_lognotes_done(rp_exchange_t *ex, int tries, apr_time_t first_started);
+/* post_config: the notes above are set only when a directive names an
+ * rproxy- note. */
+int rp_lognotes_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                            apr_pool_t *ptemp, server_rec *s);
 
 /* rproxy_request_id.c */
 const char *rp_cmd_request_id(cmd_parms *cmd, void *d, const char *arg);

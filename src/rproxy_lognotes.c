@@ -6,9 +6,63 @@
  * microseconds. A note that does not apply is left unset, which
  * mod_log_config writes as "-". The handler (rproxy_forward.c) calls in
  * after each try and once at the end; nothing reads the notes back.
+ *
+ * Formatting them costs string building on every request, so it is done
+ * only when something in the configuration names one of these notes (a
+ * LogFormat, CustomLog, an expression's note()): a server that logs none
+ * of them spends nothing here (issue 12, "nothing of our own on small
+ * requests"). The cheap notes set elsewhere (rproxy-pool, rproxy-member:
+ * pointers to configuration strings) stay unconditional.
  */
 
 #include "rproxy_private.h"
+
+#include "util_cfgtree.h"
+
+/* Some directive names one of the notes below: set once per
+ * configuration pass, in the parent before the children fork. */
+static int lognotes_wanted = 1;
+
+/* The notes set here, by a prefix that no other name of ours has
+ * ("rproxy-" alone would match SetHandler rproxy-status). */
+static const char *const note_names[] = {
+    "rproxy-tr",                /* rproxy-tries, rproxy-try-list */
+    "rproxy-backend-time", "rproxy-connect-time", "rproxy-first-byte-time",
+    "rproxy-member-time", NULL
+};
+
+static int
+tree_names_note(const ap_directive_t *d)
+{
+    const char *const *n;
+
+    for (; d; d = d->next) {
+        for (n = note_names; d->args && *n; n++) {
+            if (ap_strcasestr(d->args, *n)) {
+                return 1;
+            }
+        }
+        if (tree_names_note(d->first_child)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int
+rp_lognotes_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                        apr_pool_t *ptemp, server_rec *s)
+{
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    lognotes_wanted = tree_names_note(ap_conftree);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, RPLOGNO(00310)
+                 "log notes (rproxy-tries, rproxy-try-list, the timings) "
+                 "are %s", lognotes_wanted ? "set: the configuration "
+                 "names one" : "not set: no directive names one");
+    return OK;
+}
 
 /* One try's outcome as rproxy-try-list words it: the member's status
  * code when a response head came; otherwise why none came. */
@@ -51,11 +105,14 @@ rp_lognotes_try(rp_exchange_t *ex, rproxy_outcome_e outcome,
                 apr_time_t started)
 {
     request_rec *r = ex->r;
-    const char *list = apr_table_get(r->notes, "rproxy-try-list");
-    const char *entry = apr_pstrcat(r->pool, ex->m->pool->name, "/",
-                                    ex->m->hostport, ":",
-                                    try_word(ex, outcome), NULL);
+    const char *list, *entry;
 
+    if (!lognotes_wanted) {
+        return;
+    }
+    list = apr_table_get(r->notes, "rproxy-try-list");
+    entry = apr_pstrcat(r->pool, ex->m->pool->name, "/", ex->m->hostport,
+                        ":", try_word(ex, outcome), NULL);
     apr_table_setn(r->notes, "rproxy-try-list",
                    list ? apr_pstrcat(r->pool, list, ",", entry, NULL)
                         : entry);
@@ -80,6 +137,9 @@ rp_lognotes_done(rp_exchange_t *ex, int tries, apr_time_t first_started)
 {
     request_rec *r = ex->r;
 
+    if (!lognotes_wanted) {
+        return;
+    }
     apr_table_setn(r->notes, "rproxy-tries", apr_itoa(r->pool, tries));
     if (first_started) {
         set_usec(r, "rproxy-member-time", apr_time_now() - first_started);

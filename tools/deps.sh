@@ -5,7 +5,8 @@
 #           curl (an HTTP/2 client for 83_interop_h2.t),
 #           python3-h2 (HTTP/2 WebSocket client, 33_tunnel_faults.t and
 #           84_h2_websocket.t)
-#   bench   + wrk; nginx and python3-websockets (bench/websockets.sh)
+#   bench   + wrk; nginx and python3-websockets (bench/websockets.sh);
+#           haproxy and strace (bench/compare.sh)
 #   browser optional: headless Chromium and python3-websockets, for the
 #           status page in a real browser (73_status_page.t skips its
 #           browser checks without them); "make deps" tries them after
@@ -20,7 +21,7 @@ set -e
 need_build="apache2-bin apache2-dev libssl-dev gcc libc6-dev make"
 need_test="$need_build libapache2-mod-perl2 libwww-perl openssl perl curl \
            python3-h2"
-need_bench="$need_test wrk nginx python3-websockets"
+need_bench="$need_test wrk nginx haproxy strace python3-websockets"
 need_browser="chromium python3-websockets"
 usage() {
     echo "usage: $0 check|install build|test|bench|browser" >&2

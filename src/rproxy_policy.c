@@ -7,6 +7,9 @@
  * Precedence, per setting: an RProxyPass option, then RProxyTimeouts in
  * the <Location> the request is in, then the pool (which took what it did
  * not set from its server, then the built-in defaults: rproxy_pool.c).
+ * Retries likewise (rp_policy_retries()): retries= and retry_on=, then
+ * RProxyRetries in the <Location>, then the pool's; budget= is only ever
+ * the pool's, a share of all its requests whatever their route.
  *
  * The deadline (deadline=T) bounds the tries up to a response head, as
  * Envoy's route timeout does its per-try ones: each connect, write and

@@ -93,13 +93,7 @@ deadline_passed(rp_exchange_t *ex, int tries)
     return 1;
 }
 
-/* After a failed try: may the request go to another member? A member that
- * could not be reached got nothing. Otherwise only an idempotent request
- * whose body we still hold whole, and that failed before any of the
- * response went to the client (rc is still an error status), goes again.
- * RProxyRetries caps the tries and its budget the share of retries; the
- * deadline, when set, must not have passed. A retry that
- * rp_policy_retry_status() granted was checked and counted already. */
+/* Per value, the first place that sets it (rproxy_policy.h). */
 void
 rp_policy_retries(const rp_exchange_t *ex, int *n, const apr_uint64_t **on)
 {
@@ -112,6 +106,13 @@ rp_policy_retries(const rp_exchange_t *ex, int *n, const apr_uint64_t **on)
     *on = route->on_set ? route->on : dir->on_set ? dir->on : pool->on;
 }
 
+/* After a failed try: may the request go to another member? A member that
+ * could not be reached got nothing. Otherwise only an idempotent request
+ * whose body we still hold whole, and that failed before any of the
+ * response went to the client (rc is still an error status), goes again.
+ * RProxyRetries caps the tries and its budget the share of retries; the
+ * deadline, when set, must not have passed. A retry that
+ * rp_policy_retry_status() granted was checked and counted already. */
 int
 rp_policy_retry(rp_exchange_t *ex, int rc, rproxy_outcome_e outcome,
                 int tries)
@@ -328,7 +329,8 @@ rp_cmd_retries(cmd_parms *cmd, void *d, const char *args)
     word = ap_getword_conf(cmd->temp_pool, &args);
     if ((err = rp_parse_int(word, 0, RP_RETRIES_MAX, n))) {
         return apr_psprintf(cmd->pool, "RProxyRetries '%s': %s (expects N "
-                            "[budget=P%%] [on=5xx,...])", word, err);
+                            "%s[on=5xx,...|none])", word, err,
+                            pool ? "[budget=P%] " : "");
     }
     return pool ? rp_options_parse(cmd, cmd->cmd->name, rp_retries_opts,
                                    pool, args)

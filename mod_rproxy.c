@@ -42,9 +42,10 @@ static const command_rec rproxy_cmds[] = {
         "one gives its worker back to the event MPM"),
     AP_INIT_RAW_ARGS("RProxyKeepalive", rp_cmd_keepalive, NULL, RSRC_CONF,
         "idle=N idle_timeout=T: pooled backend connections"),
-    AP_INIT_RAW_ARGS("RProxyRetries", rp_cmd_retries, NULL, RSRC_CONF,
-        "N [budget=P%] [on=5xx,...]: tries on other members after a "
-        "failure"),
+    AP_INIT_RAW_ARGS("RProxyRetries", rp_cmd_retries, NULL,
+        RSRC_CONF | ACCESS_CONF,
+        "N [budget=P%] [on=5xx,...|none]: tries on other members after a "
+        "failure (budget= only in <RProxyPool>)"),
     AP_INIT_RAW_ARGS("RProxySticky", rp_cmd_sticky, NULL, RSRC_CONF,
         "cookie=NAME|route=NAME [secret=S|file:PATH] [path=] [domain=] "
         "[secure] [httponly] [samesite=] [max_age=]: sticky sessions"),

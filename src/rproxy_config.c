@@ -144,6 +144,7 @@ rp_create_dir_conf(apr_pool_t *p, char *dir)
     conf->forwarded = RP_FWD_UNSET;
     conf->hide = apr_array_make(p, 2, sizeof(const char *));
     rp_timeouts_unset(&conf->to);
+    conf->retry.n = RP_UNSET;
     rp_buffering_unset(&conf->buf);
     rp_buffering_unset(&conf->reqbuf);
     return conf;
@@ -164,6 +165,15 @@ rp_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     RP_MERGE_PTR(conf, base, add, trusted);
     RP_MERGE_PTR(conf, base, add, request_id);
     rp_timeouts_merge(&conf->to, &base->to, &add->to);
+    RP_MERGE(&conf->retry, &base->retry, &add->retry, n);
+    if (add->retry.on_set) {
+        conf->retry.on_set = 1;
+        memcpy(conf->retry.on, add->retry.on, sizeof(conf->retry.on));
+    }
+    else {
+        conf->retry.on_set = base->retry.on_set;
+        memcpy(conf->retry.on, base->retry.on, sizeof(conf->retry.on));
+    }
     rp_buffering_merge(&conf->buf, &base->buf, &add->buf);
     rp_buffering_merge(&conf->reqbuf, &base->reqbuf, &add->reqbuf);
     return conf;

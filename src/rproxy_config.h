@@ -108,4 +108,14 @@ const char *rp_options_parse(cmd_parms *cmd, const char *what,
                              const rp_opt_t *table, void *rec,
                              const char *args);
 
+/* RProxyRetries N and the RProxyPass option retries=: the most tries
+ * after the first */
+#define RP_RETRIES_MAX      100
+
+/* RProxyRetries on= and the RProxyPass option retry_on=: a list of 5xx
+ * statuses, or none, into the rp_retry_t at opt->off in rec
+ * (rproxy_policy.c). */
+const char *rp_policy_retry_on_opt(cmd_parms *cmd, void *rec,
+                                   const rp_opt_t *opt, const char *val);
+
 #endif /* RPROXY_CONFIG_H */

@@ -7,6 +7,9 @@
  * Precedence, per setting: an RProxyPass option, then RProxyTimeouts in
  * the <Location> the request is in, then the pool (which took what it did
  * not set from its server, then the built-in defaults: rproxy_pool.c).
+ * Retries likewise (rp_policy_retries()): retries= and retry_on=, then
+ * RProxyRetries in the <Location>, then the pool's; budget= is only ever
+ * the pool's, a share of all its requests whatever their route.
  *
  * The deadline (deadline=T) bounds the tries up to a response head, as
  * Envoy's route timeout does its per-try ones: each connect, write and
@@ -90,6 +93,19 @@ deadline_passed(rp_exchange_t *ex, int tries)
     return 1;
 }
 
+/* Per value, the first place that sets it (rproxy_policy.h). */
+void
+rp_policy_retries(const rp_exchange_t *ex, int *n, const apr_uint64_t **on)
+{
+    const rp_retry_t *route = &ex->match->route->retry;
+    const rp_retry_t *dir = &ex->dconf->retry;
+    const rp_retry_t *pool = &ex->match->route->pool->retry;
+
+    *n = route->n != RP_UNSET ? route->n
+         : dir->n != RP_UNSET ? dir->n : pool->n;
+    *on = route->on_set ? route->on : dir->on_set ? dir->on : pool->on;
+}
+
 /* After a failed try: may the request go to another member? A member that
  * could not be reached got nothing. Otherwise only an idempotent request
  * whose body we still hold whole, and that failed before any of the
@@ -102,13 +118,16 @@ rp_policy_retry(rp_exchange_t *ex, int rc, rproxy_outcome_e outcome,
                 int tries)
 {
     rproxy_pool_t *pool = ex->match->route->pool;
+    const apr_uint64_t *on;
+    int retries;
 
     if (ex->retry_granted) {
         ex->retry_granted = 0;
         return 1;
     }
+    rp_policy_retries(ex, &retries, &on);
     if (outcome == RPROXY_OUTCOME_OK || deadline_passed(ex, tries)
-        || tries > pool->retries) {
+        || tries > retries) {
         return 0;
     }
     if (outcome != RPROXY_OUTCOME_CONNECT
@@ -147,15 +166,17 @@ int
 rp_policy_retry_status(rp_exchange_t *ex)
 {
     rproxy_pool_t *pool = ex->match->route->pool;
-    int tries;
+    const apr_uint64_t *on;
+    int tries, retries;
 
-    if (!RP_RETRY_ON(pool, ex->status) || !ex->may_repeat || ex->upgrade
+    rp_policy_retries(ex, &retries, &on);
+    if (!RP_RETRY_ON(on, ex->status) || !ex->may_repeat || ex->upgrade
         || (ex->has_body && !ex->prefetch_all) || ex->interim
         || ex->error_status) {
         return 0;
     }
     tries = tries_so_far(ex);
-    if (tries > pool->retries || (ex->deadline
+    if (tries > retries || (ex->deadline
                                   && apr_time_now() >= ex->deadline)
         || rp_balancer_slots(pool, ex->tried) != RP_SLOTS_FREE) {
         return 0;
@@ -227,48 +248,92 @@ rp_policy_arm(rp_exchange_t *ex, int head_in)
     ex->to.idle = cut(idle, left);
 }
 
-/* on=STATUS[,STATUS...]: 5xx answers to retry */
-static const char *
-retry_on(cmd_parms *cmd, void *rec, const rp_opt_t *opt, const char *val)
+/* on=STATUS[,STATUS...]|none (retry_on= on a route): 5xx answers to
+ * retry; none clears a list a pool or a <Location> would give. */
+const char *
+rp_policy_retry_on_opt(cmd_parms *cmd, void *rec, const rp_opt_t *opt,
+                       const char *val)
 {
-    rproxy_pool_t *pool = rec;
+    rp_retry_t *rt = (rp_retry_t *)((char *)rec + opt->off);
     char *list = apr_pstrdup(cmd->temp_pool, val), *tok, *last;
     int st;
 
-    (void)opt;
-    pool->retry_on[0] = pool->retry_on[1] = 0;
+    rt->on_set = 1;
+    rt->on[0] = rt->on[1] = 0;
+    if (!strcasecmp(list, "none")) {
+        return NULL;
+    }
     for (tok = apr_strtok(list, ",", &last); tok;
          tok = apr_strtok(NULL, ",", &last)) {
         if (rp_parse_int(tok, 500, 599, &st)) {
             return apr_psprintf(cmd->pool, "'%s' is not a status from 500 "
                                 "to 599 (only a 5xx answer is retried)", tok);
         }
-        pool->retry_on[(st - 500) / 64] |= (apr_uint64_t)1 << ((st - 500) % 64);
+        rt->on[(st - 500) / 64] |= (apr_uint64_t)1 << ((st - 500) % 64);
+    }
+    if (!rt->on[0] && !rt->on[1]) {
+        return "an empty list (none: no status is retried)";
     }
     return NULL;
 }
 
-/* RProxyRetries N [budget=P%] [on=5xx,...] */
+/* budget= outside <RProxyPool>: the budget is a share of the pool's
+ * requests, one for every route to it */
+static const char *
+retry_budget_not_here(cmd_parms *cmd, void *rec, const rp_opt_t *opt,
+                      const char *val)
+{
+    (void)cmd;
+    (void)rec;
+    (void)opt;
+    (void)val;
+    return "the retry budget is pool-wide: set it in <RProxyPool>";
+}
+
+/* RProxyRetries N [budget=P%] [on=5xx,...] in <RProxyPool> */
 static const rp_opt_t rp_retries_opts[] = {
     { "budget", RP_OPT_PERCENT, APR_OFFSETOF(rproxy_pool_t, retry_budget) },
-    { "on", RP_OPT_STRING, 0, 0, 0, "STATUS[,STATUS...]", retry_on },
+    { "on", RP_OPT_STRING, APR_OFFSETOF(rproxy_pool_t, retry), 0, 0,
+      "STATUS[,STATUS...]|none", rp_policy_retry_on_opt },
     { NULL }
 };
 
+/* RProxyRetries N [on=5xx,...] in <Location> and the other per-directory
+ * sections */
+static const rp_opt_t rp_retries_dir_opts[] = {
+    { "budget", RP_OPT_PERCENT, 0, 0, 0, "P%", retry_budget_not_here },
+    { "on", RP_OPT_STRING, APR_OFFSETOF(rp_dir_conf, retry), 0, 0,
+      "STATUS[,STATUS...]|none", rp_policy_retry_on_opt },
+    { NULL }
+};
+
+/* Per pool, and in <Location> where it wins over the pool's
+ * (rp_policy_retries()). */
 const char *
 rp_cmd_retries(cmd_parms *cmd, void *d, const char *args)
 {
     const char *word, *err;
-    rproxy_pool_t *pool = rp_config_pool_scope(cmd, &err);
+    rproxy_pool_t *pool = NULL;
+    int *n;
 
-    (void)d;
-    if (!pool) {
-        return err;
+    if (cmd->path) {
+        n = &((rp_dir_conf *)d)->retry.n;
+    }
+    else if ((pool = rp_config_current_pool())) {
+        n = &pool->retry.n;
+    }
+    else {
+        return "RProxyRetries is only valid inside <RProxyPool> or "
+               "<Location>";
     }
     word = ap_getword_conf(cmd->temp_pool, &args);
-    if ((err = rp_parse_int(word, 0, 100, &pool->retries))) {
+    if ((err = rp_parse_int(word, 0, RP_RETRIES_MAX, n))) {
         return apr_psprintf(cmd->pool, "RProxyRetries '%s': %s (expects N "
-                            "[budget=P%%] [on=5xx,...])", word, err);
+                            "%s[on=5xx,...|none])", word, err,
+                            pool ? "[budget=P%] " : "");
     }
-    return rp_options_parse(cmd, cmd->cmd->name, rp_retries_opts, pool, args);
+    return pool ? rp_options_parse(cmd, cmd->cmd->name, rp_retries_opts,
+                                   pool, args)
+                : rp_options_parse(cmd, cmd->cmd->name, rp_retries_dir_opts,
+                                   d, args);
 }

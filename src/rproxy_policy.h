@@ -9,9 +9,19 @@
 
 #include "rproxy_private.h"
 
-/* Is st one of the pool's RProxyRetries on= statuses? */
-#define RP_RETRY_ON(pool, st) ((st) >= 500 && (st) <= 599 \
-    && ((pool)->retry_on[((st) - 500) / 64] >> (((st) - 500) % 64) & 1))
+/* Is st one of the statuses in on (an rp_retry_t's on[])? */
+#define RP_RETRY_ON(on, st) ((st) >= 500 && (st) <= 599 \
+    && ((on)[((st) - 500) / 64] >> (((st) - 500) % 64) & 1))
+
+/**
+ * The request's RProxyRetries, per value: the route's option (retries=,
+ * retry_on=), the <Location>'s RProxyRetries, the pool's. The one place
+ * that decides them; the budget is always the pool's.
+ * @param n tries after the first
+ * @param on the statuses to retry (RP_RETRY_ON())
+ */
+void rp_policy_retries(const rp_exchange_t *ex, int *n,
+                       const apr_uint64_t **on);
 
 /**
  * Once per request, before the first try: counts it for the retry budget

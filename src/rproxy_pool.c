@@ -38,7 +38,7 @@ rp_pool_new(cmd_parms *cmd, const char *name)
     pool->s = cmd->server;
     pool->file = cmd->directive->filename;
     pool->line = cmd->directive->line_num;
-    pool->retries = rp_defaults.retries;
+    pool->retry.n = rp_defaults.retries;
     pool->retry_budget = rp_defaults.retry_budget;
     pool->outlier_eject = rp_defaults.outlier_eject;
     pool->outlier_max_pct = rp_defaults.outlier_max_pct;

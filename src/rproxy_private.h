@@ -89,6 +89,19 @@ typedef struct {
                                  * the request gets a 413 */
 } rp_buffering_t;
 
+/* RProxyRetries N on=... as one place sets it: a pool, a <Location>, or
+ * a route (RProxyPass retries= retry_on=). Where a route or a <Location>
+ * does not set a value (n RP_UNSET, on_set 0) the next place's applies;
+ * rp_policy_retries() picks each value on its own. The budget= is the
+ * pool's alone (rproxy_pool_t). */
+typedef struct {
+    int n;                      /* tries after the first */
+    int on_set;                 /* on= given here (on[] may be empty) */
+    apr_uint64_t on[2];         /* the 5xx answers that count as failures
+                                 * to retry, one bit per status from 500
+                                 * (RP_RETRY_ON()) */
+} rp_retry_t;
+
 typedef struct rp_connpool_t rp_connpool_t;
 typedef struct rp_sticky_t rp_sticky_t;
 typedef struct rp_health_t rp_health_t;
@@ -171,13 +184,11 @@ struct rproxy_pool_t {
     rp_hist_pool_t *hist;           /* the last minutes, shared, likewise */
     rp_sticky_t *sticky;            /* RProxySticky, or NULL */
     rp_health_t *hc;                /* RProxyHealthCheck, or NULL */
-    /* RProxyRetries: tries after the first, and the budget in percent of
-     * recent requests (-1: no budget) */
-    int retries;
+    /* RProxyRetries: tries after the first and on= (what a route or a
+     * <Location> does not set), and the budget in percent of recent
+     * requests (-1: no budget), pool-wide */
+    rp_retry_t retry;
     int retry_budget;
-    /* on=: the 5xx answers that count as failures to retry, one bit per
-     * status from 500 (RP_RETRY_ON()) */
-    apr_uint64_t retry_on[2];
     apr_interval_time_t slow_start;     /* RProxySlowStart, 0: off */
     /* RProxyOutlier: passive ejection; fails == 0 turns it off */
     int outlier_fails;
@@ -211,6 +222,7 @@ typedef struct {
                                  * RP_UNSET */
     int buffering;              /* buffering=on|off, or RP_UNSET */
     int request_buffering;      /* request_buffering=on|off, or RP_UNSET */
+    rp_retry_t retry;           /* retries= retry_on=, or unset */
     server_rec *s;              /* where it was defined */
     const char *file;
     int line;
@@ -241,6 +253,7 @@ typedef struct {
      * member; NULL: not set here (X-Request-Id); "": off */
     const char *request_id;
     rp_timeouts_t to;               /* RProxyTimeouts in <Location> */
+    rp_retry_t retry;               /* RProxyRetries in <Location> */
     rp_buffering_t buf;             /* RProxyBuffering in <Location> */
     rp_buffering_t reqbuf;          /* RProxyRequestBuffering, likewise */
     int zero_copy;                  /* RProxyZeroCopy: 1 On (default), 0 Off

@@ -103,6 +103,12 @@ static const rp_opt_t rp_route_opts[] = {
     RP_ROUTE_TO("idle", idle),
     RP_ROUTE_TO("deadline", deadline),
 #undef RP_ROUTE_TO
+    /* RProxyRetries N and on=, for this route alone (the budget stays
+     * the pool's) */
+    { "retries", RP_OPT_INT, APR_OFFSETOF(rp_route_t, retry)
+      + APR_OFFSETOF(rp_retry_t, n), 0, RP_RETRIES_MAX },
+    { "retry_on", RP_OPT_STRING, APR_OFFSETOF(rp_route_t, retry), 0, 0,
+      "STATUS[,STATUS...]|none", rp_policy_retry_on_opt },
     { NULL }
 };
 
@@ -118,6 +124,7 @@ rp_route_parse(cmd_parms *cmd, const char *what, const char *target,
     route->rewrite_redirects = 1;
     route->rewrite_cookies = 1;
     rp_timeouts_unset(&route->to);
+    route->retry.n = RP_UNSET;
     route->buffering = route->request_buffering = RP_UNSET;
     route->upgrades = apr_array_make(cmd->pool, 1, sizeof(const char *));
     APR_ARRAY_PUSH(route->upgrades, const char *) = rp_defaults.upgrade;

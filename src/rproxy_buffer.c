@@ -322,21 +322,9 @@ rp_buffer_fill(rp_exchange_t *ex, int *complete)
     rp_buffer_settings(ex, 0, &set);
     h = held_new(ex, &set);
     while (!eos) {
-        rv = ap_get_brigade(ex->rp->input_filters, ex->bin,
-                            AP_MODE_READBYTES, APR_BLOCK_READ, RP_IOBUFSIZE);
-        if (rv == APR_EOF && ex->close_delimited) {
-            /* the member's close ends such a body (RFC 9112 6.3) */
-            apr_brigade_cleanup(ex->bin);
-            APR_BRIGADE_INSERT_TAIL(ex->bin, apr_bucket_eos_create(
-                                        ex->bin->bucket_alloc));
-            rv = APR_SUCCESS;
-        }
-        if (rv != APR_SUCCESS) {
-            apr_brigade_cleanup(ex->bin);
+        if ((rv = rp_relay_read(ex, APR_BLOCK_READ, &eos)) != APR_SUCCESS) {
             return rv;
         }
-        eos = !APR_BRIGADE_EMPTY(ex->bin)
-              && APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(ex->bin));
         if (held_add(h, ex->bin) != APR_SUCCESS) {
             /* a client that is gone ends the relay quietly, as there */
             *complete = overflow(ex, h) == APR_SUCCESS && eos

@@ -164,6 +164,14 @@ apr_status_t rp_member_http_read_head(rp_exchange_t *ex, int *got_bytes);
 /* The size of one read when a body is streamed. */
 #define RP_IOBUFSIZE        (64 * 1024)
 void rp_brigade_transfer(apr_bucket_brigade *to, apr_bucket_brigade *from);
+/* Passes ex->bout to the client, after a FLUSH when flush is set;
+ * APR_ECONNABORTED when the client is gone. */
+apr_status_t rp_relay_pass(rp_exchange_t *ex, int flush);
+/* Reads the next piece of the member's body into ex->bin (HTTP_IN on
+ * ex->rp); a close-delimited body's end becomes an EOS. Sets *eos when
+ * the piece ends the body; on an error ex->bin is empty. */
+apr_status_t rp_relay_read(rp_exchange_t *ex, apr_read_type_e block,
+                           int *eos);
 apr_status_t rp_member_http_relay_body(rp_exchange_t *ex, int *complete);
 
 /* rproxy_buffer_config.c: RProxyBuffering, RProxyRequestBuffering,

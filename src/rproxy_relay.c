@@ -54,8 +54,10 @@ rp_brigade_transfer(apr_bucket_brigade *to, apr_bucket_brigade *from)
     }
 }
 
-static apr_status_t
-pass_to_client(rp_exchange_t *ex, int flush)
+/* Passes ex->bout to the client, after a FLUSH when flush is set.
+ * APR_ECONNABORTED when the client is gone. */
+apr_status_t
+rp_relay_pass(rp_exchange_t *ex, int flush)
 {
     apr_status_t rv;
 
@@ -65,7 +67,33 @@ pass_to_client(rp_exchange_t *ex, int flush)
     }
     rv = ap_pass_brigade(ex->r->output_filters, ex->bout);
     apr_brigade_cleanup(ex->bout);
-    return rv;
+    return rv != APR_SUCCESS || ex->r->connection->aborted
+           ? APR_ECONNABORTED : APR_SUCCESS;
+}
+
+/* Reads the next piece of the member's body into ex->bin, through
+ * HTTP_IN on ex->rp. The member's close is the end of a close-delimited
+ * body (RFC 9112 6.3, item 8), not a failure: it becomes an EOS. Sets
+ * *eos when the piece ends the body; on an error ex->bin is empty. */
+apr_status_t
+rp_relay_read(rp_exchange_t *ex, apr_read_type_e block, int *eos)
+{
+    apr_status_t rv = ap_get_brigade(ex->rp->input_filters, ex->bin,
+                                     AP_MODE_READBYTES, block, RP_IOBUFSIZE);
+
+    if (rv == APR_EOF && ex->close_delimited) {
+        apr_brigade_cleanup(ex->bin);
+        APR_BRIGADE_INSERT_TAIL(ex->bin, apr_bucket_eos_create(
+                                    ex->bin->bucket_alloc));
+        rv = APR_SUCCESS;
+    }
+    if (rv != APR_SUCCESS) {
+        apr_brigade_cleanup(ex->bin);
+        return rv;
+    }
+    *eos = !APR_BRIGADE_EMPTY(ex->bin)
+           && APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(ex->bin));
+    return APR_SUCCESS;
 }
 
 /* The copying relay. */
@@ -88,36 +116,22 @@ relay_copy(rp_exchange_t *ex, int *complete)
         }
     }
     while (!eos) {
-        rv = ap_get_brigade(rp->input_filters, ex->bin, AP_MODE_READBYTES,
-                            APR_NONBLOCK_READ, RP_IOBUFSIZE);
+        rv = rp_relay_read(ex, APR_NONBLOCK_READ, &eos);
         if (APR_STATUS_IS_EAGAIN(rv)
             || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(ex->bin))) {
             /* nothing ready: push what we have to the client, then wait */
-            if (pass_to_client(ex, 1) != APR_SUCCESS) {
+            if (rp_relay_pass(ex, 1) != APR_SUCCESS) {
                 return APR_SUCCESS;
             }
-            rv = ap_get_brigade(rp->input_filters, ex->bin,
-                                AP_MODE_READBYTES, APR_BLOCK_READ,
-                                RP_IOBUFSIZE);
-        }
-        if (rv == APR_EOF && ex->close_delimited) {
-            /* the member's close is the end of such a body (RFC 9112
-             * 6.3, item 8), not a failure */
-            apr_brigade_cleanup(ex->bin);
-            APR_BRIGADE_INSERT_TAIL(ex->bin, apr_bucket_eos_create(
-                                        ex->bin->bucket_alloc));
-            rv = APR_SUCCESS;
+            rv = rp_relay_read(ex, APR_BLOCK_READ, &eos);
         }
         if (rv != APR_SUCCESS) {
-            apr_brigade_cleanup(ex->bin);
             return rv;
         }
-        eos = !APR_BRIGADE_EMPTY(ex->bin)
-              && APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(ex->bin));
         rp_brigade_transfer(ex->bout, ex->bin);
-        rv = pass_to_client(ex, 0);
+        rv = rp_relay_pass(ex, 0);
         apr_brigade_cleanup(ex->bin);
-        if (rv != APR_SUCCESS || ex->r->connection->aborted) {
+        if (rv != APR_SUCCESS) {
             return APR_SUCCESS;
         }
     }

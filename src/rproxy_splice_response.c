@@ -130,21 +130,6 @@ why_copied(rp_exchange_t *ex, rp_zc_move_t *mv)
     return NULL;
 }
 
-static apr_status_t
-pass_to_client(rp_exchange_t *ex, int flush)
-{
-    apr_status_t rv;
-
-    if (flush) {
-        APR_BRIGADE_INSERT_TAIL(ex->bout, apr_bucket_flush_create(
-                                    ex->bout->bucket_alloc));
-    }
-    rv = ap_pass_brigade(ex->r->output_filters, ex->bout);
-    apr_brigade_cleanup(ex->bout);
-    return rv != APR_SUCCESS || ex->r->connection->aborted
-           ? APR_ECONNABORTED : APR_SUCCESS;
-}
-
 /* Sends what the member's connection already read of the body the
  * copying way (through its filters, which count it), then a FLUSH: the
  * rest is on the socket, in order. Each read asks for no more than the
@@ -178,7 +163,7 @@ drain_read_ahead(rp_exchange_t *ex, rp_zc_move_t *mv)
         }
         last = have == 0 || mv->left == 0;
         rp_brigade_transfer(ex->bout, ex->bin);
-        rv = pass_to_client(ex, last);
+        rv = rp_relay_pass(ex, last);
         apr_brigade_cleanup(ex->bin);
         if (rv != APR_SUCCESS) {
             return rv;
@@ -187,7 +172,7 @@ drain_read_ahead(rp_exchange_t *ex, rp_zc_move_t *mv)
             return APR_SUCCESS;
         }
     }
-    return pass_to_client(ex, 1);
+    return rp_relay_pass(ex, 1);
 }
 
 /* The body from the member's socket on, once the head is out. */
@@ -217,7 +202,7 @@ splice_rest(rp_exchange_t *ex, rp_zc_move_t *mv, int *complete)
     }
     APR_BRIGADE_INSERT_TAIL(ex->bout, apr_bucket_eos_create(
                                 ex->bout->bucket_alloc));
-    *complete = pass_to_client(ex, 0) == APR_SUCCESS;
+    *complete = rp_relay_pass(ex, 0) == APR_SUCCESS;
     return APR_SUCCESS;
 }
 
@@ -237,7 +222,7 @@ rp_splice_relay(rp_exchange_t *ex, int *complete, apr_off_t *spliced)
         /* whether httpd chunks the client's response (it does for a
          * body of unknown length to an HTTP/1.1 client it keeps) is
          * known once the head is out */
-        if (pass_to_client(ex, 1) != APR_SUCCESS) {
+        if (rp_relay_pass(ex, 1) != APR_SUCCESS) {
             return APR_SUCCESS;
         }
         why = r->chunked ? "chunked to the client" : NULL;

@@ -84,23 +84,35 @@ sub read_events {
             ($arrived{$2}, $written{$2}) = ($now, $1);
         }
     }
-    my $max = 0;
-    for (keys %arrived) {
-        my $lat = $arrived{$_} - $written{$_};
+    return ($raw, scalar keys %arrived, prompt(\%arrived, \%written));
+}
+
+# The latency verdict for a stream. An event held back by the proxy shows
+# up with the next one, 100 ms later, or at the end: every event must
+# arrive before the member writes the next one. Within 50 ms is the
+# target; one event in 20 may miss it, as a loaded machine can delay a
+# process that long (a test run here shares two cores).
+sub prompt {
+    my ($arrived, $written) = @_;
+    my @ids = sort keys %$arrived;
+    my ($slow, $max) = (0, 0);
+    for my $i (0 .. $#ids) {
+        my $lat = $arrived->{ $ids[$i] } - $written->{ $ids[$i] };
         $max = $lat if $lat > $max;
+        $slow++ if $lat >= 0.050;
+        return (0, $max, "event $ids[$i] came after the next was written")
+            if $i < $#ids && $arrived->{ $ids[$i] } >= $written->{ $ids[$i + 1] };
     }
-    return ($raw, scalar keys %arrived, $max);
+    return ($slow <= 1 ? 1 : 0, $max, "$slow events over 50 ms");
 }
 
 for my $framing (@framings) {
-    my ($raw, $n, $max) = read_events(client("/evil/sse-$framing"));
-    t_debug(sprintf "%s: %d events, max latency %.1f ms",
-            $framing, $n, $max * 1000);
-    print STDERR sprintf("# 39_streaming %s: max latency %.1f ms\n",
-                         $framing, $max * 1000);
+    my ($raw, $n, $ok, $max, $why) = read_events(client("/evil/sse-$framing"));
+    print STDERR sprintf("# 39_streaming %s: max latency %.1f ms (%s)\n",
+                         $framing, $max * 1000, $why);
     ok t_cmp(($raw =~ m{^HTTP/1\.1 200}) ? 1 : 0, 1, "$framing: 200");
     ok t_cmp($n, $EVENTS, "$framing: every event arrived");
-    ok $max < 0.050;
+    ok $ok;
 }
 
 # With SetOutputFilter DEFLATE: mod_deflate flushes its compressor on
@@ -110,7 +122,7 @@ for my $framing (@framings) {
     my ($inf) = Compress::Raw::Zlib::Inflate->new(
         -WindowBits => Compress::Raw::Zlib::WANT_GZIP());
     my $s = client('/ssez/sse-chunked', "Accept-Encoding: gzip\r\n");
-    my ($buf, $head, $text, $max, %seen) = ('', undef, '', 0);
+    my ($buf, $head, $text, %arrived, %written) = ('', undef, '');
     while (sysread($s, my $b, 65536)) {
         my $now = time;
         $buf .= $b;
@@ -136,15 +148,16 @@ for my $framing (@framings) {
             $text .= $out // '';
         }
         while ($text =~ /data: (\d+\.\d+) (\d\d)\n\n/g) {
-            next if $seen{$2}++;
-            $max = $now - $1 if $now - $1 > $max;
+            next if exists $arrived{$2};
+            ($arrived{$2}, $written{$2}) = ($now, $1);
         }
     }
+    my ($ok, $max, $why) = prompt(\%arrived, \%written);
     print STDERR sprintf("# 39_streaming deflate: %d events, max latency "
-                         . "%.1f ms\n", scalar keys %seen, $max * 1000);
+                         . "%.1f ms (%s)\n", scalar keys %arrived, $max * 1000, $why);
     ok t_cmp(($head // '') =~ /Content-Encoding: gzip/i ? 1 : 0, 1,
              'deflate: compressed');
-    ok((keys %seen) == $EVENTS && $max < 0.050);
+    ok((keys %arrived) == $EVENTS && $ok);
 }
 
 # The defaults for a long-poll: header= (60s by default; 2s in the evil

@@ -20,11 +20,24 @@ plan tests => 28;
 sub hold {
     my ($pool, $ms) = @_;
     my $s = hold_request("/$pool/?sleep=$ms&count=1&t=held");
-    for (1 .. 40) {
+    for (1 .. 200) {
         last if status_member($pool)->{inflight} == 1;
         sleep 0.05;
     }
     return $s;
+}
+
+# The pool's queue length once it is $want (or what it is after 10 s):
+# on a loaded machine a request can take a while to reach the queue.
+sub queued_reach {
+    my ($pool, $want) = @_;
+    my $n;
+    for (1 .. 200) {
+        $n = status_pool($pool)->{queued};
+        last if $n == $want;
+        sleep 0.05;
+    }
+    return $n;
 }
 
 sub timed_get {
@@ -77,49 +90,49 @@ sub error_logged {
 status_member('queued');
 my ($res, $took) = timed_get('/queued/?count=1&t=free');
 ok t_cmp($res->code, 200, 'a free slot is taken at once');
-ok t_cmp($took < 0.3 ? 1 : 0, 1, sprintf('without waiting (%.2fs)', $took));
+ok t_cmp($took < 0.8 ? 1 : 0, 1, sprintf('without waiting (%.2fs)', $took));
 ok t_cmp(queue_ms('/queued/?count=1&t=free'), '-', 'rproxy-queue-ms unset');
 
-# timeout=3s: the second request waits for the held one to finish
+# timeout=3s: the second request waits for the held one to finish (the
+# bounds are loose: hold() may see the slot taken a while after it was,
+# and a request served at once takes milliseconds)
 my $before = status_member('queued')->{requests};
 my $held = hold('queued', 1500);
 ok t_cmp(status_member('queued')->{inflight}, 1, 'a slow request holds the slot');
 ($res, $took) = timed_get('/queued/?count=1&t=waited');
 ok t_cmp($res->code, 200, 'the second request waited and was served');
 ok t_cmp($res->content, "backend=b4\n", 'by the member');
-ok t_cmp($took > 0.9 && $took < 3 ? 1 : 0, 1,
+ok t_cmp($took > 0.5 && $took < 3 ? 1 : 0, 1,
          sprintf('once the held one finished (%.2fs)', $took));
 ok t_cmp(held_backend($held), 'b4', 'the held request was answered too');
 ok t_cmp(tries_reach('queued', $before + 2), $before + 2,
          'the member served both');
 my $ms = queue_ms('/queued/?count=1&t=waited');
-ok t_cmp($ms =~ /^\d+$/ && $ms > 800 && $ms < 3000 ? 1 : 0, 1,
+ok t_cmp($ms =~ /^\d+$/ && $ms > 500 && $ms < 3000 ? 1 : 0, 1,
          "rproxy-queue-ms $ms");
 
 # timeout=500ms while the slot is held for 2s: 503 after ~0.5s
 $held = hold('queueshort', 2000);
 ($res, $took) = timed_get('/queueshort/?count=1&t=late');
 ok t_cmp($res->code, 503, 'no slot within the queue timeout -> 503');
-ok t_cmp($took > 0.4 && $took < 1.5 ? 1 : 0, 1,
+ok t_cmp($took > 0.4 && $took < 1.9 ? 1 : 0, 1,
          sprintf('after the timeout (%.2fs)', $took));
 ok t_cmp(error_logged(qr/RP00090: pool queueshort: no member slot free/), 1,
          'logged as RP00090');
 $ms = queue_ms('/queueshort/?count=1&t=late');
-ok t_cmp($ms =~ /^\d+$/ && $ms >= 450 && $ms < 1500 ? 1 : 0, 1,
+ok t_cmp($ms =~ /^\d+$/ && $ms >= 450 && $ms < 1900 ? 1 : 0, 1,
          "rproxy-queue-ms $ms");
 ok t_cmp(held_backend($held), 'b4', 'the held request was answered');
 
 # max=1: one request waits, a third is refused at once
 $held = hold('queueone', 2000);
 my $waiting = hold_request('/queueone/?count=1&t=first');
-sleep 0.3;
-my $qp = status_pool('queueone');
-ok t_cmp($qp->{queued}, 1, 'the status page counts the waiting request');
+ok t_cmp(queued_reach('queueone', 1), 1, 'the status page counts the waiting request');
 ok t_cmp(scalar(GET('/rproxy-status?prometheus')->content =~ /^rproxy_pool_queued\{pool="queueone"\} 1$/m),
          1, 'so does the Prometheus gauge');
 ($res, $took) = timed_get('/queueone/?count=1&t=second');
 ok t_cmp($res->code, 503, 'the queue is full -> 503');
-ok t_cmp($took < 0.3 ? 1 : 0, 1, sprintf('at once (%.2fs)', $took));
+ok t_cmp($took < 1 ? 1 : 0, 1, sprintf('at once, not after the 3 s timeout (%.2fs)', $took));
 ok t_cmp(error_logged(qr/RP00091: pool queueone: .*max=1/), 1,
          'logged as RP00091');
 ok t_cmp(held_backend($waiting), 'b4', 'the queued one is served');
@@ -129,9 +142,9 @@ ok t_cmp(held_backend($held), 'b4', 'and the held one');
 $before = status_member('queueone')->{requests};
 $held = hold('queueone', 2000);
 my $gone = hold_request('/queueone/?count=1&t=gone');
-sleep 0.3;
+queued_reach('queueone', 1);
 close $gone;
-sleep 0.2;
+queued_reach('queueone', 0);
 ($res, $took) = timed_get('/queueone/?count=1&t=after');
 ok t_cmp($res->code, 200, 'the place of a client that left is free again');
 ok t_cmp($took > 0.5 ? 1 : 0, 1, sprintf('it waited (%.2fs)', $took));
@@ -144,4 +157,4 @@ ok t_cmp(tries_reach('queueone', $before + 2), $before + 2,
 # nothing usable (the member is disabled): 503 at once, queue or not
 ($res, $took) = timed_get('/queueoff/?count=1');
 ok t_cmp($res->code, 503, 'disabled member -> 503');
-ok t_cmp($took < 0.3 ? 1 : 0, 1, sprintf('without waiting (%.2fs)', $took));
+ok t_cmp($took < 0.8 ? 1 : 0, 1, sprintf('without waiting (%.2fs)', $took));

@@ -143,6 +143,8 @@ rproxy_register_hooks(apr_pool_t *p)
     ap_hook_translate_name(rp_translate_name, rewrite, alias,
                            APR_HOOK_FIRST);
     ap_hook_map_to_storage(rp_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_post_perdir_config(rp_post_perdir_config, NULL, NULL,
+                               APR_HOOK_FIRST);
     ap_hook_fixups(rp_fixups, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(rp_handler, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(rp_status_handler, NULL, NULL, APR_HOOK_MIDDLE);

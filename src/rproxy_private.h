@@ -325,6 +325,7 @@ const char *rp_cmd_pass_match(cmd_parms *cmd, void *d, const char *args);
 /* rproxy_route.c */
 int rp_translate_name(request_rec *r);
 int rp_map_to_storage(request_rec *r);
+int rp_post_perdir_config(request_rec *r);
 int rp_fixups(request_rec *r);
 rp_match_t *rp_match_get(request_rec *r);
 /* The public path for a backend path under the route's target path, or

@@ -26,6 +26,11 @@
 
 /* A TRACE on a section route, for rp_map_to_storage(). */
 #define RP_NOTE_SECTION_TRACE   "rproxy-section-trace"
+/* A section route seen by the early <Location> walk: the URI it was seen
+ * for (rp_translate_name), then "skipped" once rp_map_to_storage() has
+ * left out the <Directory> walk for it (rp_post_perdir_config). */
+#define RP_NOTE_SECTION_ROUTE   "rproxy-section-route"
+#define RP_WALK_SKIPPED         "skipped"
 
 rp_match_t *
 rp_match_get(request_rec *r)
@@ -302,6 +307,9 @@ rp_translate_name(request_rec *r)
         if (r->method_number == M_TRACE && !dconf->route->excluded) {
             apr_table_setn(r->notes, RP_NOTE_SECTION_TRACE, "1");
         }
+        else if (!dconf->route->excluded) {
+            apr_table_setn(r->notes, RP_NOTE_SECTION_ROUTE, r->uri);
+        }
         return DECLINED;
     }
     match = rp_route_match_server(r);
@@ -358,11 +366,21 @@ int
 rp_map_to_storage(request_rec *r)
 {
     if (!rp_match_get(r)) {
+        const char *uri;
+
         /* a section route is applied in fixups; a TRACE for it is decided
          * here, or the core would answer it itself (ap_send_http_trace) */
         if (r->method_number == M_TRACE
             && apr_table_get(r->notes, RP_NOTE_SECTION_TRACE)) {
             return rp_route_trace_allowed(r);
+        }
+        /* no file behind it either (as below): the walk is left out, and
+         * done after all by rp_post_perdir_config() if the final
+         * <Location>/<If> walk does not route the request */
+        uri = apr_table_get(r->notes, RP_NOTE_SECTION_ROUTE);
+        if (uri && !strcmp(uri, r->uri)) {
+            apr_table_setn(r->notes, RP_NOTE_SECTION_ROUTE, RP_WALK_SKIPPED);
+            return OK;
         }
         return DECLINED;
     }
@@ -372,6 +390,38 @@ rp_map_to_storage(request_rec *r)
     /* a proxied request has no file behind it: skip the directory walk
      * (<Directory>, <Files>, .htaccess), as mod_proxy does; <Location>
      * and <If> still apply */
+    return OK;
+}
+
+/* After the final <Location>/<If> walk: a request whose <Directory> walk
+ * rp_map_to_storage() left out for a section route, and which that walk
+ * does not route after all (an <If> that reads what translation set, such
+ * as REQUEST_FILENAME), gets the walk the core would have given it -
+ * <Directory>, <Files>, .htaccess, then <Location> and <If> again on top -
+ * before any access check runs. */
+int
+rp_post_perdir_config(request_rec *r)
+{
+    const char *skipped = apr_table_get(r->notes, RP_NOTE_SECTION_ROUTE);
+    rp_dir_conf *dconf;
+    int rv;
+
+    if (!skipped || strcmp(skipped, RP_WALK_SKIPPED)) {
+        return OK;
+    }
+    dconf = rp_dir_config(r);
+    if (dconf->route && !dconf->route->excluded && rp_route_routable(r)) {
+        return OK;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, RPLOGNO(00380)
+                  "%s: the final <Location>/<If> walk has no route for it: "
+                  "<Directory> walked after all", r->uri);
+    apr_table_unset(r->notes, RP_NOTE_SECTION_ROUTE);
+    r->per_dir_config = r->server->lookup_defaults;
+    if ((rv = ap_directory_walk(r)) != OK || (rv = ap_file_walk(r)) != OK
+        || (rv = ap_location_walk(r)) != OK || (rv = ap_if_walk(r)) != OK) {
+        return rv;
+    }
     return OK;
 }
 

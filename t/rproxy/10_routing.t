@@ -7,7 +7,7 @@ use Apache::TestRequest qw(GET);
 use Apache::TestUtil qw(t_cmp);
 use RPTest qw(echo_parse raw_http);
 
-plan tests => 42;
+plan tests => 44;
 
 sub via {
     my ($url, @h) = @_;
@@ -82,6 +82,14 @@ ok t_cmp($res->header('X-Backend'), 'b1', '<Location> default route');
 ok t_cmp($e->{uri}, '/p', 'mapped');
 ($res, $e) = via('/canary/p', 'X-Canary' => '1');
 ok t_cmp($res->header('X-Backend'), 'b3', '<If> inside <Location> wins');
+
+# no <Directory> walk for a section route; walked after all when the
+# final walk takes the route away
+($res, $e) = via('/walk/x');
+ok t_cmp($res->code . ' ' . ($res->header('X-Backend') // '-') . " " . ($e->{uri} // '-'),
+         '200 b1 /x', '<Location> route: <Directory> Require all denied does not apply');
+$res = GET '/walk/static.txt';
+ok t_cmp($res->code, 403, 'an <If> that takes the route away: <Directory> applies');
 
 # methods travel unchanged
 my $ua = Apache::TestRequest::user_agent();

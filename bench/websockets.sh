@@ -31,6 +31,15 @@
 #                          member, wrk to the origin): the load
 #                          generator's own floor for the figures
 #   THREADS=25 CHILDREN=2  the httpd proxies' MPM (the issue's figures)
+#   PROXY_CPU_QUOTA=50 PROXY_CPU=1 LOAD_CPU=0
+#                          each proxy on PROXY_CPU, held to that share of
+#                          it (a CPU cgroup, bench/cgroup.sh), and the
+#                          load generators and members (wrk, the client,
+#                          the echo member, the origin) on LOAD_CPU: the
+#                          proxy, not the Python client sharing its cores,
+#                          is what the /small/ figures measure, as in
+#                          compare.sh. PROXY_CPU_QUOTA=off: no quota and
+#                          no pinning (the figures before 2026-12-03 16:00)
 #   BUILD=1                0: use the existing .libs/mod_rproxy.so
 #   LOGLEVEL=warn          LogLevel of the httpd proxies
 #   HTTPD=/usr/sbin/apache2 APXS=/usr/bin/apxs NGINX=/usr/sbin/nginx
@@ -52,11 +61,15 @@ LOGLEVEL=${LOGLEVEL:-warn}
 HTTPD=${HTTPD:-/usr/sbin/apache2}
 APXS=${APXS:-/usr/bin/apxs}
 NGINX=${NGINX:-/usr/sbin/nginx}
+PROXY_CPU_QUOTA=${PROXY_CPU_QUOTA:-50}
+PROXY_CPU=${PROXY_CPU:-1}
+LOAD_CPU=${LOAD_CPU:-0}
 PY=/usr/bin/python3
 
 BENCH=$(cd "$(dirname "$0")" && pwd)
 . "$BENCH/lib.sh"
 . "$BENCH/ws-lib.sh"     # configurations, measurements, the summary
+. "$BENCH/cgroup.sh"     # the proxies' CPU quota (cg_*)
 TOP=$(dirname "$BENCH")
 R=$BENCH/results/ws
 MODSO=$TOP/.libs/mod_rproxy.so
@@ -74,6 +87,9 @@ cleanup() {
     done
     httpd_stop "${PIDS[@]}"
     nginx_stop
+    for p in "${CG_DIRS[@]}"; do
+        cg_remove "$p"
+    done
     exit "$rc"
 }
 trap cleanup EXIT
@@ -108,6 +124,29 @@ prepare() {
     chmod -R a+rX "$R"
     read -r PE PO PORT_rproxy PORT_wstunnel PORT_nginx < <(free_ports 5)
     PORT_direct=-
+    PIN_LOAD=() PIN_PROXY=()
+    case "$PROXY_CPU_QUOTA" in
+        0|off|none) CG_INFO="none, nothing pinned (PROXY_CPU_QUOTA=$PROXY_CPU_QUOTA)" ;;
+        *)
+            command -v taskset >/dev/null || die "taskset is not installed (util-linux)"
+            PIN_LOAD=(taskset -c "$LOAD_CPU") PIN_PROXY=(taskset -c "$PROXY_CPU")
+            # this shell and so everything it starts from here on (the
+            # members, wrk, the client) runs on LOAD_CPU; a proxy is
+            # started on PROXY_CPU in its cgroup
+            taskset -pc "$LOAD_CPU" $$ >/dev/null
+            # shellcheck disable=SC2046
+            cg_setup $(printf '%s\n' $PROXIES | grep -vx direct) ;;
+    esac
+}
+
+# PREFIX... for starting proxy NAME: its cgroup, on PROXY_CPU
+proxy_prefix() {   # NAME
+    local cg
+    PREFIX=()
+    [ ${#PIN_PROXY[@]} -gt 0 ] || return 0
+    cg=$(eval echo "\${CG_${1^^}:--}")
+    PREFIX=("${PIN_PROXY[@]}")
+    [ "$cg" = - ] || PREFIX=(/bin/sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg" "${PREFIX[@]}")
 }
 
 # --- the members -----------------------------------------------------------
@@ -135,16 +174,19 @@ start_proxy() {   # NAME
     PROXY_PID=
     if [ "$name" = direct ]; then
         return 0
-    elif [ "$name" = nginx ]; then
+    fi
+    proxy_prefix "$name"
+    if [ "$name" = nginx ]; then
         write_nginx_conf "$port" >"$R/conf/nginx.conf"
-        nginx_start "http://127.0.0.1:$port/small/small.txt"
+        nginx_start "http://127.0.0.1:$port/small/small.txt" "${PREFIX[@]}"
     else
         write_proxy_conf "$name" "$port" >"$R/conf/$name.conf"
         httpd_start "$name" "$R" "$R/conf/$name.conf" "$R/run/$name.pid" \
-            "http://127.0.0.1:$port/small/small.txt"
+            "http://127.0.0.1:$port/small/small.txt" "${PREFIX[@]}"
         PIDS+=("$HTTPD_PID:$R/conf/$name.conf")
         PROXY_PID=$HTTPD_PID
     fi
+    cg_check "$(eval echo "\${CG_${name^^}:--}")" "$PROXY_PID"
 }
 
 stop_proxy() {   # NAME
@@ -211,6 +253,9 @@ run_proxy() {   # NAME
 
 prepare
 echo "bench: N=$N INTERVAL=${INTERVAL}s HOLD=${HOLD}s BATCH=$BATCH OPEN_TIMEOUT=${OPEN_TIMEOUT}s, $CHILDREN x $THREADS threads, nofile=$NOFILE"
+CPU_INFO="proxies' CPU: $CG_INFO${PIN_PROXY:+; proxies on cpu $PROXY_CPU, the rest on cpu $LOAD_CPU}"
+echo "bench: $CPU_INFO"
+echo "$CPU_INFO" >"$R/out/cpu.txt"
 start_members
 for p in $PROXIES; do
     run_proxy "$p"

@@ -177,10 +177,11 @@ EOF
 
 NGINX_PID=
 
-nginx_start() {   # URL
-    local i
+nginx_start() {   # URL [PREFIX...]: PREFIX in front (taskset, a cgroup)
+    local i url=$1
+    shift
     rm -f "$R/run/nginx.pid"
-    "$NGINX" -p "$R/run/nginx/" -e "$R/logs/nginx_error.log" \
+    "$@" "$NGINX" -p "$R/run/nginx/" -e "$R/logs/nginx_error.log" \
         -c "$R/conf/nginx.conf" || die "nginx did not start; see $R/logs/"
     for i in $(seq 100); do
         [ -s "$R/run/nginx.pid" ] && break
@@ -189,10 +190,10 @@ nginx_start() {   # URL
     NGINX_PID=$(cat "$R/run/nginx.pid" 2>/dev/null) || die "nginx: no pid file"
     PROXY_PID=$NGINX_PID
     for i in $(seq 100); do
-        curl -s -o /dev/null --max-time 2 "$1" && return 0
+        curl -s -o /dev/null --max-time 2 "$url" && return 0
         sleep 0.05
     done
-    die "nginx: not answering at $1"
+    die "nginx: not answering at $url"
 }
 
 nginx_stop() {   # the master by its PID, then what is left of it

@@ -49,6 +49,9 @@ def main():
     out, n, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
     rows = [load(out, name) for name in names]
     print("WebSockets: N=%d per proxy (bench/websockets.sh)" % n)
+    cpu = read(os.path.join(out, "cpu.txt"))
+    if cpu:
+        print(cpu)
     print("echo round trips: rtt_* with nothing else running, +wrk_p99 "
           "while wrk loads /small/")
     print()

@@ -9,6 +9,7 @@
 #define RPROXY_TUNNEL_H
 
 #include "rproxy_private.h"
+#include "rproxy_splice.h"
 #include "apr_poll.h"
 
 /* One end of a tunnel. */
@@ -33,7 +34,6 @@ typedef struct {
 } rp_tunnel_side_t;
 
 typedef struct rp_tunnel_async_t rp_tunnel_async_t;
-typedef struct rp_tunnel_fast_t rp_tunnel_fast_t;
 
 /* A running tunnel; lives in the request's pool. */
 typedef struct {
@@ -45,8 +45,6 @@ typedef struct {
     apr_interval_time_t async_after;
     apr_time_t last_moved;
     rp_tunnel_async_t *async;       /* its waiting state, once suspended */
-    rp_tunnel_fast_t *fast;         /* the waiter's way around the
-                                     * filters, once it waited */
 } rp_tunnel_t;
 
 /**
@@ -83,8 +81,9 @@ void rp_tunnel_async_child_init(apr_pool_t *pchild, server_rec *s);
  * the waiting thread itself */
 #define RP_TUNNEL_FAST_BUFSIZE  (16 * 1024)
 /* Whether the waiting thread may move t's bytes itself (both ways
- * rp_splice_tunnel_raw()); each time before t waits. */
-int rp_tunnel_fast_prepare(rp_tunnel_t *t);
+ * rp_splice_tunnel_raw(), into raw[0] from the client, raw[1] from the
+ * member); each time before t waits. */
+int rp_tunnel_fast_prepare(rp_tunnel_t *t, rp_tunnel_raw_t raw[2]);
 /**
  * Side i of a waiting tunnel is readable: one non-blocking read into buf
  * (size bytes), one non-blocking write of it to the other side, counted
@@ -93,7 +92,8 @@ int rp_tunnel_fast_prepare(rp_tunnel_t *t);
  *         waits on; 0: a worker's loop is to go on (with what is left in
  *         the sides' pend and carried).
  */
-int rp_tunnel_fast_move(rp_tunnel_t *t, int i, char *buf, apr_size_t size);
+int rp_tunnel_fast_move(rp_tunnel_t *t, int i, const rp_tunnel_raw_t *raw,
+                        char *buf, apr_size_t size);
 /* Frees what a side still holds of the waiter's (rp_tunnel_closed()). */
 void rp_tunnel_fast_release(rp_tunnel_t *t);
 

@@ -58,6 +58,9 @@ struct rp_tunnel_async_t {
     int failed;                 /* could not wait: ends at the next wake */
     int fast;                   /* the waiting thread moves small
                                  * messages itself (rproxy_tunnel_fast.c) */
+    rp_tunnel_raw_t raw[2];     /* how, from each side (here, not in the
+                                 * request's pool: no block of it for
+                                 * this) */
     apr_time_t due;             /* the idle deadline, while armed */
     apr_time_t suspended_at;    /* when the MPM let go of the connection */
     rp_tunnel_async_t *next;    /* on the dead or the spare list */
@@ -190,7 +193,8 @@ input(rp_tunnel_async_t *a, int i, apr_int16_t events)
     if (events & (APR_POLLHUP | APR_POLLERR | APR_POLLNVAL)) {
         a->hup[i] = 1;
     }
-    else if (a->fast && rp_tunnel_fast_move(t, i, rx.buf, sizeof(rx.buf))) {
+    else if (a->fast && rp_tunnel_fast_move(t, i, &a->raw[i], rx.buf,
+                                               sizeof(rx.buf))) {
         if (t->sides[i].moved != before) {
             apr_skiplist_remove(rx.timers, a, NULL);
             a->due = t->last_moved + t->idle;
@@ -332,7 +336,7 @@ tunnel_rest(rp_tunnel_async_t *a)
                   RP_MEMBER_FMT "tunnel quiet for %" APR_TIME_T_FMT " ms: "
                   "waits without a worker", RP_MEMBER_ARGS(t->ex->m),
                   apr_time_as_msec(t->async_after));
-    a->fast = rp_tunnel_fast_prepare(t);
+    a->fast = rp_tunnel_fast_prepare(t, a->raw);
     apr_thread_mutex_lock(rx.mutex);
     rv = arm(a);
     if (rv != APR_SUCCESS) {

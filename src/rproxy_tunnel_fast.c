@@ -34,12 +34,8 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
-struct rp_tunnel_fast_t {
-    rp_tunnel_raw_t raw[2];     /* raw[i]: from side i to the other */
-};
-
 int
-rp_tunnel_fast_prepare(rp_tunnel_t *t)
+rp_tunnel_fast_prepare(rp_tunnel_t *t, rp_tunnel_raw_t raw[2])
 {
     rp_tunnel_side_t *s = t->sides;
     int i;
@@ -49,11 +45,8 @@ rp_tunnel_fast_prepare(rp_tunnel_t *t)
             return 0;
         }
     }
-    if (!t->fast) {
-        t->fast = apr_pcalloc(t->ex->r->pool, sizeof(*t->fast));
-    }
-    return rp_splice_tunnel_raw(s[0].c, s[1].c, &t->fast->raw[0])
-           && rp_splice_tunnel_raw(s[1].c, s[0].c, &t->fast->raw[1]);
+    return rp_splice_tunnel_raw(s[0].c, s[1].c, &raw[0])
+           && rp_splice_tunnel_raw(s[1].c, s[0].c, &raw[1]);
 }
 
 /* Keeps what the write left (or all of it, when it failed) for the
@@ -75,10 +68,10 @@ keep(rp_tunnel_side_t *from, const char *data, apr_size_t len,
 }
 
 int
-rp_tunnel_fast_move(rp_tunnel_t *t, int i, char *buf, apr_size_t size)
+rp_tunnel_fast_move(rp_tunnel_t *t, int i, const rp_tunnel_raw_t *raw,
+                    char *buf, apr_size_t size)
 {
     rp_tunnel_side_t *from = &t->sides[i];
-    const rp_tunnel_raw_t *raw = &t->fast->raw[i];
     apr_status_t failed = APR_SUCCESS;
     apr_size_t done = 0;
     ssize_t n, w;

@@ -138,6 +138,13 @@ typedef struct {
     /* Upgrade tunnels' bytes moved by splice(2), both ways, at the end of
      * each pump (copied ones are not counted) */
     volatile apr_uint64_t tunnel_spliced;
+    /* async tunnels (rproxy_tunnel_async.c): waiting without a worker
+     * now (a gauge, +1/-1 by the waiting threads), and each time a side
+     * had input there: moved by the waiting thread itself
+     * (rproxy_tunnel_fast.c) or handed to a worker (any wake-up) */
+    volatile apr_uint32_t tunnel_parked;
+    volatile apr_uint64_t tunnel_waiter_moves;
+    volatile apr_uint64_t tunnel_worker_wakes;
 } rp_shm_pool_t;
 
 /* A member's state as the status page shows it, worst first: the reason

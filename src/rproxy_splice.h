@@ -58,6 +58,26 @@ apr_status_t rp_splice_request_body(rp_exchange_t *ex, apr_off_t *spliced);
 apr_status_t rp_splice_tunnel(conn_rec *from, conn_rec *to,
                               apr_off_t *moved, int *to_failed);
 
+/* One way of a tunnel whose bytes may bypass httpd's filters: the
+ * condition rp_splice_tunnel() splices under, but for RProxyZeroCopy and
+ * the pipe (rproxy_splice_tunnel.c). The waiting thread of the async
+ * tunnels (rproxy_tunnel_fast.c) moves small messages that way. */
+typedef struct {
+    conn_rec *from, *to;
+    int from_fd, to_fd;         /* non-blocking sockets */
+    rp_bconn_t *fbc, *tbc;      /* a member's connection, NULL: the
+                                 * client's */
+} rp_tunnel_raw_t;
+
+/* Whether bytes from `from` to `to` may go socket to socket (and how,
+ * in *raw): both connections plain sockets of their own, no TLS, no
+ * filter that looks at the bytes, nothing read ahead in from's core. */
+int rp_splice_tunnel_raw(conn_rec *from, conn_rec *to, rp_tunnel_raw_t *raw);
+/* Counts what went around the filters as their counters would have:
+ * `in` bytes read from raw->from, `out` written to raw->to. */
+void rp_splice_tunnel_counted(const rp_tunnel_raw_t *raw, apr_off_t in,
+                              apr_off_t out);
+
 /* Which way a body went, for the pools' counters. */
 typedef enum {
     RP_ZC_RESPONSE,

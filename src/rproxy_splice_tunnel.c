@@ -15,6 +15,9 @@
  *   starts once they are out;
  * - no filter but httpd's core, mod_logio's and our own counting ones is
  *   on either connection (mod_reqtimeout's the tunnel took out).
+ * All but the first is rp_splice_tunnel_raw(), which the async tunnels'
+ * waiting thread asks too before it moves a small message itself
+ * (rproxy_tunnel_fast.c).
  *
  * A pump moves what the sending socket has, everything read going out
  * before the next read; it ends with APR_EAGAIN when nothing more is
@@ -75,26 +78,34 @@ side_fd(conn_rec *c, int *fd, rp_bconn_t **bc, apr_bucket_brigade **core_in)
     return *core_in && rp_zc_sock_fd(ap_get_conn_socket(c), fd);
 }
 
-/* The counts the copying pump's filters would have made. */
-static void
-count(conn_rec *from, rp_bconn_t *fbc, conn_rec *to, rp_bconn_t *tbc,
-      const rp_zc_move_t *mv)
+int
+rp_splice_tunnel_raw(conn_rec *from, conn_rec *to, rp_tunnel_raw_t *raw)
 {
-    if (fbc) {
-        fbc->io.in += (apr_uint64_t)mv->moved_in;
+    apr_bucket_brigade *from_in, *to_in;
+
+    raw->from = from;
+    raw->to = to;
+    return side_fd(from, &raw->from_fd, &raw->fbc, &from_in)
+           && side_fd(to, &raw->to_fd, &raw->tbc, &to_in)
+           && rp_zc_buffered(from_in) == 0;
+}
+
+/* The counts the copying pump's filters would have made. */
+void
+rp_splice_tunnel_counted(const rp_tunnel_raw_t *raw, apr_off_t in,
+                         apr_off_t out)
+{
+    if (raw->fbc) {
+        raw->fbc->io.in += (apr_uint64_t)in;
     }
     else {
-        rp_zc_logio_in(from, mv->moved_in);
+        rp_zc_logio_in(raw->from, in);
     }
-    if (tbc) {
-        tbc->io.out += (apr_uint64_t)mv->moved_out;
+    if (raw->tbc) {
+        raw->tbc->io.out += (apr_uint64_t)out;
     }
     else {
-        rp_zc_logio_out(to, mv->moved_out);
-    }
-    if ((fbc || tbc) && mv->moved_out) {
-        rp_splice_count((fbc ? fbc : tbc)->m->pool, RP_ZC_TUNNEL,
-                        (apr_uint64_t)mv->moved_out, 0);
+        rp_zc_logio_out(raw->to, out);
     }
 }
 
@@ -102,25 +113,30 @@ apr_status_t
 rp_splice_tunnel(conn_rec *from, conn_rec *to, apr_off_t *moved,
                  int *to_failed)
 {
-    apr_bucket_brigade *from_in, *to_in;
-    rp_bconn_t *fbc, *tbc;
+    rp_tunnel_raw_t raw;
+    rp_bconn_t *bc;
     apr_interval_time_t t = 0;
     rp_zc_move_t mv;
     apr_status_t rv;
 
     *to_failed = 0;
     memset(&mv, 0, sizeof(mv));
-    if (!side_fd(from, &mv.in, &fbc, &from_in)
-        || !side_fd(to, &mv.out, &tbc, &to_in)
-        || rp_zc_buffered(from_in) > 0 || !rp_zc_pipe_ready()) {
+    if (!rp_splice_tunnel_raw(from, to, &raw) || !rp_zc_pipe_ready()) {
         return APR_ENOTIMPL;
     }
+    mv.in = raw.from_fd;
+    mv.out = raw.to_fd;
     apr_socket_timeout_get(ap_get_conn_socket(to), &t);
     mv.in_ms = 0;               /* nothing there: the pump is done */
     mv.out_ms = rp_zc_timeout_ms(t);
     mv.left = -1;
     rv = rp_zc_move(&mv);
-    count(from, fbc, to, tbc, &mv);
+    rp_splice_tunnel_counted(&raw, mv.moved_in, mv.moved_out);
+    bc = raw.fbc ? raw.fbc : raw.tbc;
+    if (bc && mv.moved_out) {
+        rp_splice_count(bc->m->pool, RP_ZC_TUNNEL,
+                        (apr_uint64_t)mv.moved_out, 0);
+    }
     *moved += mv.moved_in;
     if (APR_STATUS_IS_EAGAIN(rv)) {
         return APR_EAGAIN;
@@ -133,6 +149,24 @@ rp_splice_tunnel(conn_rec *from, conn_rec *to, apr_off_t *moved,
 }
 
 #else /* !RP_HAVE_SPLICE */
+
+int
+rp_splice_tunnel_raw(conn_rec *from, conn_rec *to, rp_tunnel_raw_t *raw)
+{
+    (void)from;
+    (void)to;
+    (void)raw;
+    return 0;
+}
+
+void
+rp_splice_tunnel_counted(const rp_tunnel_raw_t *raw, apr_off_t in,
+                         apr_off_t out)
+{
+    (void)raw;
+    (void)in;
+    (void)out;
+}
 
 apr_status_t
 rp_splice_tunnel(conn_rec *from, conn_rec *to, apr_off_t *moved,

@@ -196,7 +196,10 @@ emit_pools(request_rec *r, const snap_t *snaps)
                    APR_UINT64_T_FMT ",\"copied\":%" APR_UINT64_T_FMT
                    ",\"request_spliced\":%" APR_UINT64_T_FMT
                    ",\"request_copied\":%" APR_UINT64_T_FMT
-                   ",\"tunnel_spliced\":%" APR_UINT64_T_FMT "},",
+                   ",\"tunnel_spliced\":%" APR_UINT64_T_FMT "},"
+                   "\"tunnels\":{\"parked\":%u,\"waiter_moves\":%"
+                   APR_UINT64_T_FMT ",\"worker_wakes\":%" APR_UINT64_T_FMT
+                   "},",
                    i ? "," : "",
                    json_str(r->pool, pool->name),
                    json_str(r->pool, pool->lb_name),
@@ -205,7 +208,10 @@ emit_pools(request_rec *r, const snap_t *snaps)
                    apr_atomic_read64(&pool->sh->body_copied),
                    apr_atomic_read64(&pool->sh->req_body_spliced),
                    apr_atomic_read64(&pool->sh->req_body_copied),
-                   apr_atomic_read64(&pool->sh->tunnel_spliced));
+                   apr_atomic_read64(&pool->sh->tunnel_spliced),
+                   apr_atomic_read32(&pool->sh->tunnel_parked),
+                   apr_atomic_read64(&pool->sh->tunnel_waiter_moves),
+                   apr_atomic_read64(&pool->sh->tunnel_worker_wakes));
         rp_buffer_status_json(r, pool);
         ap_rputs("\"members\":[", r);
         for (j = 0; j < pool->members->nelts; j++, k++) {
@@ -345,6 +351,42 @@ prom_admin(request_rec *r, const snap_t *snaps, int n)
     }
 }
 
+/* The async tunnels per pool (rproxy_tunnel_async.c): waiting without
+ * a worker now, and what their wake-ups were. */
+static void
+prom_tunnels(request_rec *r)
+{
+    int k;
+
+    ap_rputs("# HELP rproxy_pool_tunnels_parked Upgrade tunnels waiting "
+             "without a worker now\n"
+             "# TYPE rproxy_pool_tunnels_parked gauge\n", r);
+    for (k = 0; k < rp_globals.pools->nelts; k++) {
+        const rproxy_pool_t *pool = APR_ARRAY_IDX(rp_globals.pools, k,
+                                                  rproxy_pool_t *);
+
+        ap_rprintf(r, "rproxy_pool_tunnels_parked{pool=\"%s\"} %u\n",
+                   prom_label(r->pool, pool->name),
+                   apr_atomic_read32(&pool->sh->tunnel_parked));
+    }
+    ap_rputs("# HELP rproxy_pool_tunnel_wakes_total Input on a waiting "
+             "tunnel: moved by the waiting thread itself (waiter) or "
+             "handed to a worker (worker; also idle timeouts and hang-ups)\n"
+             "# TYPE rproxy_pool_tunnel_wakes_total counter\n", r);
+    for (k = 0; k < rp_globals.pools->nelts; k++) {
+        const rproxy_pool_t *pool = APR_ARRAY_IDX(rp_globals.pools, k,
+                                                  rproxy_pool_t *);
+        const char *name = prom_label(r->pool, pool->name);
+
+        ap_rprintf(r, "rproxy_pool_tunnel_wakes_total{pool=\"%s\","
+                   "by=\"waiter\"} %" APR_UINT64_T_FMT "\n", name,
+                   apr_atomic_read64(&pool->sh->tunnel_waiter_moves));
+        ap_rprintf(r, "rproxy_pool_tunnel_wakes_total{pool=\"%s\","
+                   "by=\"worker\"} %" APR_UINT64_T_FMT "\n", name,
+                   apr_atomic_read64(&pool->sh->tunnel_worker_wakes));
+    }
+}
+
 /* Text exposition 0.0.4: each family once, with its HELP and TYPE, then
  * every member's sample. */
 static void
@@ -393,6 +435,7 @@ emit_prometheus(request_rec *r, snap_t *snaps, int n)
         ap_rprintf(r, fmt, name, "tunnel", "spliced",
                    apr_atomic_read64(&pool->sh->tunnel_spliced));
     }
+    prom_tunnels(r);
     for (f = 0; f < sizeof(prom_scalars) / sizeof(prom_scalars[0]); f++) {
         ap_rprintf(r, "# HELP %s %s\n# TYPE %s %s\n", prom_scalars[f].name,
                    prom_scalars[f].help, prom_scalars[f].name,

@@ -336,8 +336,27 @@ spark_path(request_rec *r, const double *v, double max)
     return *d ? d : "M0,39";
 }
 
+/* The pool's async tunnels (rproxy_tunnel_async.c), once it had any:
+ * waiting without a worker now, and their wake-ups, moved by the
+ * waiting thread itself or handed to a worker. */
+static const char *
+tunnels(request_rec *r, const rproxy_pool_t *pool)
+{
+    apr_uint32_t parked = apr_atomic_read32(&pool->sh->tunnel_parked);
+    apr_uint64_t waiter = apr_atomic_read64(&pool->sh->tunnel_waiter_moves);
+    apr_uint64_t worker = apr_atomic_read64(&pool->sh->tunnel_worker_wakes);
+
+    if (!parked && !waiter && !worker) {
+        return "";
+    }
+    return apr_psprintf(r->pool, "<p class=\"tunnels\">tunnels waiting "
+                        "without a worker: %u; wake-ups: %" APR_UINT64_T_FMT
+                        " moved by the waiting thread, %" APR_UINT64_T_FMT
+                        " handed to a worker</p>\n", parked, waiter, worker);
+}
+
 /* The pool's body bytes, spliced and copied (rproxy_splice.c), the
- * exact numbers in the tooltip. */
+ * exact numbers in the tooltip; its tunnels' wake-ups before them. */
 static const char *
 body_bytes(request_rec *r, const rproxy_pool_t *pool)
 {
@@ -353,12 +372,13 @@ body_bytes(request_rec *r, const rproxy_pool_t *pool)
     for (i = 0; i < 5; i++) {
         apr_strfsize((apr_off_t)n[i], s[i]);
     }
-    return apr_psprintf(r->pool, "<p class=\"bodies\" title=\"responses: %"
+    return apr_psprintf(r->pool, "%s<p class=\"bodies\" title=\"responses: %"
                         APR_UINT64_T_FMT " bytes spliced, %" APR_UINT64_T_FMT
                         " copied; requests: %" APR_UINT64_T_FMT " spliced, %"
                         APR_UINT64_T_FMT " copied; tunnels: %" APR_UINT64_T_FMT
                         " spliced\">bodies %s spliced, %s copied (requests "
-                        "%s, %s; tunnels %s spliced)</p>\n", n[0], n[1],
+                        "%s, %s; tunnels %s spliced)</p>\n",
+                        tunnels(r, pool), n[0], n[1],
                         n[2], n[3], n[4], s[0], s[1], s[2], s[3], s[4]);
 }
 

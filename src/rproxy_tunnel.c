@@ -35,9 +35,52 @@
 #include "http_protocol.h"
 #include "http_connection.h"
 
+#include <stdlib.h>
+
 #define RP_TUNNEL_BUFSIZE   (64 * 1024)
 
 typedef rp_tunnel_side_t side_t;
+
+/* A failed write, never to be taken for "nothing yet" or "finished". */
+static apr_status_t
+write_failed(apr_status_t rv)
+{
+    return APR_STATUS_IS_EAGAIN(rv) || APR_STATUS_IS_EOF(rv)
+           ? APR_ECONNABORTED : rv;
+}
+
+/* What the waiting thread left of `from` (rproxy_tunnel_fast.c), first:
+ * the bytes it could not write, then how its read ended, as the pump's
+ * own write and read would have had them. APR_SUCCESS: nothing left. */
+static apr_status_t
+tunnel_carried(side_t *from, side_t *to, side_t **broken)
+{
+    apr_status_t rv = from->pend_failed;
+
+    if (from->pend_len) {
+        if (rv == APR_SUCCESS) {
+            APR_BRIGADE_INSERT_TAIL(to->bb, apr_bucket_transient_create(
+                from->pend, from->pend_len, to->bb->bucket_alloc));
+            APR_BRIGADE_INSERT_TAIL(to->bb, apr_bucket_flush_create(
+                to->bb->bucket_alloc));
+            rv = ap_pass_brigade(to->c->output_filters, to->bb);
+            apr_brigade_cleanup(to->bb);
+        }
+        if (rv != APR_SUCCESS) {
+            *broken = to;
+            return write_failed(rv);
+        }
+        from->moved += from->pend_len;
+        free(from->pend);
+        from->pend = NULL;
+        from->pend_len = 0;
+    }
+    if ((rv = from->carried) != APR_SUCCESS) {
+        from->carried = APR_SUCCESS;
+        *broken = from;
+    }
+    return rv;
+}
 
 /* Moves what `from` has ready into `to`. Returns APR_EAGAIN when `from`
  * has nothing more for now, APR_EOF when it finished sending, any other
@@ -51,6 +94,9 @@ tunnel_pump(side_t *from, side_t *to, side_t **broken)
     apr_off_t len;
     int eos;
 
+    if ((rv = tunnel_carried(from, to, broken)) != APR_SUCCESS) {
+        return rv;
+    }
     /* zero-copy when neither side needs the bytes seen */
     rv = from->zero_copy ? rp_splice_tunnel(from->c, to->c, &from->moved,
                                             &eos)
@@ -99,9 +145,7 @@ tunnel_pump(side_t *from, side_t *to, side_t **broken)
         apr_brigade_cleanup(from->bb);
         if (rv != APR_SUCCESS) {
             *broken = to;
-            /* never to be taken for "nothing yet" or "finished" */
-            return APR_STATUS_IS_EAGAIN(rv) || APR_STATUS_IS_EOF(rv)
-                   ? APR_ECONNABORTED : rv;
+            return write_failed(rv);
         }
         from->moved += len;
         if (eos) {
@@ -290,6 +334,7 @@ rp_tunnel_closed(rp_tunnel_t *t)
                   " bytes from the client, %" APR_OFF_T_FMT
                   " from the member", RP_MEMBER_ARGS(t->ex->m),
                   t->sides[0].moved, t->sides[1].moved);
+    rp_tunnel_fast_release(t);
     /* the connection carried another protocol: no HTTP/1.1 can follow on
      * it. An HTTP/2 stream just ends with the response; its connection
      * serves the other streams on. */

@@ -9,6 +9,7 @@
 #define RPROXY_TUNNEL_H
 
 #include "rproxy_private.h"
+#include "rproxy_splice.h"
 #include "apr_poll.h"
 
 /* One end of a tunnel. */
@@ -22,6 +23,14 @@ typedef struct {
     int read_closed;
     int hup;                    /* poll said hung up or failed */
     int zero_copy;              /* RProxyZeroCopy allows splice(2) */
+    /* what the waiting thread left for the loop (rproxy_tunnel_fast.c),
+     * which deals with it before it reads this side again */
+    char *pend;                 /* read from here, not yet written to the
+                                 * other side (malloc'd only then) */
+    apr_size_t pend_len;
+    apr_status_t pend_failed;   /* writing pend failed so: not retried */
+    apr_status_t carried;       /* the waiter's read here ended so
+                                 * (APR_EOF or an error) */
 } rp_tunnel_side_t;
 
 typedef struct rp_tunnel_async_t rp_tunnel_async_t;
@@ -67,6 +76,26 @@ int rp_tunnel_async_ready(void);
 apr_status_t rp_tunnel_async_suspend(rp_tunnel_t *t);
 void rp_tunnel_async_register_hooks(void);
 void rp_tunnel_async_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* rproxy_tunnel_fast.c: small messages of a waiting tunnel moved by
+ * the waiting thread itself */
+#define RP_TUNNEL_FAST_BUFSIZE  (16 * 1024)
+/* Whether the waiting thread may move t's bytes itself (both ways
+ * rp_splice_tunnel_raw(), into raw[0] from the client, raw[1] from the
+ * member); each time before t waits. */
+int rp_tunnel_fast_prepare(rp_tunnel_t *t, rp_tunnel_raw_t raw[2]);
+/**
+ * Side i of a waiting tunnel is readable: one non-blocking read into buf
+ * (size bytes), one non-blocking write of it to the other side, counted
+ * as the filters would have. On the waiting thread.
+ * @return 1: all of it went and the read did not fill buf, the tunnel
+ *         waits on; 0: a worker's loop is to go on (with what is left in
+ *         the sides' pend and carried).
+ */
+int rp_tunnel_fast_move(rp_tunnel_t *t, int i, const rp_tunnel_raw_t *raw,
+                        char *buf, apr_size_t size);
+/* Frees what a side still holds of the waiter's (rp_tunnel_closed()). */
+void rp_tunnel_fast_release(rp_tunnel_t *t);
 
 /* rproxy_forward.c: the rest of the request after a suspended tunnel
  * ended: the try's accounting and log notes, as when the handler

@@ -38,6 +38,7 @@
 #include "http_connection.h"
 #include "http_main.h"
 #include "http_protocol.h"
+#include "apr_atomic.h"
 #include "apr_skiplist.h"
 #include "apr_thread_proc.h"
 
@@ -55,6 +56,11 @@ struct rp_tunnel_async_t {
     int armed;                  /* waiting here (pollset and timers) */
     int hup[2];                 /* the poll said hung up or failed */
     int failed;                 /* could not wait: ends at the next wake */
+    int fast;                   /* the waiting thread moves small
+                                 * messages itself (rproxy_tunnel_fast.c) */
+    rp_tunnel_raw_t raw[2];     /* how, from each side (here, not in the
+                                 * request's pool: no block of it for
+                                 * this) */
     apr_time_t due;             /* the idle deadline, while armed */
     apr_time_t suspended_at;    /* when the MPM let go of the connection */
     rp_tunnel_async_t *next;    /* on the dead or the spare list */
@@ -74,6 +80,7 @@ static struct {
     apr_thread_t *thread;
     volatile int stop;
     int ready;
+    char buf[RP_TUNNEL_FAST_BUFSIZE];   /* the waiting thread's */
 } rx;
 
 static const char rp_async_key[] = "rproxy-tunnel-async";
@@ -95,11 +102,23 @@ rp_tunnel_async_ready(void)
     return rx.ready;
 }
 
+/* The tunnel's pool's shared counters, if any. */
+static rp_shm_pool_t *
+pool_sh(const rp_tunnel_async_t *a)
+{
+    return a->t && a->t->ex->m ? a->t->ex->m->pool->sh : NULL;
+}
+
 /* Under the mutex. */
 static void
 disarm(rp_tunnel_async_t *a)
 {
+    rp_shm_pool_t *sh = pool_sh(a);
     int i;
+
+    if (a->armed && sh) {
+        apr_atomic_dec32(&sh->tunnel_parked);
+    }
 
     for (i = 0; i < 2; i++) {
         if (a->polled[i]) {
@@ -136,6 +155,9 @@ arm(rp_tunnel_async_t *a)
     a->due = t->last_moved + t->idle;
     apr_skiplist_insert(rx.timers, a);
     a->armed = 1;
+    if (pool_sh(a)) {
+        apr_atomic_inc32(&pool_sh(a)->tunnel_parked);
+    }
     if (!rx.wakes_at || a->due < rx.wakes_at) {
         /* the poll under way would sleep past this deadline */
         rx.wakes_at = a->due;
@@ -151,8 +173,47 @@ static void tunnel_wake(void *baton);
 static void
 dispatch(rp_tunnel_async_t *a)
 {
+    if (pool_sh(a)) {
+        apr_atomic_add64(&pool_sh(a)->tunnel_worker_wakes, 1);
+    }
     disarm(a);
     ap_mpm_register_timed_callback(0, tunnel_wake, a);
+}
+
+/* Side i of an armed tunnel has input: the waiting thread moves a small
+ * message itself where it may (rproxy_tunnel_fast.c); the tunnel then
+ * waits on, its deadline moved. Else a worker takes it. Under the
+ * mutex. */
+static void
+input(rp_tunnel_async_t *a, int i, apr_int16_t events)
+{
+    rp_tunnel_t *t = a->t;
+    apr_off_t before = t->sides[i].moved;
+
+    if (events & (APR_POLLHUP | APR_POLLERR | APR_POLLNVAL)) {
+        a->hup[i] = 1;
+    }
+    else if (a->fast && rp_tunnel_fast_move(t, i, &a->raw[i], rx.buf,
+                                               sizeof(rx.buf))) {
+        if (t->sides[i].moved != before) {
+            apr_skiplist_remove(rx.timers, a, NULL);
+            a->due = t->last_moved + t->idle;
+            apr_skiplist_insert(rx.timers, a);
+            if (pool_sh(a)) {
+                apr_atomic_add64(&pool_sh(a)->tunnel_waiter_moves, 1);
+            }
+        }
+        return;
+    }
+    else if (t->sides[i].pend_len) {
+        /* (on the waiting thread: the request is not used but by it) */
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, t->sides[i].pend_failed,
+                     t->ex->r->server, RPLOGNO(00320) RP_MEMBER_FMT
+                     "tunnel: %" APR_SIZE_T_FMT " bytes from the %s wait "
+                     "to be written by a worker", RP_MEMBER_ARGS(t->ex->m),
+                     t->sides[i].pend_len, t->sides[i].name);
+    }
+    dispatch(a);
 }
 
 /* Waits for the next event; returns 0 when the thread is to end. */
@@ -197,10 +258,8 @@ wait_round(void)
         if (!a->armed) {
             continue;   /* the other side woke it already */
         }
-        if (out[i].rtnevents & (APR_POLLHUP | APR_POLLERR | APR_POLLNVAL)) {
-            a->hup[out[i].desc.s == a->pfd[0].desc.s ? 0 : 1] = 1;
-        }
-        dispatch(a);
+        input(a, out[i].desc.s == a->pfd[0].desc.s ? 0 : 1,
+              out[i].rtnevents);
     }
     now = apr_time_now();
     while ((a = apr_skiplist_peek(rx.timers)) && a->due <= now) {
@@ -277,6 +336,7 @@ tunnel_rest(rp_tunnel_async_t *a)
                   RP_MEMBER_FMT "tunnel quiet for %" APR_TIME_T_FMT " ms: "
                   "waits without a worker", RP_MEMBER_ARGS(t->ex->m),
                   apr_time_as_msec(t->async_after));
+    a->fast = rp_tunnel_fast_prepare(t, a->raw);
     apr_thread_mutex_lock(rx.mutex);
     rv = arm(a);
     if (rv != APR_SUCCESS) {
@@ -376,6 +436,7 @@ rp_tunnel_async_register_hooks(void)
 static apr_status_t
 waiter_stop(void *data)
 {
+    rp_tunnel_async_t *a;
     apr_status_t rv;
 
     (void)data;
@@ -383,9 +444,12 @@ waiter_stop(void *data)
     rx.stop = 1;
     apr_pollset_wakeup(rx.ps);
     apr_thread_join(&rv, rx.thread);
-    while (rx.spare) {
-        rp_tunnel_async_t *a = rx.spare;
-
+    while ((a = apr_skiplist_pop(rx.timers, NULL))) {
+        if (a->armed && pool_sh(a)) {       /* no longer waiting here */
+            apr_atomic_dec32(&pool_sh(a)->tunnel_parked);
+        }
+    }
+    while ((a = rx.spare)) {
         rx.spare = a->next;
         free(a);
     }

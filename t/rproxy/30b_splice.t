@@ -426,7 +426,10 @@ my ($t0) = (status_pool('zc') // {})->{body_bytes}{tunnel_spliced} // -1;
 my ($tst, $same) = tunnel_round('/zc/ws?upgrade=1');
 ok t_cmp("$tst $same", '101 1', 'tunnel: 256 KiB each way, exact');
 my ($t1) = (status_pool('zc') // {})->{body_bytes}{tunnel_spliced} // -1;
-ok(($t1 - $t0) >= 2 * 1024 * 256);
+# (under event the waiting thread copies the first 16 KiB of a burst that
+# reaches a waiting tunnel before a worker splices the rest: at least
+# half of the 512 KiB is spliced, whatever the timing)
+ok(($t1 - $t0) >= 1024 * 256);
 t_debug("tunnel spliced " . ($t1 - $t0));
 ($t0) = (status_pool('zcoff') // {})->{body_bytes}{tunnel_spliced} // -1;
 ($tst, $same) = tunnel_round('/zcoff/ws?upgrade=1');

@@ -169,7 +169,9 @@ my $payload = sub { (my $x = $_[0]) =~ s/echo://g; $x };
 ok($payload->($got) eq $blob);   # 100 KiB binary echoed back after another quiet period
 sleep 0.3;
 if ($event) {
-    ok t_cmp(count_since($off, qr/RP00240: member tasync\/.*tunnel quiet for 50 ms: waits without a worker/) >= 3
+    # (the small messages are moved by the waiting thread itself, 31c;
+    # the 100 KiB one takes a worker, which goes back again)
+    ok t_cmp(count_since($off, qr/RP00240: member tasync\/.*tunnel quiet for 50 ms: waits without a worker/) >= 2
              ? 1 : 0, 1, 'event: the worker went back after each quiet period (RP00240)');
 }
 else {

@@ -296,7 +296,8 @@ ok t_cmp(join(',', sort keys %type),
                            rproxy_pool_buffered_responses_total rproxy_pool_buffer_overflows_total
                            rproxy_pool_buffered_requests_total rproxy_pool_buffer_refused_total
                            rproxy_pool_buffer_file_bytes_total rproxy_pool_buffer_held_bytes
-                           rproxy_pool_body_bytes_total)),
+                           rproxy_pool_body_bytes_total rproxy_pool_tunnels_parked
+                           rproxy_pool_tunnel_wakes_total)),
          'the families');
 my @hist_bad;
 for my $series (sort keys %bucket) {

@@ -296,11 +296,34 @@ httpd_start rproxy "$R" "$R/conf/rproxy.conf" "$R/run/rproxy.pid" \
 PIDS+=("$HTTPD_PID:$R/conf/rproxy.conf")
 CHILD=$(ps -o pid= --ppid "$HTTPD_PID" | head -1 | tr -d ' ')
 [ -n "$CHILD" ] || die "rproxy: no child process"
+# BASE_SO: the same proxy with another build of the module, on ports of
+# its own; its rows are base_<row>
+BCHILD=
+if [ -n "${BASE_SO:-}" ]; then
+    [ -f "$BASE_SO" ] || die "BASE_SO=$BASE_SO is not a file"
+    read -r PBA PBT <<<"$(free_ports 2)"
+    mkdir -p "$R/run/base"
+    sed -E -e "s|$MODSO|$BASE_SO|" -e "s/:$PA([^0-9]|\$)/:$PBA\1/g" \
+        -e "s/:$PT([^0-9]|\$)/:$PBT\1/g" -e "s|/run/rproxy|/run/base|g" \
+        -e "s|rproxy_error.log|base_error.log|" "$R/conf/rproxy.conf" >"$R/conf/base.conf"
+    httpd_start base "$R" "$R/conf/base.conf" "$R/run/base.pid" \
+        "http://127.0.0.1:$PBA/on/1m.bin" "${PIN_PROXY[@]}"
+    PIDS+=("$HTTPD_PID:$R/conf/base.conf")
+    BCHILD=$(ps -o pid= --ppid "$HTTPD_PID" | head -1 | tr -d ' ')
+    [ -n "$BCHILD" ] || die "base: no child process"
+    for row in $ROWS; do
+        case "$row" in mp_*) ;; *) ROWS="$ROWS base_$row" ;; esac
+    done
+fi
 
 # row_target ROW: the URL of ROW's 1 MiB file and the curl options it
 # needs
 row_target() {
     local proto=http port=$PA path
+    if [ "${1#base_}" != "$1" ]; then
+        PA=$PBA PT=$PBT row_target "${1#base_}"
+        return
+    fi
     case "$1" in
         splice) path=on ;; copy) path=off ;; tls_member) path=tm ;;
         tls_client) proto=https port=$PT path=on ;;
@@ -369,9 +392,11 @@ upload() {
         print "$ok\n";' "$PA" "$@"
 }
 
-# the child's user + system CPU, in clock ticks
+# the user + system CPU of ROW's proxy child, in clock ticks
 cpu_ticks() {
-    sed 's/.*) //' "/proc/$CHILD/stat" | awk '{ print $12 + $13 }'
+    local pid=$CHILD
+    [ "${1#base_}" != "${1:-}" ] && pid=$BCHILD
+    sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }'
 }
 
 # round ROW: prints the CPU seconds per GiB of that round
@@ -380,13 +405,13 @@ round() {
     local -a pids=()
     n=$(row_n "$row")
     per=$(( (n + CONNS - 1) / CONNS ))
-    before=$(cpu_ticks)
+    before=$(cpu_ticks "$row")
     for i in $(seq "$CONNS"); do
         client "$row" "$per" >"$R/run/client.$i" &
         pids+=($!)
     done
     for i in "${pids[@]}"; do wait "$i"; done
-    after=$(cpu_ticks)
+    after=$(cpu_ticks "$row")
     for i in $(seq "$CONNS"); do ok=$((ok + $(cat "$R/run/client.$i"))); done
     [ "$ok" = $((per * CONNS)) ] || die "$row: $ok of $((per * CONNS)) answered 200 whole"
     perl -e 'printf "%.3f\n", ($ARGV[1] - $ARGV[0]) / $ARGV[3] / ($ARGV[2] / 1024)' \
@@ -456,13 +481,14 @@ perl -MJSON::PP -e '
     open my $fh, "<", $rounds or die; while (<$fh>) { my ($k, $x) = split; push @{ $v{$k} }, $x }
     sub med { my @s = sort { $a <=> $b } @_; return $s[$#s / 2] }
     my %m = map { $_ => med(@{ $v{$_} }) } grep { $v{$_} } @rows;
-    printf "%-14s %9s %8s %8s   %s\n", "row", "s per GiB", "/ copy", "/ mod_proxy", "rounds";
+    my $r = sub { my ($a, $b) = @_; return $b ? sprintf("%.2f", $a / $b) : "-" };
+    printf "%-19s %9s %7s %11s %7s   %s\n", "row", "s per GiB", "/ copy", "/ mod_proxy", "/ base", "rounds";
     for my $row (@rows) {
         next unless defined $m{$row};
-        my $mp = $m{"mp_$row"} // ($row eq "splice" ? $m{mp_copy} : undef);
-        printf "%-14s %9.3f %8s %8s   %s\n", $row, $m{$row},
-            $m{copy} ? sprintf("%.2f", $m{$row} / $m{copy}) : "-",
-            $mp ? sprintf("%.2f", $m{$row} / $mp) : "-", join(" ", @{ $v{$row} });
+        (my $plain = $row) =~ s/^base_//;
+        my $mp = $m{"mp_$plain"} // ($plain eq "splice" ? $m{mp_copy} : undef);
+        printf "%-19s %9.3f %7s %11s %7s   %s\n", $row, $m{$row}, $r->($m{$row}, $m{copy}),
+            $r->($m{$row}, $mp), $r->($m{$row}, $m{"base_$row"}), join(" ", @{ $v{$row} });
     }
     open $fh, "<", $status or die; local $/; my $j = decode_json(<$fh>);
     for my $name ("origins", "tlsorigins") {

@@ -392,11 +392,14 @@ upload() {
         print "$ok\n";' "$PA" "$@"
 }
 
+# row_child ROW: the proxy child that serves ROW
+row_child() {
+    if [ "${1#base_}" != "$1" ]; then echo "$BCHILD"; else echo "$CHILD"; fi
+}
+
 # the user + system CPU of ROW's proxy child, in clock ticks
 cpu_ticks() {
-    local pid=$CHILD
-    [ "${1#base_}" != "${1:-}" ] && pid=$BCHILD
-    sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }'
+    sed 's/.*) //' "/proc/$(row_child "$1")/stat" | awk '{ print $12 + $13 }'
 }
 
 # round ROW: prints the CPU seconds per GiB of that round
@@ -431,7 +434,7 @@ done
 # child; the figures above are without it)
 for row in $PERF; do
     command -v perf >/dev/null || break
-    perf record -q -g -o "$R/perf.$row.data" -p "$CHILD" 2>/dev/null &
+    perf record -q -g -o "$R/perf.$row.data" -p "$(row_child "$row")" 2>/dev/null &
     pp=$!
     sleep 0.5
     round "$row" >/dev/null
@@ -446,10 +449,10 @@ if [ "${UPLOAD_MB:-0}" -gt 0 ]; then
     : >"$R/uploads.txt"
     for r in $(seq "$ROUNDS"); do
         for route in on off; do
-            before=$(cpu_ticks)
+            before=$(cpu_ticks "$route")
             n=$(( (1024 + UPLOAD_MB - 1) / UPLOAD_MB ))
             ok=$(upload "/$route/upload" "$n" "$UPLOAD_MB")
-            after=$(cpu_ticks)
+            after=$(cpu_ticks "$route")
             [ "$ok" = "$n" ] || die "upload $route: $ok of $n"
             perl -e 'printf "%s %.3f\n", $ARGV[0], ($ARGV[2] - $ARGV[1]) / $ARGV[4] / ($ARGV[3] * $ARGV[5] / 1024)' \
                 "$route" "$before" "$after" "$n" "$(getconf CLK_TCK)" "$UPLOAD_MB" \
@@ -463,7 +466,7 @@ curl -s "http://127.0.0.1:$PA/rproxy-status?json" >"$R/status.json"
 # (strace -f -c on the child; the CPU figures above are without strace)
 if [ "${STRACE:-0}" -gt 0 ] && command -v strace >/dev/null; then
     for route in $ROWS; do
-        strace -f -c -o "$R/$route.strace" -p "$CHILD" 2>/dev/null &
+        strace -f -c -o "$R/$route.strace" -p "$(row_child "$route")" 2>/dev/null &
         sp=$!
         sleep 0.5
         client "$route" "$STRACE" >/dev/null
@@ -481,7 +484,7 @@ perl -MJSON::PP -e '
     open my $fh, "<", $rounds or die; while (<$fh>) { my ($k, $x) = split; push @{ $v{$k} }, $x }
     sub med { my @s = sort { $a <=> $b } @_; return $s[$#s / 2] }
     my %m = map { $_ => med(@{ $v{$_} }) } grep { $v{$_} } @rows;
-    my $r = sub { my ($a, $b) = @_; return $b ? sprintf("%.2f", $a / $b) : "-" };
+    my $r = sub { my ($x, $y) = @_; return $y && $y > 0 ? sprintf("%.2f", $x / $y) : "-" };
     printf "%-19s %9s %7s %11s %7s   %s\n", "row", "s per GiB", "/ copy", "/ mod_proxy", "/ base", "rounds";
     for my $row (@rows) {
         next unless defined $m{$row};

@@ -119,8 +119,11 @@ insert_network_bucket(conn_rec *c, apr_bucket_brigade *bb,
         return AP_DECLINED;
     }
     bc->core_in = bb;
-    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_socket_create(sock,
-                                                         c->bucket_alloc));
+    /* a TLS member's in reads of up to 64 KiB (rproxy_conn_bucket.c) */
+    APR_BRIGADE_INSERT_TAIL(bb, bc->m->is_tls
+                            ? rp_sock_bucket_create(sock, c->bucket_alloc)
+                            : apr_bucket_socket_create(sock,
+                                                       c->bucket_alloc));
     return APR_SUCCESS;
 }
 

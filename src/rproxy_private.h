@@ -418,6 +418,10 @@ apr_status_t rp_conn_open(rproxy_member_t *m, const char *sni,
 void rp_conn_release(rp_bconn_t *bc, int reusable);
 /* The core input filter's brigade of a client's connection c, or NULL. */
 apr_bucket_brigade *rp_conn_client_core_in(conn_rec *c);
+/* rproxy_conn_bucket.c: a TLS member's socket bucket, which reads up to
+ * 64 KiB a read() */
+apr_bucket *rp_sock_bucket_create(apr_socket_t *sock,
+                                  apr_bucket_alloc_t *list);
 
 /* rp_exchange_t, one request's trip, and what works on it */
 #include "rproxy_exchange.h"

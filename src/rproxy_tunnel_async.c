@@ -195,13 +195,11 @@ input(rp_tunnel_async_t *a, int i, apr_int16_t events)
     }
     else if (a->fast && rp_tunnel_fast_move(t, i, &a->raw[i], rx.buf,
                                                sizeof(rx.buf))) {
-        if (t->sides[i].moved != before) {
-            apr_skiplist_remove(rx.timers, a, NULL);
-            a->due = t->last_moved + t->idle;
-            apr_skiplist_insert(rx.timers, a);
-            if (pool_sh(a)) {
-                apr_atomic_add64(&pool_sh(a)->tunnel_waiter_moves, 1);
-            }
+        /* the deadline moves with t->last_moved; its place among the
+         * timers is corrected only when it comes (wait_round()), not
+         * per message */
+        if (t->sides[i].moved != before && pool_sh(a)) {
+            apr_atomic_add64(&pool_sh(a)->tunnel_waiter_moves, 1);
         }
         return;
     }
@@ -263,6 +261,13 @@ wait_round(void)
     }
     now = apr_time_now();
     while ((a = apr_skiplist_peek(rx.timers)) && a->due <= now) {
+        if (a->t->last_moved + a->t->idle > now) {
+            /* bytes moved here since it was keyed (input()): not idle */
+            apr_skiplist_remove(rx.timers, a, NULL);
+            a->due = a->t->last_moved + a->t->idle;
+            apr_skiplist_insert(rx.timers, a);
+            continue;
+        }
         dispatch(a);    /* the loop logs the idle timeout */
     }
     apr_thread_mutex_unlock(rx.mutex);

@@ -195,10 +195,12 @@ sanity() {   # NAME: the origin's bytes, spread over the three origins
 declare -A VAL CPU BUSY ERRS SANITY MEMG MCONN
 
 # wrk_fields FILE: "requests bytes duration_us errors" from the RESULT line
+# (%.0f, not %d: mawk's %d stops at 2^31 - 1, and a 4 s run of 1 MiB
+# responses moves more bytes than that)
 wrk_fields() {
     awk '/^RESULT / {
             for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-            printf "%d %d %d %d\n", v["requests"], v["bytes"], v["duration_us"],
+            printf "%.0f %.0f %.0f %d\n", v["requests"], v["bytes"], v["duration_us"],
                 v["connect"] + v["read"] + v["write"] + v["status"] + v["timeout"]
             found = 1 }
          END { if (!found) print "0 0 0 -1" }' "$1"

@@ -260,14 +260,19 @@ void
 rp_buffer_decide(rp_exchange_t *ex)
 {
     apr_table_t *h = ex->rp->headers_in;
-    const char *xab = apr_table_get(h, "X-Accel-Buffering");
-    const char *cl = apr_table_get(h, "Content-Length");
+    const char *xab, *cl;
     rp_buffering_t set;
     apr_off_t len;
 
     /* the member's word to us, not to the client (nginx drops it too) */
     apr_table_unset(ex->r->headers_out, "X-Accel-Buffering");
     ex->buffering = 0;
+    if (!(rp_globals.buffering_used & RP_BUF_USED_RESPONSE)) {
+        return;     /* on nowhere: nothing to look up (the header goes
+                     * all the same) */
+    }
+    xab = apr_table_get(h, "X-Accel-Buffering");
+    cl = apr_table_get(h, "Content-Length");
     rp_buffer_settings(ex, 0, &set);
     if (!set.on || ex->r->header_only || ap_is_HTTP_INFO(ex->status)
         || ex->status == HTTP_NO_CONTENT || ex->status == HTTP_NOT_MODIFIED
@@ -411,8 +416,12 @@ rp_buffer_request(rp_exchange_t *ex)
     rp_held_t *h;
     int eos = 0;
 
+    if (!(rp_globals.buffering_used & RP_BUF_USED_REQUEST)
+        || !ex->has_body || ex->upgrade) {
+        return OK;  /* on nowhere, or nothing to hold */
+    }
     rp_buffer_settings(ex, 1, &set);
-    if (!ex->has_body || !set.on || ex->upgrade) {
+    if (!set.on) {
         return OK;
     }
     if (cl && !apr_table_get(r->headers_in, "Transfer-Encoding")

@@ -111,6 +111,10 @@ buffering_parse(cmd_parms *cmd, rp_buffering_t *dir, int request,
                             : "[memory=SIZE] [file=SIZE]");
     }
     b->on = !strcasecmp(word, "on");
+    if (b->on) {
+        rp_globals.buffering_used |= request ? RP_BUF_USED_REQUEST
+                                             : RP_BUF_USED_RESPONSE;
+    }
     return rp_options_parse(cmd, cmd->cmd->name, request
                             ? rp_request_buffering_opts : rp_buffering_opts,
                             b, args);

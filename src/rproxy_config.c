@@ -199,6 +199,7 @@ rp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     rp_globals.routes = apr_array_make(pconf, 8, sizeof(rp_route_t *));
     rp_globals.pools = apr_array_make(pconf, 8, sizeof(rproxy_pool_t *));
     current_pool = NULL;
+    rp_globals.buffering_used = 0;
     return OK;
 }
 

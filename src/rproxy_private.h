@@ -270,7 +270,14 @@ typedef struct {
 typedef struct {
     apr_array_header_t *routes;     /* every rp_route_t */
     apr_array_header_t *pools;      /* every rproxy_pool_t */
+    int buffering_used;             /* RP_BUF_USED_*: some RProxyBuffering
+                                     * (RProxyRequestBuffering) on, or the
+                                     * route option, anywhere: without one
+                                     * no request asks for its settings */
 } rp_globals_t;
+
+#define RP_BUF_USED_RESPONSE    1
+#define RP_BUF_USED_REQUEST     2
 
 extern rp_globals_t rp_globals;
 

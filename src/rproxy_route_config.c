@@ -158,6 +158,12 @@ rp_route_parse(cmd_parms *cmd, const char *what, const char *target,
     if ((err = rp_options_parse(cmd, what, rp_route_opts, route, args))) {
         return err;
     }
+    if (route->buffering == 1) {
+        rp_globals.buffering_used |= RP_BUF_USED_RESPONSE;
+    }
+    if (route->request_buffering == 1) {
+        rp_globals.buffering_used |= RP_BUF_USED_REQUEST;
+    }
     APR_ARRAY_PUSH(rp_globals.routes, rp_route_t *) = route;
     *out = route;
     return NULL;

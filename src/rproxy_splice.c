@@ -88,6 +88,8 @@ retrieve_optional_fns(void)
 {
     logio_add_bytes_out = APR_RETRIEVE_OPTIONAL_FN(ap_logio_add_bytes_out);
     logio_add_bytes_in = APR_RETRIEVE_OPTIONAL_FN(ap_logio_add_bytes_in);
+    /* every module's filters are registered by now */
+    rp_splice_filters_resolve();
 }
 
 /* In place of HTTP_IN once a request body was spliced: the body has

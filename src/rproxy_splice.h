@@ -126,6 +126,9 @@ apr_off_t rp_zc_buffered(const apr_bucket_brigade *core_in);
 /* mod_logio's counters of the client connection (no-ops without it). */
 void rp_zc_logio_out(conn_rec *c, apr_off_t n);
 void rp_zc_logio_in(conn_rec *c, apr_off_t n);
+/* Looks up the records of the output filters a spliced response may
+ * pass (rproxy_splice_response.c), once per configuration. */
+void rp_splice_filters_resolve(void);
 /* The input filter that stands for a spliced request body's HTTP_IN: it
  * answers every read with the end of the body. */
 extern ap_filter_rec_t *rp_zc_body_done_filter;

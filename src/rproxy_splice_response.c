@@ -56,6 +56,11 @@ static const char *const passive_filters[] = {
     "byterange", "content_length", "http_header", "http_outerror",
     "reqtimeout", "core", NULL
 };
+#define RP_PASSIVE_MAX 8
+/* Their records, looked up once per configuration (rp_splice_filters_
+ * resolve()): each response compares pointers, not names. */
+static ap_filter_rec_t *passive_frecs[RP_PASSIVE_MAX];
+static int passive_nfrecs;
 
 /* Response buffering holds a body in httpd before it goes out: such a
  * response is never spliced. Any other reason of the exchange's own to
@@ -66,17 +71,32 @@ response_may_splice(const rp_exchange_t *ex)
     return !ex->buffering;
 }
 
+void
+rp_splice_filters_resolve(void)
+{
+    const char *const *name;
+    ap_filter_rec_t *frec;
+
+    passive_nfrecs = 0;
+    for (name = passive_filters; *name; name++) {
+        /* NULL for a module's filter that is not loaded */
+        if ((frec = ap_get_output_filter_handle(*name)) != NULL
+            && passive_nfrecs < RP_PASSIVE_MAX) {
+            passive_frecs[passive_nfrecs++] = frec;
+        }
+    }
+}
+
 static int
 filters_passive(const request_rec *r, const char **which)
 {
     const ap_filter_t *f;
-    const char *const *name;
+    int i;
 
     for (f = r->output_filters; f; f = f->next) {
-        for (name = passive_filters;
-             *name && strcasecmp(*name, f->frec->name); name++) {
+        for (i = 0; i < passive_nfrecs && f->frec != passive_frecs[i]; i++) {
         }
-        if (!*name) {
+        if (i == passive_nfrecs) {
             *which = f->frec->name;
             return 0;
         }
@@ -117,10 +137,19 @@ why_copied(rp_exchange_t *ex, rp_zc_move_t *mv)
             return "chunked";
         }
     }
+    if (!ex->bc->core_in) {
+        return "socket or pipe";
+    }
+    if (mv->left >= 0 && rp_zc_buffered(ex->bc->core_in) >= mv->left) {
+        /* the whole body came with the head (a small response): nothing
+         * is left to splice, it goes out as it was read, and the rest of
+         * the checks are not needed */
+        return NULL;
+    }
     if (!filters_passive(r, &which)) {
         return apr_pstrcat(r->pool, "output filter ", which, NULL);
     }
-    if (!ex->bc->core_in || !rp_zc_sock_fd(ex->bc->sock, &mv->in)
+    if (!rp_zc_sock_fd(ex->bc->sock, &mv->in)
         || !rp_zc_sock_fd(ap_get_conn_socket(c), &mv->out)
         || !rp_zc_pipe_ready()) {
         return "socket or pipe";
@@ -132,18 +161,21 @@ why_copied(rp_exchange_t *ex, rp_zc_move_t *mv)
 
 /* Sends what the member's connection already read of the body the
  * copying way (through its filters, which count it), then a FLUSH: the
- * rest is on the socket, in order. Each read asks for no more than the
- * core holds, so that the core does not read the socket. The transient
- * buckets point into ex->bin's data: passed before it is cleaned up.
- * Returns APR_ECONNABORTED when the client went away, another error for
- * the member. */
+ * rest is on the socket, in order. When that was the whole body (a small
+ * response, as a rule) the EOS goes in the same pass, after the FLUSH
+ * (*ended). Each read asks for no more than the core holds, so that the
+ * core does not read the socket. The transient buckets point into
+ * ex->bin's data: passed before it is cleaned up. Returns
+ * APR_ECONNABORTED when the client went away, another error for the
+ * member. */
 static apr_status_t
-drain_read_ahead(rp_exchange_t *ex, rp_zc_move_t *mv)
+drain_read_ahead(rp_exchange_t *ex, rp_zc_move_t *mv, int *ended)
 {
     apr_off_t have = rp_zc_buffered(ex->bc->core_in), want, got;
-    apr_status_t rv = APR_SUCCESS;
-    int last;
+    apr_bucket_alloc_t *ba = ex->bout->bucket_alloc;
+    apr_status_t rv;
 
+    *ended = 0;
     while (have > 0 && mv->left != 0) {
         want = mv->left < 0 || mv->left > have ? have : mv->left;
         rv = ap_get_brigade(ex->bc->c->input_filters, ex->bin,
@@ -161,18 +193,24 @@ drain_read_ahead(rp_exchange_t *ex, rp_zc_move_t *mv)
         if (mv->left > 0) {
             mv->left -= got;
         }
-        last = have == 0 || mv->left == 0;
         rp_brigade_transfer(ex->bout, ex->bin);
-        rv = rp_relay_pass(ex, last);
+        if (have == 0 || mv->left == 0) {
+            break;      /* the last piece goes with the FLUSH, below */
+        }
+        rv = rp_relay_pass(ex, 0);
         apr_brigade_cleanup(ex->bin);
         if (rv != APR_SUCCESS) {
             return rv;
         }
-        if (last) {
-            return APR_SUCCESS;
-        }
     }
-    return rp_relay_pass(ex, 1);
+    APR_BRIGADE_INSERT_TAIL(ex->bout, apr_bucket_flush_create(ba));
+    if (mv->left == 0) {
+        APR_BRIGADE_INSERT_TAIL(ex->bout, apr_bucket_eos_create(ba));
+        *ended = 1;
+    }
+    rv = rp_relay_pass(ex, 0);
+    apr_brigade_cleanup(ex->bin);
+    return rv;
 }
 
 /* The body from the member's socket on, once the head is out. */
@@ -180,8 +218,13 @@ static apr_status_t
 splice_rest(rp_exchange_t *ex, rp_zc_move_t *mv, int *complete)
 {
     request_rec *r = ex->r;
-    apr_status_t rv = drain_read_ahead(ex, mv);
+    int ended;
+    apr_status_t rv = drain_read_ahead(ex, mv, &ended);
 
+    if (rv == APR_SUCCESS && ended) {
+        *complete = 1;
+        return APR_SUCCESS;
+    }
     if (rv == APR_SUCCESS) {
         rv = rp_zc_move(mv);
         ex->bc->io.in += (apr_uint64_t)mv->moved_in;

@@ -19,7 +19,7 @@ use RPTest qw(read_response proxy_port pattern_chunk proxy_socket write_all
               status_pool status_json error_log_size error_log_since
               evil_start evil_stop read_request_head read_until);
 
-plan tests => 65;
+plan tests => 70;
 
 my $port = proxy_port();
 my $host = "localhost:$port";
@@ -141,6 +141,33 @@ ok t_cmp(md5_hex($plain // ''), md5_hex(pattern_chunk($MiB)), 'deflate: exact on
 ($sp1, $cp1) = counters('zcdeflate', $sp0, $cp0);
 ok t_cmp($sp1 - $sp0, 0, 'deflate: nothing spliced');
 ok t_cmp($cp1 - $cp0, $MiB, 'deflate: all of it copied');
+close $s;
+
+# a body small enough to come with its head is never spliced (nothing is
+# left on the socket) and goes out as read, past the filter check: the
+# filters still see it
+($sp0, $cp0) = counters('zcdeflate');
+$s = proxy_socket();
+($st, $h, $body) = exchange($s, get_head("/zcdeflate/?size=300&chunked=0",
+                                         'Accept-Encoding: gzip'));
+ok t_cmp($h->{'content-encoding'}[0] // '', 'gzip',
+         'deflate, a body that came with its head: compressed');
+$plain = undef;
+gunzip(\$body => \$plain);
+ok t_cmp($plain // '', pattern_chunk(300),
+         'deflate, a body that came with its head: exact once inflated');
+($sp1, $cp1) = counters('zcdeflate', $sp0, $cp0);
+ok t_cmp(($sp1 - $sp0) . '/' . ($cp1 - $cp0), '0/300',
+         'deflate, a body that came with its head: copied');
+close $s;
+
+# an empty sized body, then a small one, on one connection: each ends
+# once (its end goes out with the flush) and the connection goes on
+$s = proxy_socket();
+($st, $h, $body) = exchange($s, get_head("/zc/?size=0&chunked=0"));
+ok t_cmp(($st // 0) . ' ' . length($body // 'x'), '200 0', 'an empty sized body');
+($st, $h, $body) = exchange($s, get_head("/zc/?size=7&chunked=0"));
+ok t_cmp($body // '', pattern_chunk(7), 'the next request after an empty body');
 close $s;
 
 # ---- Range: copied (the byterange filter sees the body) -----------------

@@ -405,6 +405,15 @@ rp_tunnel_run(rp_exchange_t *ex, int *suspended)
             apr_pool_allocator_get(r->connection->pool), 1);
         apr_allocator_max_free_set(apr_pool_allocator_get(ex->bc->pool), 1);
     }
+    /* the member's 101 is out (ap_send_interim_response() cleared
+     * r->headers_out, which pointed into it) and nothing reads it again:
+     * its pool is not kept for the tunnel's life (a block of its own;
+     * after max_free above, or the allocator would keep the block) */
+    if (ex->rp) {
+        apr_pool_destroy(ex->rp->pool);
+        ex->rp = NULL;
+        ex->reason = NULL;
+    }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, RPLOGNO(00050)
                   RP_MEMBER_FMT "tunnel open (%s)", RP_MEMBER_ARGS(ex->m),
                   ex->upgrade ? ex->upgrade : "?");

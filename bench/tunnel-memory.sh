@@ -10,6 +10,11 @@
 #   sync   mod_rproxy, RProxyTunnel async=off (a thread per tunnel)
 #   wstun  mod_proxy_wstunnel (httpd 2.4 holds a thread per tunnel too)
 # The synchronous ones get ThreadsPerChild N+25. Needs python3.
+# WS_HEADERS=1: the client's upgrade request and the member's 101 carry
+# what a WebSocket client and server send besides (Sec-WebSocket-Key,
+# -Version, -Extensions, -Accept, User-Agent, Date, Server: python3-
+# websockets' set), as in bench/websockets.sh; the default is the bare
+# minimum.
 set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
 TOP=$(dirname "$BENCH")
@@ -40,6 +45,10 @@ trap cleanup EXIT
 # the member: a 101, then an echo, any number of connections, one process
 cat >"$R/member.py" <<'EOF'
 import asyncio, sys
+EXTRA = (b'Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n'
+         b'Sec-WebSocket-Extensions: permessage-deflate\r\n'
+         b'Date: Thu, 03 Dec 2026 16:00:00 GMT\r\n'
+         b'Server: Python/3.11 websockets/10.4\r\n') if sys.argv[2] == '1' else b''
 async def serve(r, w):
     head = b''
     while b'\r\n\r\n' not in head:
@@ -48,7 +57,7 @@ async def serve(r, w):
             w.close(); return
         head += b
     w.write(b'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n'
-            b'Connection: Upgrade\r\n\r\nhi\n')
+            b'Connection: Upgrade\r\n' + EXTRA + b'\r\nhi\n')
     while True:
         b = await r.read(65536)
         if not b:
@@ -67,8 +76,14 @@ EOF
 cat >"$R/client.py" <<'EOF'
 import socket, sys, time
 port, path, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+extra = ('Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n'
+         'Sec-WebSocket-Version: 13\r\n'
+         'Sec-WebSocket-Extensions: permessage-deflate; '
+         'client_max_window_bits\r\n'
+         'User-Agent: Python/3.11 websockets/10.4\r\n'
+         if sys.argv[4] == '1' else '')
 req = ('GET %s HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n'
-       'Upgrade: websocket\r\n\r\n' % path).encode()
+       'Upgrade: websocket\r\n%s\r\n' % (path, extra)).encode()
 socks = []
 for i in range(n):
     s = socket.create_connection(('127.0.0.1', port), timeout=20)
@@ -103,7 +118,8 @@ print('echoed %d, round trip p50 %.2f ms p99 %.2f ms' % (ok,
       rtt[len(rtt) // 2] * 1000, rtt[len(rtt) * 99 // 100] * 1000), flush=True)
 EOF
 
-python3 "$R/member.py" "$PM" &
+WS_HEADERS=${WS_HEADERS:-0}
+python3 "$R/member.py" "$PM" "$WS_HEADERS" &
 MEMBER=$!
 for i in $(seq 100); do
     (exec 9<>"/dev/tcp/127.0.0.1/$PM") 2>/dev/null && break
@@ -167,11 +183,12 @@ for mode in ${MODES:-async sync wstun}; do
     PIDS=("$HTTPD_PID:$R/$mode.conf")
     # warm up: a few tunnels opened and closed, so first-use allocations
     # are not counted
-    echo | python3 "$R/client.py" "$PP" /warm 20 >/dev/null \
+    echo | python3 "$R/client.py" "$PP" /warm 20 "$WS_HEADERS" >/dev/null \
         || die "$mode: warm-up tunnels failed"
     sleep 1
     rss0=$(children_kb "$HTTPD_PID" VmRSS)
-    exec 3> >(python3 "$R/client.py" "$PP" /t "$N" >"$R/client.out")
+    exec 3> >(python3 "$R/client.py" "$PP" /t "$N" "$WS_HEADERS" \
+                >"$R/client.out")
     for i in $(seq 600); do
         grep -q open "$R/client.out" 2>/dev/null && break
         sleep 0.1

@@ -344,6 +344,31 @@ rp_tunnel_closed(rp_tunnel_t *t)
     }
 }
 
+/* An allocator keeps no free block from now on, none of those it
+ * already has either: apr_allocator_max_free_set() only applies to the
+ * blocks freed after it (a connection's allocator may hold one or two a
+ * request gave back, which an idle tunnel would keep for its life). So
+ * the free ones are taken out, one after the other (the allocator hands
+ * out the smallest free block that is large enough, of any size), and
+ * freed to the system; a block that comes back at the address of the one
+ * just freed came from malloc: none was left. */
+static void
+allocator_max_free_1(apr_allocator_t *a)
+{
+    apr_memnode_t *n;
+    void *last = NULL;
+    int i;
+
+    apr_allocator_max_free_set(a, 1);
+    for (i = 0; i < 16 && (n = apr_allocator_alloc(a, 1)); i++) {
+        apr_allocator_free(a, n);
+        if (n == last) {
+            break;
+        }
+        last = n;
+    }
+}
+
 /* The tunnel's timeouts: RProxyTunnel idle= or else the route's idle=;
  * async_after only where the MPM can wait for the client's connection
  * (a primary one) and async= is on. */
@@ -364,7 +389,14 @@ apr_status_t
 rp_tunnel_run(rp_exchange_t *ex, int *suspended)
 {
     request_rec *r = ex->r;
-    rp_tunnel_t *t = apr_pcalloc(r->pool, sizeof(*t));
+    /* the tunnel's records go where they live as long as it does, not
+     * into the request's pool, whose first block the request has about
+     * filled (a second block, most of it empty, for the tunnel's life):
+     * a client's connection closes with its tunnel; an HTTP/2 stream's
+     * (a secondary connection) is mod_http2's, so its tunnel stays in
+     * the request; the member's connection is never reused after */
+    apr_pool_t *cp = r->connection->master ? r->pool : r->connection->pool;
+    rp_tunnel_t *t = apr_pcalloc(cp, sizeof(*t));
     side_t *sides = t->sides;
     apr_status_t rv;
     int i;
@@ -372,9 +404,9 @@ rp_tunnel_run(rp_exchange_t *ex, int *suspended)
     *suspended = 0;
     t->ex = ex;
     tunnel_times(t);
-    if ((rv = side_init(&sides[0], "client", r->connection, r->pool))
+    if ((rv = side_init(&sides[0], "client", r->connection, cp))
         != APR_SUCCESS
-        || (rv = side_init(&sides[1], "member", ex->bc->c, r->pool))
+        || (rv = side_init(&sides[1], "member", ex->bc->c, ex->bc->pool))
            != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, RPLOGNO(00144)
                       RP_MEMBER_FMT "tunnel: cannot wait on the connection",
@@ -401,9 +433,17 @@ rp_tunnel_run(rp_exchange_t *ex, int *suspended)
          * it: neither allocator serves anything after the tunnel (the
          * client's connection closes with it, the member's is not
          * reused) */
-        apr_allocator_max_free_set(
-            apr_pool_allocator_get(r->connection->pool), 1);
-        apr_allocator_max_free_set(apr_pool_allocator_get(ex->bc->pool), 1);
+        allocator_max_free_1(apr_pool_allocator_get(r->connection->pool));
+        allocator_max_free_1(apr_pool_allocator_get(ex->bc->pool));
+    }
+    /* the member's 101 is out (ap_send_interim_response() cleared
+     * r->headers_out, which pointed into it) and nothing reads it again:
+     * its pool is not kept for the tunnel's life (a block of its own;
+     * after max_free above, or the allocator would keep the block) */
+    if (ex->rp) {
+        apr_pool_destroy(ex->rp->pool);
+        ex->rp = NULL;
+        ex->reason = NULL;
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, RPLOGNO(00050)
                   RP_MEMBER_FMT "tunnel open (%s)", RP_MEMBER_ARGS(ex->m),

@@ -24,10 +24,10 @@ my $vars = Apache::Test::vars();
 my $have_tls = have_module('ssl') && eval { require IO::Socket::SSL; 1 };
 my @routes = ('edsplice', 'edcopy', 'eddeflate', $have_tls ? ('edtls') : ());
 
-# per route: 16 glued and TE+CL, 9 cut, 9 refused, 12 no-body, 5 exact,
+# per route: 20 glued and TE+CL, 9 cut, 9 refused, 12 no-body, 5 exact,
 # 4 client gone
-my $PER = 55;
-plan tests => @routes * $PER + 3;
+my $PER = 59;
+plan tests => @routes * $PER + 7;
 
 $SIG{ALRM} = sub { die "timed out\n" };
 my $host = 'localhost:' . proxy_port();
@@ -267,10 +267,11 @@ for my $route (@routes) {
     t_debug("---- $route");
 
     # -- a whole fake response glued behind a sized body --------------------
-    # small: it all came with the head (the core's read-ahead, the spliced
-    # path's one pass); large: the rest read off the socket (direct reads,
-    # splice) or through mod_ssl
-    for my $case (['glue', 10], ['glue', 300_000], ['gluechunk', 5000], ['tecl', 20_000]) {
+    # empty and small: it all came with the head (the core's read-ahead,
+    # the spliced path's one pass); large: the rest read off the socket
+    # (direct reads, splice) or through mod_ssl
+    for my $case (['glue', 0], ['glue', 10], ['glue', 300_000], ['gluechunk', 5000],
+                  ['tecl', 20_000]) {
         my ($what, $n) = @$case;
         my $s = proxy_socket();
         my ($st, $h, $body, $t) = exchange($s, $route, "/$what/$n");
@@ -407,6 +408,34 @@ for my $route (@routes) {
         ok t_cmp(wait_log($off, $tag) && $moved <= ($sent // 0) ? 'logged, counted' : "moved $moved",
                  'logged, counted', "$route: client gone: tagged line, counters <= what the member sent");
     }
+}
+
+# ---- a TLS client on the spliced route: copied, the same promises -----------------
+if ($have_tls) {
+    my $tls = sub {
+        IO::Socket::SSL->new(PeerAddr => '127.0.0.1', PeerPort => $vars->{mod_ssl_port},
+                             SSL_verify_mode => 0, Timeout => 10)
+            or die 'ssl connect: ' . IO::Socket::SSL::errstr();
+    };
+    my $s = $tls->();
+    my ($st, $h, $body, $t) = exchange($s, 'edsplice', '/glue/300000');
+    ok t_cmp($st == 200 && $body eq pattern_chunk(300_000) ? 'exact' : "$st " . length $body,
+             'exact', 'TLS client: glued fake behind 300000 B: exactly the body');
+    ok t_cmp(answered('edsplice', $s), 'own answer', 'TLS client: follow-up');
+    close $s;
+    ok t_cmp(used_after('edsplice', $t), 0, 'TLS client: the glued connection never used again');
+    $s = $tls->();
+    alarm 30;
+    request($s, 'edsplice', '/short/100000?send=50000&end=rst');
+    my ($raw, $eof) = read_until($s, 15, sub { 0 });
+    alarm 0;
+    close $s;
+    my (undef, $cut) = split /\r\n\r\n/, $raw, 2;
+    ok t_cmp($eof && ($cut // '') eq pattern_chunk(50_000) ? 'cut' : "eof=$eof",
+             'cut', 'TLS client: a reset mid-body cuts the client after what came');
+}
+else {
+    ok(1) for 1 .. 4;
 }
 
 # ---- the members saw exactly what was sent ----------------------------------------

@@ -27,7 +27,7 @@ my @routes = ('edsplice', 'edcopy', 'eddeflate', $have_tls ? ('edtls') : ());
 # per route: 20 glued and TE+CL, 9 cut, 9 refused, 12 no-body, 5 exact,
 # 4 client gone
 my $PER = 59;
-plan tests => @routes * $PER + 7;
+plan tests => @routes * $PER + 13;
 
 $SIG{ALRM} = sub { die "timed out\n" };
 my $host = 'localhost:' . proxy_port();
@@ -167,6 +167,7 @@ my $member = evil_start(member_script(0), port => $vars->{edges_port});
 my $tls_member = $have_tls
     ? evil_start(member_script(1), port => $vars->{edges_tls_port}) : undef;
 my %mlog = map { $_ => ($_ eq 'edtls' ? $tls_member : $member)->{log} } @routes;
+$mlog{edbuf} = $member->{log};
 
 # ---- the client ----------------------------------------------------------------
 
@@ -410,6 +411,31 @@ for my $route (@routes) {
     }
 }
 
+# ---- a body that outgrows RProxyBuffering: the rest copied --------------------------
+{
+    my $s = proxy_socket();
+    my ($st, $h, $body, $t) = exchange($s, 'edbuf', '/glue/300000');
+    ok t_cmp($st == 200 && $body eq pattern_chunk(300_000) ? 'exact' : "$st " . length $body,
+             'exact', 'buffering outgrown: glued fake behind 300000 B: exactly the body');
+    ok t_cmp(answered('edbuf', $s), 'own answer', 'buffering outgrown: follow-up');
+    close $s;
+    ok t_cmp(used_after('edbuf', $t), 0, 'buffering outgrown: the glued connection never used again');
+    my $off = error_log_size();
+    $s = proxy_socket();
+    alarm 30;
+    ($t) = request($s, 'edbuf', '/short/300000?send=150000&end=rst');
+    my ($raw, $eof) = read_until($s, 15, sub { 0 });
+    alarm 0;
+    close $s;
+    my (undef, $cut) = split /\r\n\r\n/, $raw, 2;
+    ok t_cmp($eof && $raw =~ /Content-Length: 300000\r\n/ && ($cut // '') eq pattern_chunk(150_000)
+             ? 'cut' : "eof=$eof " . length($cut // ''),
+             'cut', 'buffering outgrown: a reset mid-body cuts the client after what came');
+    ok t_cmp(wait_log($off, qr/RP00040/) ? 'logged' : 'not logged', 'logged',
+             'buffering outgrown: RP00040');
+    ok t_cmp(answered('edbuf'), 'own answer', 'buffering outgrown: a victim');
+}
+
 # ---- a TLS client on the spliced route: copied, the same promises -----------------
 if ($have_tls) {
     my $tls = sub {
@@ -439,7 +465,7 @@ else {
 }
 
 # ---- the members saw exactly what was sent ----------------------------------------
-for my $which ([$member, [grep { $_ ne 'edtls' } @routes]], [$tls_member, ['edtls']]) {
+for my $which ([$member, [(grep { $_ ne 'edtls' } @routes), 'edbuf']], [$tls_member, ['edtls']]) {
     my ($m, $rs) = @$which;
     if (!$m) { ok(1); next }
     my @want = sort map { @{ $sent{$_} // [] } } @$rs;

@@ -1,7 +1,8 @@
 # Response bodies at their edges, on every way a body can go (issue 12's
 # new paths): spliced (the default route), copied with RProxyZeroCopy off
 # (the relay's direct reads off a plain member's socket), through
-# mod_deflate, and from a TLS member (its 64 KiB socket bucket). One
+# mod_deflate, and from a TLS member (its 64 KiB socket bucket); a few
+# cases also where RProxyBuffering is outgrown and for a TLS client. One
 # scripted member, the same script in clear and over TLS, logs every
 # request it parses with its connection; each case checks what the client
 # got, byte for byte, that a connection left doubtful is never used again

@@ -376,6 +376,14 @@ rp_member_http_relay_body(rp_exchange_t *ex, int *complete)
 
     if (rv == APR_ENOTIMPL) {
         rv = relay_copy(ex, complete);
+        if (rv == APR_SUCCESS && !*complete) {
+            /* as the splice path's RP00291 says it: the member's
+             * connection goes, with what it still had to send */
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, ex->r, RPLOGNO(00390)
+                          RP_MEMBER_FMT "response body: %" APR_UINT64_T_FMT
+                          " bytes copied, the client went away",
+                          RP_MEMBER_ARGS(ex->m), ex->bc->io.in - in);
+        }
     }
     rp_splice_count(ex->m->pool, RP_ZC_RESPONSE, (apr_uint64_t)spliced,
                     ex->bc->io.in - in - (apr_uint64_t)spliced);

@@ -415,6 +415,31 @@ same_value(void *vfirst, const char *key, const char *val)
     return strcmp(*first, val) == 0;
 }
 
+static int
+count_field(void *vn, const char *key, const char *val)
+{
+    (void)key;
+    (void)val;
+    ++*(int *)vn;
+    return 1;
+}
+
+/* "chunked", whatever its case, with optional whitespace around it, and
+ * no other transfer coding. */
+static int
+is_chunked_only(const char *te)
+{
+    while (*te == ' ' || *te == '\t') {
+        te++;
+    }
+    if (strncasecmp(te, "chunked", 7)) {
+        return 0;
+    }
+    for (te += 7; *te == ' ' || *te == '\t'; te++) {
+    }
+    return *te == '\0';
+}
+
 /* Framing and reuse, decided from the head just read. */
 static apr_status_t
 check_response_framing(rp_exchange_t *ex)
@@ -437,17 +462,25 @@ check_response_framing(rp_exchange_t *ex)
     ex->keepalive = ex->minor == 1 ? !has_token(ex->r, conn, "close")
                                    : has_token(ex->r, conn, "keep-alive");
     if (te) {
+        /* Only chunked alone: the relay takes chunked off, and another
+         * coding (gzip, chunked; or gzip to the close) would reach the
+         * client as bytes nothing says are encoded - refused, as nginx
+         * and HAProxy do (and it is one more smuggling shape fewer) */
+        int fields = 0;
+
+        apr_table_do(count_field, &fields, h, "Transfer-Encoding", NULL);
+        if (fields != 1 || !is_chunked_only(te)) {
+            return APR_EINVAL;
+        }
         /* RFC 9112 6.3: Transfer-Encoding overrides Content-Length, and
          * such a message must not leave the connection reusable */
         if (cl) {
             apr_table_unset(h, "Content-Length");
             ex->keepalive = 0;
         }
-        if (!ap_is_chunked(ex->r->pool, te) || ex->minor == 0) {
+        if (ex->minor == 0) {
             ex->keepalive = 0;
         }
-        /* RFC 9112 6.3: chunked not last, the body ends at the close */
-        ex->close_delimited = !ap_is_chunked(ex->r->pool, te);
     }
     else if (cl && !ap_parse_strict_length(&len, cl)) {
         return APR_EINVAL;

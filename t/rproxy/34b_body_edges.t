@@ -25,9 +25,9 @@ my $vars = Apache::Test::vars();
 my $have_tls = have_module('ssl') && eval { require IO::Socket::SSL; 1 };
 my @routes = ('edsplice', 'edcopy', 'eddeflate', $have_tls ? ('edtls') : ());
 
-# per route: 20 glued and TE+CL, 9 cut, 9 refused, 12 no-body, 5 exact,
+# per route: 20 glued and TE+CL, 9 cut, 12 refused, 12 no-body, 5 exact,
 # 4 client gone
-my $PER = 59;
+my $PER = 62;
 plan tests => @routes * $PER + 13;
 
 $SIG{ALRM} = sub { die "timed out\n" };
@@ -49,6 +49,10 @@ my %bad = (
     spacecl  => "Content-Length : 7",
     foldcl   => "X-A: a\r\n Content-Length: 7",
     emptycl  => "Content-Length:",
+    # a transfer coding besides chunked would reach the client unlabelled
+    gzipte   => "Transfer-Encoding: gzip, chunked",
+    gzipclose => "Transfer-Encoding: gzip",
+    twote    => "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked",
 );
 
 sub member_script {

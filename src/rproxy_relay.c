@@ -189,25 +189,6 @@ block_add(rp_exchange_t *ex, relay_block_t *blk)
     apr_brigade_cleanup(ex->bin);
 }
 
-/* Bytes the member connection's core input filter holds, read off the
- * socket and not yet taken (before its socket bucket); as
- * rp_zc_buffered(), which is built only where splice(2) is. */
-static apr_off_t
-core_held(const apr_bucket_brigade *core_in)
-{
-    const apr_bucket *b;
-    apr_off_t n = 0;
-
-    for (b = APR_BRIGADE_FIRST(core_in);
-         b != APR_BRIGADE_SENTINEL(core_in) && !APR_BUCKET_IS_SOCKET(b);
-         b = APR_BUCKET_NEXT(b)) {
-        if (b->length != (apr_size_t)-1) {
-            n += b->length;
-        }
-    }
-    return n;
-}
-
 /* A plain member's sized or close-delimited body is read off its socket
  * straight into the blocks, up to a block a read, where the core would
  * read 8000 bytes a read() into buckets of its own that are then copied
@@ -324,7 +305,8 @@ relay_copy(rp_exchange_t *ex, int *complete)
     }
     while (!eos) {
         /* through HTTP_IN: the whole body, or what the core holds */
-        held = direct ? core_held(ex->bc->core_in) : RP_RELAY_BLOCK;
+        held = direct ? rp_zc_buffered(ex->bc->core_in)
+                      : RP_RELAY_BLOCK;
         if (held > RP_RELAY_BLOCK - (apr_off_t)blk.len) {
             held = RP_RELAY_BLOCK - (apr_off_t)blk.len;
         }

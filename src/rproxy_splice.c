@@ -65,6 +65,23 @@ rp_splice_count(rproxy_pool_t *pool, rp_zc_dir_e dir, apr_uint64_t spliced,
     }
 }
 
+/* (built with or without splice(2): the copying relay uses it too) */
+apr_off_t
+rp_zc_buffered(const apr_bucket_brigade *core_in)
+{
+    const apr_bucket *b;
+    apr_off_t n = 0;
+
+    for (b = APR_BRIGADE_FIRST(core_in);
+         b != APR_BRIGADE_SENTINEL(core_in) && !APR_BUCKET_IS_SOCKET(b);
+         b = APR_BUCKET_NEXT(b)) {
+        if (b->length != (apr_size_t)-1) {
+            n += b->length;
+        }
+    }
+    return n;
+}
+
 #ifndef RP_HAVE_SPLICE
 
 void
@@ -129,22 +146,6 @@ rp_zc_logio_in(conn_rec *c, apr_off_t n)
     if (logio_add_bytes_in && n) {
         logio_add_bytes_in(c, n);
     }
-}
-
-apr_off_t
-rp_zc_buffered(const apr_bucket_brigade *core_in)
-{
-    const apr_bucket *b;
-    apr_off_t n = 0;
-
-    for (b = APR_BRIGADE_FIRST(core_in);
-         b != APR_BRIGADE_SENTINEL(core_in) && !APR_BUCKET_IS_SOCKET(b);
-         b = APR_BUCKET_NEXT(b)) {
-        if (b->length != (apr_size_t)-1) {
-            n += b->length;
-        }
-    }
-    return n;
 }
 
 int

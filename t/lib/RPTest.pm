@@ -14,6 +14,7 @@ use IO::Select;
 use Scalar::Util qw(blessed);
 
 our @EXPORT_OK = qw(echo_parse raw_http proxy_port evil_start evil_stop
+                    unavailable_member
                     read_response pattern_chunk read_request evil_log
                     proxy_socket evil_respond hold_request held_backend
                     pool_inflight hold_picked read_n read_request_head
@@ -206,6 +207,19 @@ sub raw_http {
 # socket instead (made reachable for httpd's children, which run as
 # another user); addr => IP listens on that loopback address instead of
 # 127.0.0.1.
+# A scripted member on $port that answers every request with 503 and
+# "busy PORT", logging "req METHOD TARGET" (48b, 48c).
+sub unavailable_member {
+    my ($port) = @_;
+    return evil_start(sub {
+        my ($c, $n, $log) = @_;
+        while (my ($m, $t) = read_request($c)) {
+            evil_log($log, "req $m $t");
+            respond($c, '503 Busy', "busy $port\n");
+        }
+    }, port => $port);
+}
+
 sub evil_start {
     my ($handler, %opt) = @_;
     my $port = $opt{port} || Apache::Test::vars('ext_backend_port');

@@ -10,7 +10,7 @@ use Apache::Test qw(plan ok);
 use Apache::TestRequest qw(GET POST);
 use Apache::TestUtil qw(t_cmp);
 use Time::HiRes qw(time);
-use RPTest qw(evil_start evil_stop read_request respond evil_lines
+use RPTest qw(unavailable_member evil_start evil_stop read_request respond evil_lines
               evil_log error_log_size error_log_since);
 
 plan tests => 15;
@@ -20,18 +20,11 @@ Apache::TestRequest::user_agent(reset => 1, keep_alive => 1);
 
 my @evils;
 my $main = $$;
-END { $$ == $main and evil_stop($_) for @evils }
+END { local $?; $$ == $main and evil_stop($_) for @evils }
 
-# a member that answers every request with 503 and its own body
+# a member that answers every request with 503 (RPTest)
 sub unavailable {
-    my ($port) = @_;
-    my $e = evil_start(sub {
-        my ($c, $n, $log) = @_;
-        while (my ($m, $t) = read_request($c)) {
-            evil_log($log, "req $m $t");
-            respond($c, '503 Busy', "busy $port\n");
-        }
-    }, port => $port);
+    my $e = unavailable_member(@_);
     push @evils, $e;
     return $e;
 }

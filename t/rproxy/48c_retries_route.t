@@ -9,7 +9,7 @@ use lib 't/lib';
 use Apache::Test qw(plan ok);
 use Apache::TestRequest qw(GET);
 use Apache::TestUtil qw(t_cmp);
-use RPTest qw(evil_start evil_stop read_request respond evil_lines evil_log);
+use RPTest qw(unavailable_member evil_start evil_stop read_request respond evil_lines evil_log);
 
 plan tests => 11;
 
@@ -21,16 +21,9 @@ my $main = $$;
 # (waitpid in evil_stop() sets $?, the test's exit status in END)
 END { local $?; $$ == $main and evil_stop($_) for @evils }
 
-# a member that answers every request with 503 and logs it
+# a member that answers every request with 503 (RPTest)
 sub unavailable {
-    my ($port) = @_;
-    my $e = evil_start(sub {
-        my ($c, $n, $log) = @_;
-        while (my ($m, $t) = read_request($c)) {
-            evil_log($log, "req $m $t");
-            respond($c, '503 Busy', "busy $port\n");
-        }
-    }, port => $port);
+    my $e = unavailable_member(@_);
     push @evils, $e;
     return $e;
 }
